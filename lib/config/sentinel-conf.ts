@@ -1,0 +1,54 @@
+import { directive, PASSWORD_PLACEHOLDER, renderDirectives } from "./directives";
+import { REDIS_PATHS } from "./redis-conf";
+
+/** Everything sentinel.conf needs, fully resolved. */
+export interface SentinelConfSettings {
+  /** This node's own address: bound and announced to the other sentinels. */
+  readonly nodeAddress: string;
+  readonly port: number;
+  readonly masterName: string;
+  /** Address of the master at deploy time; Sentinel tracks it afterwards. */
+  readonly masterAddress: string;
+  readonly masterPort: number;
+  readonly quorum: number;
+  readonly downAfterMilliseconds: number;
+  readonly failoverTimeoutMilliseconds: number;
+  readonly parallelSyncs: number;
+}
+
+/**
+ * Renders /etc/redis/sentinel.conf. Sentinel rewrites this file as it learns
+ * the topology and after every failover, so it is rendered once, at first boot.
+ */
+export function renderSentinelConf(s: SentinelConfSettings): string {
+  const name = s.masterName;
+  return renderDirectives(
+    [
+      directive("bind", s.nodeAddress, "127.0.0.1"),
+      directive("port", s.port),
+      directive("protected-mode", true),
+      directive("daemonize", false),
+      directive("supervised", "systemd"),
+      directive("pidfile", REDIS_PATHS.sentinelPid),
+      directive("logfile", REDIS_PATHS.sentinelLog),
+      directive("dir", REDIS_PATHS.dataDir),
+      // Clients and the other sentinels authenticate with the same password
+      // (Sentinel uses its requirepass towards its peers).
+      directive("requirepass", PASSWORD_PLACEHOLDER),
+      // Announce the ENI address, never a loopback or NAT address.
+      directive("sentinel", "announce-ip", s.nodeAddress),
+      directive("sentinel", "announce-port", s.port),
+      directive("sentinel", "resolve-hostnames", false),
+      directive("sentinel", "deny-scripts-reconfig", true),
+      directive("sentinel", "monitor", name, s.masterAddress, s.masterPort, s.quorum),
+      directive("sentinel", "auth-pass", name, PASSWORD_PLACEHOLDER),
+      directive("sentinel", "down-after-milliseconds", name, s.downAfterMilliseconds),
+      directive("sentinel", "failover-timeout", name, s.failoverTimeoutMilliseconds),
+      directive("sentinel", "parallel-syncs", name, s.parallelSyncs),
+    ],
+    [
+      "Rendered once at first boot by redis-node-setup; Sentinel rewrites this",
+      "file with the topology it discovers and after every failover.",
+    ],
+  );
+}

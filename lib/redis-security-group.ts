@@ -1,0 +1,120 @@
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
+import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
+import { Construct } from "constructs";
+import { DEFAULT_REDIS_PORT, DEFAULT_SENTINEL_PORT } from "./defaults";
+import { requireCidr, requireDistinctPorts, requirePort } from "./validation";
+
+export interface RedisSecurityGroupProps {
+  /** VPC of the group. */
+  readonly vpcId: string;
+  /** @default 6379 */
+  readonly redisPort?: number;
+  /** @default 26379 */
+  readonly sentinelPort?: number;
+  /**
+   * Allow all outbound traffic. Off, the nodes may reach only TCP 80/443
+   * anywhere (apt, SSM, the secret store) and the Redis ports of the group.
+   * @default false
+   */
+  readonly allowAllOutbound?: boolean;
+  /** @default - the construct path */
+  readonly description?: string;
+  /** @default - no tags */
+  readonly tags?: { [key: string]: string };
+}
+
+/**
+ * The security group of the Redis nodes. Nodes reach each other on the Redis
+ * and Sentinel ports; everything else must be allowed by name
+ * (`allowFromSecurityGroup`, `allowFromCidr`, `allowFromAnyIpv4`).
+ */
+export class RedisSecurityGroup extends Construct {
+  /** @attribute */
+  public readonly securityGroupId: string;
+  public readonly redisPort: number;
+  public readonly sentinelPort: number;
+  private ruleCount = 0;
+
+  constructor(scope: Construct, id: string, props: RedisSecurityGroupProps) {
+    super(scope, id);
+    this.redisPort = props.redisPort ?? DEFAULT_REDIS_PORT;
+    this.sentinelPort = props.sentinelPort ?? DEFAULT_SENTINEL_PORT;
+    requirePort(this, "redisPort", this.redisPort);
+    requirePort(this, "sentinelPort", this.sentinelPort);
+    requireDistinctPorts(this, { redisPort: this.redisPort, sentinelPort: this.sentinelPort });
+
+    const group = new SecurityGroup(this, "group", {
+      vpcId: props.vpcId,
+      description: props.description ?? `Redis nodes of ${this.node.path}`,
+      tags: props.tags,
+      // Rules are separate resources; an inline rule set would fight them.
+      lifecycle: { createBeforeDestroy: true },
+    });
+    this.securityGroupId = group.id;
+
+    this.addIngress("self", { referencedSecurityGroupId: group.id }, "the Redis nodes themselves");
+    for (const [name, port] of [["redis", this.redisPort], ["sentinel", this.sentinelPort]] as const) {
+      new VpcSecurityGroupEgressRule(this, `egress-${name}-self`, {
+        securityGroupId: group.id,
+        ipProtocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        referencedSecurityGroupId: group.id,
+        description: `${name} to the other Redis nodes`,
+      });
+    }
+    if (props.allowAllOutbound) {
+      new VpcSecurityGroupEgressRule(this, "egress-all", {
+        securityGroupId: group.id,
+        ipProtocol: "-1",
+        cidrIpv4: "0.0.0.0/0",
+        description: "all outbound (allowAllOutbound)",
+      });
+    } else {
+      for (const port of [80, 443]) {
+        new VpcSecurityGroupEgressRule(this, `egress-${port}`, {
+          securityGroupId: group.id,
+          ipProtocol: "tcp",
+          fromPort: port,
+          toPort: port,
+          cidrIpv4: "0.0.0.0/0",
+          description: port === 80 ? "apt package mirrors" : "AWS APIs (SSM, secret store) and apt over TLS",
+        });
+      }
+    }
+  }
+
+  /** Lets members of another security group reach Redis and Sentinel. */
+  public allowFromSecurityGroup(securityGroupId: string, description?: string): void {
+    this.addIngress(`sg${++this.ruleCount}`, { referencedSecurityGroupId: securityGroupId }, description ?? securityGroupId);
+  }
+
+  /** Lets an IPv4 CIDR block reach Redis and Sentinel. */
+  public allowFromCidr(cidr: string, description?: string): void {
+    requireCidr(this, "allowFromCidr", cidr);
+    this.addIngress(`cidr${++this.ruleCount}`, { cidrIpv4: cidr }, description ?? cidr);
+  }
+
+  /** Opens Redis and Sentinel to every IPv4 address. Only for those who ask by name. */
+  public allowFromAnyIpv4(description = "anywhere (allowFromAnyIpv4)"): void {
+    this.addIngress("any-ipv4", { cidrIpv4: "0.0.0.0/0" }, description);
+  }
+
+  private addIngress(
+    name: string,
+    source: { referencedSecurityGroupId?: string; cidrIpv4?: string },
+    description: string,
+  ): void {
+    for (const [kind, port] of [["redis", this.redisPort], ["sentinel", this.sentinelPort]] as const) {
+      new VpcSecurityGroupIngressRule(this, `ingress-${kind}-${name}`, {
+        securityGroupId: this.securityGroupId,
+        ipProtocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        description: `${kind} from ${description}`,
+        ...source,
+      });
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import { Token } from "cdktf";
+import { IConstruct } from "constructs";
+import { cidrProblem, isIpv4Address, parseMemorySize } from "./config/values";
+import { RedisReplicationValidationError } from "./errors";
+
+// Synth-time checks of literal prop values. Every check skips unresolved
+// tokens: a value only known at apply time is Terraform's to check.
+
+function isLiteralNumber(value: number | undefined): value is number {
+  return value !== undefined && !Token.isUnresolved(value);
+}
+
+export function requireInteger(scope: IConstruct, prop: string, value: number | undefined, min: number, max: number): void {
+  if (!isLiteralNumber(value)) return;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RedisReplicationValidationError(
+      scope,
+      `${prop} must be a whole number from ${min} to ${max}, got ${value}`,
+    );
+  }
+}
+
+export function requirePort(scope: IConstruct, prop: string, value: number | undefined): void {
+  requireInteger(scope, prop, value, 1, 65535);
+}
+
+export function requireDistinctPorts(scope: IConstruct, ports: Record<string, number | undefined>): void {
+  const seen = new Map<number, string>();
+  for (const [prop, port] of Object.entries(ports)) {
+    if (!isLiteralNumber(port)) continue;
+    const other = seen.get(port);
+    if (other !== undefined) {
+      throw new RedisReplicationValidationError(scope, `${prop} and ${other} must differ, both are ${port}`);
+    }
+    seen.set(port, prop);
+  }
+}
+
+export function requireCidr(scope: IConstruct, prop: string, value: string): void {
+  if (Token.isUnresolved(value)) return;
+  const problem = cidrProblem(value);
+  if (problem) throw new RedisReplicationValidationError(scope, `${prop} "${value}" is not a valid CIDR: ${problem}`);
+}
+
+export function requireIpv4(scope: IConstruct, prop: string, value: string | undefined): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  if (!isIpv4Address(value)) {
+    throw new RedisReplicationValidationError(scope, `${prop} "${value}" is not an IPv4 address such as 10.0.1.10`);
+  }
+}
+
+/** Redis memory sizes: a whole number with an optional unit (b, k, kb, m, mb, g, gb). */
+export function requireMemorySize(scope: IConstruct, prop: string, value: string | undefined, minBytes = 0): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  const bytes = parseMemorySize(value);
+  if (bytes === undefined) {
+    throw new RedisReplicationValidationError(
+      scope,
+      `${prop} "${value}" is not a memory size Redis accepts: use a whole number with an optional unit b, k, kb, m, mb, g or gb, such as "256mb"`,
+    );
+  }
+  if (bytes < minBytes) {
+    throw new RedisReplicationValidationError(scope, `${prop} must be at least ${minBytes} bytes, got "${value}"`);
+  }
+}
+
+export function requireOneOf(scope: IConstruct, prop: string, value: string | undefined, allowed: readonly string[]): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  if (!allowed.includes(value)) {
+    throw new RedisReplicationValidationError(scope, `${prop} must be one of ${allowed.join(", ")}, got "${value}"`);
+  }
+}
+
+export function requirePattern(scope: IConstruct, prop: string, value: string | undefined, pattern: RegExp, what: string): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  if (!pattern.test(value)) throw new RedisReplicationValidationError(scope, `${prop} "${value}" is invalid: ${what}`);
+}
+
+/** A literal list must not be empty; a list token is accepted as it is. */
+export function requireNonEmptyList(scope: IConstruct, prop: string, value: readonly string[]): void {
+  if (Token.isUnresolved(value)) return;
+  if (value.length === 0) throw new RedisReplicationValidationError(scope, `${prop} must name at least one entry, got an empty list`);
+}
