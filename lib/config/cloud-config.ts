@@ -37,12 +37,12 @@ export function setupScript(): string {
  * interpolations: the user data is one, so literal shell must be escaped.
  */
 export function escapeTerraformTemplate(text: string): string {
-  return text.replace(/\$\{/g, "$${").replace(/%\{/g, "%%{");
+  return text.replace(/\$\{/g, () => "$${").replace(/%\{/g, () => "%%{");
 }
 
 /** What Terraform does to an escaped literal; tests use it to read user data back. */
 export function unescapeTerraformTemplate(text: string): string {
-  return text.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");
+  return text.replace(/\$\$\{/g, () => "${").replace(/%%\{/g, () => "%{");
 }
 
 function shellQuote(value: string): string {
