@@ -126,6 +126,9 @@ export async function createTopology(opts: TopologyOptions): Promise<Topology> {
     }
   }
   await assertSubnetFree(subnet);
+  // destroy() works by name, so on a setup failure it would also delete a live run's objects with this prefix.
+  const taken = [...(await listNamespaces()), ...(await listLinks())].filter((n) => n.startsWith(`${prefix}-`) || n === `${prefix}br`);
+  if (taken.length > 0) throw new Error(`prefix ${prefix} is in use (${taken.join(", ")}); pick another or run cleanupStale()`);
 
   // Index 0..n-1 are nodes; the outside namespace uses the letter "o" in link names.
   const members = nodes.map((node, i) => ({ node, id: String(i), address: `${subnet}.${10 + i}` }));
@@ -151,7 +154,7 @@ export async function createTopology(opts: TopologyOptions): Promise<Topology> {
       return member.address;
     },
     namespaceOf,
-    exec(ns, argv, runOpts) {
+    async exec(ns, argv, runOpts) {
       if (ns === ROOT) return run(argv, runOpts);
       return run(["ip", "netns", "exec", namespaceOf(ns), ...argv], runOpts);
     },
