@@ -11,6 +11,7 @@ import { DEFAULT_INSTANCE_TYPE, DEFAULT_REDIS_PORT, DEFAULT_ROOT_VOLUME_GIB, MIN
 import { RedisReplicationValidationError } from "./errors";
 import { RedisPasswordBinding } from "./redis-password";
 import {
+  DEFAULT_DOWN_AFTER_MS,
   MAX_REPLICA_PRIORITY,
   RedisServerOptions,
   resolveRedisConf,
@@ -80,6 +81,7 @@ export interface RedisNodeBaseProps {
 
 interface NodeRoleConfig {
   readonly redis?: (address: string) => RedisConfSettings;
+  readonly redisRestartDelaySeconds?: number;
   readonly sentinel?: (address: string) => SentinelConfSettings;
 }
 
@@ -130,6 +132,7 @@ export abstract class RedisNodeBase extends Construct {
       secretStore: props.password.store,
       secretId: props.password.secretId,
       minRedisMajor: MIN_REDIS_MAJOR,
+      redisRestartDelaySeconds: role.redisRestartDelaySeconds,
     });
     // Terraform references are longer than the addresses they become, so
     // this bounds the real size from above.
@@ -180,6 +183,20 @@ export interface RedisDataNodeProps extends RedisNodeBaseProps {
   readonly replicaPriority?: number;
   /** Quorum used when sentinel.quorum is not set. @default 2 */
   readonly defaultQuorum?: number;
+  /**
+   * Seconds systemd waits before it restarts a crashed redis-server. Sentinel
+   * should fail a crashed master over before it returns with an older
+   * snapshot (see README, "Persistence and restarts").
+   * @default - down-after-milliseconds + 10 s when a sentinel runs on the
+   * node, else the packaged unit's setting (restart at once)
+   */
+  readonly crashRestartDelaySeconds?: number;
+}
+
+/** Restart delay that lets Sentinel promote a replica first. */
+export function restartDelayFor(downAfterMilliseconds: number | undefined): number {
+  const downAfter = downAfterMilliseconds ?? DEFAULT_DOWN_AFTER_MS;
+  return Token.isUnresolved(downAfter) ? 60 : Math.ceil(downAfter / 1000) + 10;
 }
 
 export interface RedisMasterNodeProps extends RedisDataNodeProps {}
@@ -195,6 +212,7 @@ function dataNodeRole(scope: Construct, props: RedisDataNodeProps, master?: { ad
   const redis = props.redis ?? {};
   validateRedisServerOptions(scope, redis);
   requireInteger(scope, "replicaPriority", props.replicaPriority, 0, MAX_REPLICA_PRIORITY);
+  requireInteger(scope, "crashRestartDelaySeconds", props.crashRestartDelaySeconds, 0, 3600);
   if (props.sentinel) {
     validateSentinelOptions(scope, props.sentinel);
     validatePorts(scope, redis.port, props.sentinel.port);
@@ -205,6 +223,8 @@ function dataNodeRole(scope: Construct, props: RedisDataNodeProps, master?: { ad
   const maxMemory =
     redis.maxMemory ?? defaultMaxMemory(scope, "instance-type", props.instanceType ?? DEFAULT_INSTANCE_TYPE);
   return {
+    redisRestartDelaySeconds:
+      props.crashRestartDelaySeconds ?? (props.sentinel ? restartDelayFor(props.sentinel.downAfterMilliseconds) : undefined),
     redis: (address) =>
       resolveRedisConf(redis, {
         nodeAddress: address,

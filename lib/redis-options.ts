@@ -57,7 +57,15 @@ export interface RedisServerOptions {
   readonly maxMemory?: string;
   /** @default MaxMemoryPolicy.NOEVICTION (writes fail rather than data vanish) */
   readonly maxMemoryPolicy?: MaxMemoryPolicy;
-  /** @default true */
+  /**
+   * `appendonly`. Off by default: a replica restarted gracefully (upgrade,
+   * reboot) resumes with a partial resync only when it restarts from an RDB
+   * snapshot, which holds its replication offset; from an AOF it needs a
+   * full copy of the dataset. Durability comes from the replicas and
+   * Sentinel; turn this on for at most ~1 s of writes lost when a node
+   * restarts by itself, at the cost of full resyncs after restarts.
+   * @default false
+   */
   readonly appendOnly?: boolean;
   /** @default AppendFsync.EVERYSEC */
   readonly appendFsync?: AppendFsync;
@@ -188,7 +196,7 @@ export function resolveRedisConf(
     maxClients: o.maxClients ?? 10000,
     maxMemory: o.maxMemory ?? node.maxMemory,
     maxMemoryPolicy: o.maxMemoryPolicy ?? MaxMemoryPolicy.NOEVICTION,
-    appendOnly: o.appendOnly ?? true,
+    appendOnly: o.appendOnly ?? false,
     appendFsync: o.appendFsync ?? AppendFsync.EVERYSEC,
     snapshotSchedule: o.snapshotSchedule ?? "3600 1 300 100 60 10000",
     replBacklogSize: o.replBacklogSize ?? "128mb",

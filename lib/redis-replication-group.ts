@@ -2,7 +2,16 @@ import { Annotations, Fn, TerraformOutput, Token } from "cdktf";
 import { Construct } from "constructs";
 import { DEFAULT_INSTANCE_TYPE, DEFAULT_REDIS_PORT, DEFAULT_SENTINEL_INSTANCE_TYPE } from "./defaults";
 import { RedisReplicationValidationError } from "./errors";
-import { architectureOf, defaultMaxMemory, lookupUbuntuAmi, RedisMasterNode, RedisNodeBaseProps, RedisReplicaNode, RedisSentinelNode } from "./redis-node";
+import {
+  architectureOf,
+  defaultMaxMemory,
+  lookupUbuntuAmi,
+  RedisMasterNode,
+  RedisNodeBaseProps,
+  RedisReplicaNode,
+  RedisSentinelNode,
+  restartDelayFor,
+} from "./redis-node";
 import { RedisNodeRole } from "./redis-node-role";
 import {
   DEFAULT_MASTER_NAME,
@@ -175,6 +184,8 @@ export class RedisReplicationGroup extends Construct {
       minReplicasToWrite: redis.minReplicasToWrite ?? (replicaCount > 0 ? 1 : 0),
     };
     const sentinelOnDataNodes = sentinelEnabled && dedicated === 0 ? sentinel : undefined;
+    // With dedicated sentinels the data nodes run none, but still need the delay.
+    const crashRestartDelaySeconds = sentinelEnabled ? restartDelayFor(sentinel.downAfterMilliseconds) : undefined;
     const subnetAt = (i: number) =>
       Token.isUnresolved(props.subnetIds) ? Fn.element(props.subnetIds, i) : props.subnetIds[i % props.subnetIds.length];
 
@@ -185,6 +196,7 @@ export class RedisReplicationGroup extends Construct {
       sentinel: sentinelOnDataNodes,
       replicaPriority: priorities?.[0],
       defaultQuorum: quorum,
+      crashRestartDelaySeconds,
     });
     this.masterAddress = this.master.privateIp;
     this.replicas = [];
@@ -198,18 +210,20 @@ export class RedisReplicationGroup extends Construct {
           masterAddress: this.masterAddress,
           replicaPriority: priorities?.[i + 1],
           defaultQuorum: quorum,
+          crashRestartDelaySeconds,
         }),
       );
     }
     this.sentinelNodes = [];
     if (sentinelEnabled && dedicated > 0) {
       const sentinelType = sentinel.dedicatedInstanceType ?? DEFAULT_SENTINEL_INSTANCE_TYPE;
+      const sentinelAmi = props.amiId ?? lookupUbuntuAmi(this, "sentinel-ami", architectureOf(sentinelType));
       for (let i = 0; i < dedicated; i++) {
         this.sentinelNodes.push(
           new RedisSentinelNode(this, `sentinel-${i + 1}`, {
             ...common,
             instanceType: sentinelType,
-            amiId: props.amiId ?? lookupUbuntuAmi(this, "sentinel-ami", architectureOf(sentinelType)),
+            amiId: sentinelAmi,
             subnetId: subnetAt(i),
             masterAddress: this.masterAddress,
             masterPort: this.redisPort,

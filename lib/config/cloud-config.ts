@@ -19,11 +19,17 @@ export interface NodeBootSettings {
   readonly secretId: string;
   /** Lowest Redis major version the boot accepts. */
   readonly minRedisMajor: number;
+  /**
+   * Seconds systemd waits before restarting a crashed redis-server; undefined
+   * keeps the packaged unit's setting.
+   */
+  readonly redisRestartDelaySeconds?: number;
 }
 
 export const SETUP_SCRIPT_PATH = "/usr/local/sbin/redis-node-setup";
 export const NODE_ENV_PATH = "/etc/redis-node/node.env";
 export const TEMPLATE_DIR = "/etc/redis-node";
+export const REDIS_RESTART_DROP_IN = "/etc/systemd/system/redis-server.service.d/10-restart-delay.conf";
 /** The EC2 limit on user data, in bytes. */
 export const USER_DATA_LIMIT_BYTES = 16 * 1024;
 
@@ -63,6 +69,21 @@ export function renderNodeEnv(s: NodeBootSettings): string {
   return vars.map(([k, v]) => `${k}=${shellQuote(v)}`).join("\n") + "\n";
 }
 
+/**
+ * systemd drop-in for redis-server. A master that crashed and came straight
+ * back would reload an older snapshot and its replicas would follow it,
+ * dropping the newer writes; kept down until Sentinel has promoted a
+ * replica, it returns and is turned into a replica of the new master.
+ */
+export function renderRestartDelay(seconds: number): string {
+  return [
+    "# Written by cloud-init: let Sentinel fail over before a crashed redis-server returns.",
+    "[Service]",
+    `RestartSec=${seconds}`,
+    "",
+  ].join("\n");
+}
+
 interface WriteFile {
   readonly path: string;
   readonly permissions: string;
@@ -87,6 +108,9 @@ export function renderCloudConfig(s: NodeBootSettings): string {
     { path: THP_UNIT_FILE, permissions: "0644", content: renderThpUnit() },
     { path: NODE_ENV_PATH, permissions: "0600", content: renderNodeEnv(s) },
   ];
+  if (s.redis && s.redisRestartDelaySeconds !== undefined) {
+    files.push({ path: REDIS_RESTART_DROP_IN, permissions: "0644", content: renderRestartDelay(s.redisRestartDelaySeconds) });
+  }
   if (s.redis) {
     files.push({ path: `${TEMPLATE_DIR}/redis.conf.template`, permissions: "0600", content: renderRedisConf(s.redis) });
   }
