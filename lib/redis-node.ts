@@ -29,10 +29,10 @@ const CANONICAL_OWNER_ID = "099720109477";
 /** Share of the instance memory given to maxmemory by default. */
 const DEFAULT_MAXMEMORY_SHARE = 0.7;
 
-/** Graviton families (m7g, r6gd, t4g, c7gn, x2gd, im4gn, g5g): a "g" right after the generation. */
+/** Graviton: a1, and families with a "g" right after the generation (m7g, r6gd, t4g, c7gn, x2gd, im4gn, g5g). */
 export function architectureOf(instanceType: string): "amd64" | "arm64" {
   if (Token.isUnresolved(instanceType)) return "amd64";
-  return /^[a-z]+\d+g/.test(instanceType.split(".")[0]) ? "arm64" : "amd64";
+  return /^([a-z]+\d+g|a1$)/.test(instanceType.split(".")[0]) ? "arm64" : "amd64";
 }
 
 /** Looks up the newest Ubuntu 24.04 LTS image (its apt Redis is 7.0.x). */

@@ -25,7 +25,8 @@ export interface GeneratedRedisPasswordOptions {
    */
   readonly parameterName?: string;
   /**
-   * KMS key id or ARN for the SecureString.
+   * ARN of a customer managed KMS key for the SecureString (the node role
+   * gets kms:Decrypt on exactly this key).
    * @default - the AWS managed key alias/aws/ssm
    */
   readonly kmsKeyArn?: string;
@@ -65,6 +66,17 @@ export abstract class RedisPassword {
   public abstract bind(scope: Construct): RedisPasswordBinding;
 }
 
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+
+/** IAM grants need the key's ARN: a key id or an alias would grant nothing. */
+function requireKmsKeyArn(scope: Construct, value: string | undefined): void {
+  if (value === undefined || Token.isUnresolved(value) || KMS_KEY_ARN.test(value)) return;
+  throw new RedisReplicationValidationError(
+    scope,
+    `password kmsKeyArn "${value}" is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>); a key id or alias cannot be granted kms:Decrypt`,
+  );
+}
+
 class GeneratedPassword extends RedisPassword {
   private binding?: RedisPasswordBinding;
 
@@ -74,6 +86,7 @@ class GeneratedPassword extends RedisPassword {
 
   public bind(scope: Construct): RedisPasswordBinding {
     if (this.binding) return this.binding;
+    requireKmsKeyArn(scope, this.options.kmsKeyArn);
     const length = this.options.length ?? 32;
     if (!Token.isUnresolved(length) && (!Number.isInteger(length) || length < 16 || length > 128)) {
       throw new RedisReplicationValidationError(scope, `password length must be a whole number from 16 to 128, got ${length}`);
@@ -120,6 +133,7 @@ class ExistingPassword extends RedisPassword {
         `password: "${this.arn}" is not an ARN of ${service === "ssm" ? "an SSM parameter" : "a Secrets Manager secret"} (arn:aws:${service}:<region>:<account>:...)`,
       );
     }
+    requireKmsKeyArn(scope, this.kmsKeyArn);
     return { store: this.store, secretId: this.arn, secretArn: this.arn, kmsKeyArn: this.kmsKeyArn };
   }
 }

@@ -24,7 +24,7 @@ import {
 } from "./redis-options";
 import { RedisPassword } from "./redis-password";
 import { RedisSecurityGroup } from "./redis-security-group";
-import { requireInteger, requireNonEmptyList } from "./validation";
+import { requireCidr, requireInteger, requireNonEmptyList } from "./validation";
 
 /** Sentinel in a replication group. */
 export interface SentinelOptions extends SentinelConfigOptions {
@@ -134,6 +134,7 @@ export class RedisReplicationGroup extends Construct {
     validateRedisServerOptions(this, redis);
     validateSentinelOptions(this, sentinel);
     validatePorts(this, redis.port, sentinel.port);
+    (props.allowedCidrs ?? []).forEach((cidr, i) => requireCidr(this, `allowedCidrs[${i}]`, cidr));
     const priorities = props.replicaPriorities;
     if (priorities && !Token.isUnresolved(priorities)) {
       if (priorities.length !== replicaCount + 1) {
