@@ -1,0 +1,258 @@
+import { TerraformVariable } from "cdktf";
+import { RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
+import { PASSWORD_PLACEHOLDER, REDIS_RESTART_DROP_IN, USER_DATA_LIMIT_BYTES } from "../../lib/config";
+import {
+  cloudConfigFiles,
+  dataSources,
+  directiveArgs,
+  directivesNamed,
+  eniAddressRef,
+  logicalIdAt,
+  newStack,
+  parseCloudConfig,
+  parseRedisConf,
+  pathOfLogicalId,
+  resources,
+  synthJson,
+  TerraformJson,
+  userDataOf,
+} from "../helpers";
+
+const SSM_ARN = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/redis";
+const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/redis-AbCdEf";
+
+function synthGroup(props: Partial<RedisReplicationGroupProps> = {}): TerraformJson {
+  const stack = newStack();
+  new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: ["subnet-a", "subnet-b"], ...props });
+  return synthJson(stack);
+}
+
+/** Subnet of each node's network interface, by node name ("master", "replica-1", ...). */
+const eniSubnets = (json: TerraformJson): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(resources(json, "aws_network_interface")).map(([id, eni]) => [pathOfLogicalId(id).replace(/^redis\/|\/eni$/g, ""), eni.subnet_id]),
+  );
+
+const passwordPolicy = (json: TerraformJson) => JSON.parse(Object.values(resources(json, "aws_iam_role_policy"))[0].policy as string);
+
+describe("RedisReplicationGroup: topology", () => {
+  test("one master and replicaCount replicas, each with its own interface", () => {
+    const json = synthGroup({ replicaCount: 3 });
+    expect(Object.keys(userDataOf(json)).sort()).toEqual(["redis/master", "redis/replica-1", "redis/replica-2", "redis/replica-3"]);
+    expect(Object.keys(resources(json, "aws_network_interface"))).toHaveLength(4);
+  });
+
+  test("places nodes round-robin over a literal subnet list", () => {
+    expect(eniSubnets(synthGroup({ replicaCount: 3 }))).toEqual({
+      master: "subnet-a",
+      "replica-1": "subnet-b",
+      "replica-2": "subnet-a",
+      "replica-3": "subnet-b",
+    });
+  });
+
+  test("places nodes with element() over a list token", () => {
+    const stack = newStack();
+    const subnets = new TerraformVariable(stack, "subnets", { type: "list(string)" });
+    new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: subnets.listValue });
+    expect(eniSubnets(synthJson(stack))).toEqual({
+      master: "${element(var.subnets, 0)}",
+      "replica-1": "${element(var.subnets, 1)}",
+      "replica-2": "${element(var.subnets, 2)}",
+    });
+  });
+
+  test("shares one AMI lookup and one instance-type lookup between the data nodes", () => {
+    const json = synthGroup();
+    expect(Object.keys(dataSources(json, "aws_ami"))).toHaveLength(1);
+    expect(Object.keys(dataSources(json, "aws_ec2_instance_type"))).toHaveLength(1);
+  });
+
+  test("outputs the addresses, master name, group and password ARN", () => {
+    const outputs = Object.keys(synthGroup().output).map((id) => id.replace(/_[0-9A-F]{8}$/, ""));
+    expect(outputs.sort()).toEqual(
+      ["master-address", "replica-addresses", "sentinel-addresses", "master-name", "security-group-id", "password-secret-arn"]
+        .map((o) => `redis_${o}`)
+        .sort(),
+    );
+    expect(synthGroup({ outputs: false }).output).toBeUndefined();
+  });
+
+  test("the master-address output is the master's interface address", () => {
+    const json = synthGroup();
+    const output = Object.entries(json.output as TerraformJson).find(([id]) => id.startsWith("redis_master-address_"))!;
+    expect(output[1].value).toBe(eniAddressRef(json, "redis/master"));
+  });
+});
+
+describe("RedisReplicationGroup: password", () => {
+  test("generated: an SSM SecureString whose value comes from GetRandomPassword and is never updated", () => {
+    const json = synthGroup();
+    const generatorId = Object.keys(dataSources(json, "aws_secretsmanager_random_password"))[0];
+    expect(dataSources(json, "aws_secretsmanager_random_password")[generatorId]).toMatchObject({ password_length: 32, exclude_punctuation: true });
+    const parameters = Object.values(resources(json, "aws_ssm_parameter"));
+    expect(parameters).toHaveLength(1);
+    expect(parameters[0]).toMatchObject({
+      type: "SecureString",
+      value: `\${data.aws_secretsmanager_random_password.${generatorId}.random_password}`,
+      lifecycle: { ignore_changes: ["value"] },
+    });
+  });
+
+  test("generated: the instance role may read exactly that parameter", () => {
+    const json = synthGroup();
+    const parameterArn = `\${aws_ssm_parameter.${logicalIdAt(json, "aws_ssm_parameter", "redis/password")}.arn}`;
+    expect(passwordPolicy(json).Statement).toEqual([{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: parameterArn }]);
+    const env = cloudConfigFiles(userDataOf(json)["redis/master"])["/etc/redis-node/node.env"];
+    expect(env).toContain("REDIS_SECRET_STORE='ssm'");
+    expect(env).toContain(`REDIS_SECRET_ID='\${aws_ssm_parameter.${logicalIdAt(json, "aws_ssm_parameter", "redis/password")}.name}'`);
+  });
+
+  test.each([
+    ["an existing SSM parameter", RedisPassword.fromSsmParameterArn(SSM_ARN), "ssm", "ssm:GetParameter", SSM_ARN],
+    ["a Secrets Manager secret", RedisPassword.fromSecretsManagerSecretArn(SECRET_ARN), "secretsmanager", "secretsmanager:GetSecretValue", SECRET_ARN],
+  ])("%s: the matching IAM action on its ARN, and the store in node.env", (_case, password, store, action, arn) => {
+    const json = synthGroup({ password });
+    expect(resources(json, "aws_ssm_parameter")).toEqual({});
+    expect(dataSources(json, "aws_secretsmanager_random_password")).toEqual({});
+    expect(passwordPolicy(json).Statement).toEqual([{ Effect: "Allow", Action: [action], Resource: arn }]);
+    for (const userData of Object.values(userDataOf(json))) {
+      const env = cloudConfigFiles(userData)["/etc/redis-node/node.env"];
+      expect(env).toContain(`REDIS_SECRET_STORE='${store}'`);
+      expect(env).toContain(`REDIS_SECRET_ID='${arn}'`);
+    }
+  });
+
+  test("generated with a customer managed key ARN: the parameter uses it and the role may decrypt with it", () => {
+    const key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const json = synthGroup({ password: RedisPassword.generated({ kmsKeyArn: key, parameterName: "/app/redis" }) });
+    expect(Object.values(resources(json, "aws_ssm_parameter"))[0]).toMatchObject({ key_id: key, name: "/app/redis" });
+    expect(passwordPolicy(json).Statement).toContainEqual({ Effect: "Allow", Action: ["kms:Decrypt"], Resource: key });
+  });
+
+  // Known lib bug: GeneratedRedisPasswordOptions.kmsKeyArn is documented as
+  // "KMS key id or ARN", but it goes verbatim into the IAM policy's Resource,
+  // which IAM rejects (MalformedPolicyDocument) unless it is an ARN.
+  test("a KMS key id instead of its ARN is refused: kms:Decrypt must name an ARN", () => {
+    expect(() => synthGroup({ password: RedisPassword.generated({ kmsKeyArn: "1234abcd-12ab-34cd-56ef-1234567890ab" }) })).toThrow(
+      /\[test\/redis\] password kmsKeyArn "1234abcd-12ab-34cd-56ef-1234567890ab" is not a KMS key ARN/,
+    );
+  });
+
+  test("a customer managed key adds kms:Decrypt on that key only", () => {
+    const key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const json = synthGroup({ password: RedisPassword.fromSecretsManagerSecretArn(SECRET_ARN, key) });
+    expect(passwordPolicy(json).Statement).toContainEqual({ Effect: "Allow", Action: ["kms:Decrypt"], Resource: key });
+    expect(passwordPolicy(json).Statement).toHaveLength(2);
+  });
+});
+
+describe("RedisReplicationGroup: every node's user data", () => {
+  let json: TerraformJson;
+  let master: string;
+  beforeAll(() => {
+    json = synthGroup({ replicaCount: 2, subnetIds: ["subnet-a", "subnet-b", "subnet-c"] });
+    master = eniAddressRef(json, "redis/master");
+  });
+
+  test("there are three nodes", () => {
+    expect(Object.keys(userDataOf(json)).sort()).toEqual(["redis/master", "redis/replica-1", "redis/replica-2"]);
+  });
+
+  test.each(["redis/master", "redis/replica-1", "redis/replica-2"])("%s", (node) => {
+    const userData = userDataOf(json)[node];
+    expect(Buffer.byteLength(userData, "utf8")).toBeLessThan(USER_DATA_LIMIT_BYTES);
+    const files = cloudConfigFiles(userData);
+    expect(files["/etc/sysctl.d/60-redis.conf"]).toMatch(/^vm\.overcommit_memory = 1$/m);
+    expect(files["/etc/systemd/system/redis-disable-thp.service"]).toMatch(/transparent_hugepage\/enabled/);
+    expect(parseCloudConfig(userData).packages).toEqual(expect.arrayContaining(["redis-server", "redis-sentinel"]));
+
+    const redis = parseRedisConf(files["/etc/redis-node/redis.conf.template"]);
+    expect(directiveArgs(redis, "bind")).toEqual([eniAddressRef(json, node), "127.0.0.1"]);
+    expect(directiveArgs(redis, "requirepass")).toEqual([PASSWORD_PLACEHOLDER]);
+    expect(directiveArgs(redis, "masterauth")).toEqual([PASSWORD_PLACEHOLDER]);
+    expect(directivesNamed(redis, "replicaof")).toEqual(node === "redis/master" ? [] : [[master, "6379"]]);
+    expect(directiveArgs(redis, "min-replicas-to-write")).toEqual(["1"]);
+
+    const sentinel = parseRedisConf(files["/etc/redis-node/sentinel.conf.template"]);
+    expect(directiveArgs(sentinel, "sentinel", "monitor")).toEqual(["main", master, "6379", "2"]);
+    expect(directiveArgs(sentinel, "sentinel", "announce-ip")).toEqual([eniAddressRef(json, node)]);
+    expect(directiveArgs(sentinel, "sentinel", "auth-pass")).toEqual(["main", PASSWORD_PLACEHOLDER]);
+  });
+
+  test("replica priorities go to the nodes in order, the master first", () => {
+    const prioritized = synthGroup({ replicaPriorities: [10, 20, 0] });
+    const priority = (node: string) =>
+      directiveArgs(parseRedisConf(cloudConfigFiles(userDataOf(prioritized)[node])["/etc/redis-node/redis.conf.template"]), "replica-priority");
+    expect([priority("redis/master"), priority("redis/replica-1"), priority("redis/replica-2")]).toEqual([["10"], ["20"], ["0"]]);
+  });
+
+  test("without replicas, min-replicas-to-write is off", () => {
+    const single = synthGroup({ replicaCount: 0, sentinel: { allowFewerThanThreeSentinels: true } });
+    const redis = parseRedisConf(cloudConfigFiles(userDataOf(single)["redis/master"])["/etc/redis-node/redis.conf.template"]);
+    expect(directiveArgs(redis, "min-replicas-to-write")).toEqual(["0"]);
+  });
+
+  test.each([
+    [{}, "15"],
+    [{ sentinel: { downAfterMilliseconds: 20000 } }, "30"],
+    [{ sentinel: { downAfterMilliseconds: 20000, dedicatedNodeCount: 3 } }, "30"],
+  ])("a crashed redis-server restarts only after Sentinel could fail over (%j: RestartSec=%s)", (props, seconds) => {
+    const grouped = userDataOf(synthGroup(props as Partial<RedisReplicationGroupProps>));
+    for (const node of ["redis/master", "redis/replica-1", "redis/replica-2"]) {
+      expect(cloudConfigFiles(grouped[node])[REDIS_RESTART_DROP_IN]).toMatch(new RegExp(`^RestartSec=${seconds}$`, "m"));
+    }
+    for (const node of Object.keys(grouped).filter((n) => n.includes("sentinel-"))) {
+      expect(cloudConfigFiles(grouped[node])[REDIS_RESTART_DROP_IN]).toBeUndefined();
+    }
+  });
+
+  test("Sentinel disabled: no sentinel.conf, no redis-sentinel package, no sentinel outputs", () => {
+    const off = synthGroup({ sentinel: { enabled: false } });
+    for (const userData of Object.values(userDataOf(off))) {
+      expect(cloudConfigFiles(userData)["/etc/redis-node/sentinel.conf.template"]).toBeUndefined();
+      expect(parseCloudConfig(userData).packages).not.toContain("redis-sentinel");
+      expect(cloudConfigFiles(userData)[REDIS_RESTART_DROP_IN]).toBeUndefined();
+    }
+    expect(Object.keys(off.output).some((id) => id.includes("sentinel-addresses"))).toBe(false);
+  });
+});
+
+describe("RedisReplicationGroup: dedicated sentinel nodes", () => {
+  let json: TerraformJson;
+  let userData: Record<string, string>;
+  let master: string;
+  beforeAll(() => {
+    json = synthGroup({ sentinel: { dedicatedNodeCount: 3, masterName: "cache" } });
+    userData = userDataOf(json);
+    master = eniAddressRef(json, "redis/master");
+  });
+
+  test("adds sentinel-only instances of the sentinel instance type", () => {
+    expect(Object.keys(userData).sort()).toEqual(
+      ["redis/master", "redis/replica-1", "redis/replica-2", "redis/sentinel-1", "redis/sentinel-2", "redis/sentinel-3"],
+    );
+    const types = Object.entries(resources(json, "aws_instance")).filter(([id]) => id.includes("_sentinel-"));
+    expect(types.map(([, i]) => i.instance_type)).toEqual(["t3.micro", "t3.micro", "t3.micro"]);
+  });
+
+  test.each(["redis/sentinel-1", "redis/sentinel-2", "redis/sentinel-3"])("%s runs Sentinel only, monitoring the master", (node) => {
+    const files = cloudConfigFiles(userData[node]);
+    expect(parseCloudConfig(userData[node]).packages).not.toContain("redis-server");
+    expect(files["/etc/redis-node/redis.conf.template"]).toBeUndefined();
+    expect(files["/etc/redis-node/node.env"]).toContain("RUN_REDIS_SERVER='no'");
+    const sentinel = parseRedisConf(files["/etc/redis-node/sentinel.conf.template"]);
+    expect(directiveArgs(sentinel, "sentinel", "monitor")).toEqual(["cache", master, "6379", "2"]);
+    expect(directiveArgs(sentinel, "bind")).toEqual([eniAddressRef(json, node), "127.0.0.1"]);
+  });
+
+  test.each(["redis/master", "redis/replica-1"])("%s runs no Sentinel", (node) => {
+    expect(cloudConfigFiles(userData[node])["/etc/redis-node/sentinel.conf.template"]).toBeUndefined();
+    expect(parseCloudConfig(userData[node]).packages).not.toContain("redis-sentinel");
+  });
+
+  test("the sentinel-addresses output lists the dedicated nodes", () => {
+    const output = Object.entries(json.output as TerraformJson).find(([id]) => id.startsWith("redis_sentinel-addresses_"))!;
+    expect(output[1].value).toEqual(["redis/sentinel-1", "redis/sentinel-2", "redis/sentinel-3"].map((n) => eniAddressRef(json, n)));
+  });
+});

@@ -1,0 +1,101 @@
+import { spawnSync } from "child_process";
+import { createHash } from "crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "fs";
+import { tmpdir } from "os";
+import { join, relative } from "path";
+import { App, Testing } from "cdktf";
+import { BasicExampleStack } from "../examples/basic/main";
+import { ExistingAppStack } from "../examples/existing-app/main";
+import { resources, TerraformJson } from "./helpers";
+
+const ROOT = join(__dirname, "..");
+
+/**
+ * The synthesized JSON with each user_data reduced to its size and digest:
+ * the snapshot stays small and still changes when the user data does (whose
+ * content the fine-grained tests check).
+ */
+function snapshotOf(synth: string): TerraformJson {
+  const json = JSON.parse(synth) as TerraformJson;
+  for (const instance of Object.values(resources(json, "aws_instance"))) {
+    const text = instance.user_data as string;
+    const digest = createHash("sha256").update(text).digest("hex").slice(0, 16);
+    instance.user_data = `<${Buffer.byteLength(text)} bytes, sha256 ${digest}>`;
+  }
+  return json;
+}
+
+describe("snapshots", () => {
+  test("BasicExampleStack", () => {
+    expect(snapshotOf(Testing.synth(new BasicExampleStack(Testing.app(), "basic", { region: "eu-central-1" })))).toMatchSnapshot();
+  });
+
+  test("ExistingAppStack", () => {
+    expect(snapshotOf(Testing.synth(new ExistingAppStack(Testing.app(), "existing-app")))).toMatchSnapshot();
+  });
+});
+
+describe("examples/existing-app as a user's app", () => {
+  test("compiles on its own, strict, with the target and module of a `cdktf init` project", () => {
+    const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
+    const args = ["--noEmit", "--strict", "--esModuleInterop", "--skipLibCheck", "--types", "node", "--target", "ES2018", "--module", "commonjs"];
+    const result = spawnSync(process.execPath, [tsc, ...args, "examples/existing-app/main.ts"], { cwd: ROOT, encoding: "utf8" });
+    expect({ status: result.status, output: result.stdout + result.stderr }).toEqual({ status: 0, output: "" });
+  }, 60_000);
+
+  test("synthesizes with a real App into cdk.tf.json with three instances", () => {
+    const outdir = mkdtempSync(join(tmpdir(), "existing-app-"));
+    try {
+      const app = new App({ outdir });
+      new ExistingAppStack(app, "existing-app");
+      app.synth();
+      const file = join(outdir, "stacks", "existing-app", "cdk.tf.json");
+      expect(existsSync(file)).toBe(true);
+      const json = JSON.parse(readFileSync(file, "utf8")) as TerraformJson;
+      expect(Object.keys(resources(json, "aws_instance"))).toHaveLength(3);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Every .ts file under `dir`. */
+function sourcesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourcesUnder(path);
+    return path.endsWith(".ts") ? [path] : [];
+  });
+}
+
+/** Module specifiers of import / export-from / require / import() in TypeScript source. */
+function importsOf(source: string): string[] {
+  const patterns = [/\bfrom\s*["']([^"']+)["']/g, /\bimport\s*["']([^"']+)["']/g, /\b(?:require|import)\s*\(\s*["']([^"']+)["']\s*\)/g];
+  return patterns.flatMap((p) => [...source.matchAll(p)].map((m) => m[1]));
+}
+
+describe("imports", () => {
+  const files = [...sourcesUnder(join(ROOT, "lib")), ...sourcesUnder(join(ROOT, "examples"))];
+
+  test("the import scanner sees every form", () => {
+    const source = `import { A } from "a";\nimport * as b from 'b';\nimport "c";\nexport * from "./d";\nconst e = require("e");\nconst f = import("f");`;
+    expect(importsOf(source)).toEqual(expect.arrayContaining(["a", "b", "c", "./d", "e", "f"]));
+  });
+
+  test("nothing imports @cdktf/provider-aws from the package root (it loads every resource)", () => {
+    expect(files.length).toBeGreaterThan(10);
+    const offenders = files.filter((f) => importsOf(readFileSync(f, "utf8")).includes("@cdktf/provider-aws"));
+    expect(offenders.map((f) => relative(ROOT, f))).toEqual([]);
+  });
+
+  test("the pure renderers in lib/config import neither cdktf nor the provider", () => {
+    const configFiles = sourcesUnder(join(ROOT, "lib", "config"));
+    expect(configFiles.length).toBeGreaterThan(3);
+    const offenders = configFiles.flatMap((f) =>
+      importsOf(readFileSync(f, "utf8"))
+        .filter((m) => /^(cdktf|@cdktf\/provider-aws)(\/|$)/.test(m))
+        .map((m) => `${relative(ROOT, f)}: ${m}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+});

@@ -1,0 +1,314 @@
+// Shared fixtures of the unit tests: synthesized JSON, user data, redis.conf.
+import { spawnSync } from "child_process";
+import { createServer } from "net";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { AnnotationMetadataEntryType, Testing, TerraformStack } from "cdktf";
+import { IConstruct } from "constructs";
+import { parse } from "yaml";
+import { RedisConfSettings, SentinelConfSettings, unescapeTerraformTemplate } from "../lib/config";
+
+// ---- Synthesized JSON ----
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type TerraformJson = Record<string, any>;
+export type ResourceRecord = Record<string, TerraformJson>;
+
+/** A stack with an AWS provider (node.addValidation needs one), for construct tests. */
+export function newStack(id = "test"): TerraformStack {
+  const stack = new TerraformStack(Testing.app(), id);
+  new AwsProvider(stack, "aws", { region: "us-east-1" });
+  return stack;
+}
+
+/** The parsed `Testing.synth(stack)` JSON (without the "//" metadata). */
+export function synthJson(stack: TerraformStack): TerraformJson {
+  return JSON.parse(Testing.synth(stack)) as TerraformJson;
+}
+
+/** The resources of one Terraform type, by logical id; {} when there is none. */
+export function resources(json: TerraformJson, type: string): ResourceRecord {
+  return (json.resource?.[type] ?? {}) as ResourceRecord;
+}
+
+/** The data sources of one Terraform type, by logical id; {} when there is none. */
+export function dataSources(json: TerraformJson, type: string): ResourceRecord {
+  return (json.data?.[type] ?? {}) as ResourceRecord;
+}
+
+/**
+ * The construct path (relative to the stack) a cdktf logical id was made
+ * from: "redis_replica-1_instance_5DB22505" -> "redis/replica-1/instance".
+ * Testing.synth drops the "//" metadata that holds the real path.
+ */
+export function pathOfLogicalId(logicalId: string): string {
+  return logicalId.replace(/_[0-9A-F]{8}$/, "").split("_").join("/");
+}
+
+/** The logical id of the `type` resource at construct path `path` (relative to the stack). */
+export function logicalIdAt(json: TerraformJson, type: string, path: string): string {
+  const ids = Object.keys(resources(json, type)).filter((id) => pathOfLogicalId(id) === path);
+  if (ids.length !== 1) throw new Error(`expected one ${type} at ${path}, found ${ids.length}`);
+  return ids[0];
+}
+
+/** The Terraform reference to a node's own address: its network interface's private_ip. */
+export function eniAddressRef(json: TerraformJson, nodePath: string): string {
+  return `\${aws_network_interface.${logicalIdAt(json, "aws_network_interface", `${nodePath}/eni`)}.private_ip}`;
+}
+
+/**
+ * user_data of every aws_instance, keyed by the path of the node that owns
+ * the instance ("redis/master", "redis/replica-1", "cache/sentinel-2").
+ */
+export function userDataOf(json: TerraformJson): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [id, instance] of Object.entries(resources(json, "aws_instance"))) {
+    out[pathOfLogicalId(id).replace(/\/instance$/, "")] = instance.user_data as string;
+  }
+  return out;
+}
+
+// ---- User data ----
+
+interface WriteFileEntry {
+  path: string;
+  content: string;
+}
+
+/** `${...}` that Terraform interpolates (a `$${` escape is literal text). */
+export const TERRAFORM_INTERPOLATION = /(?<!\$)\$\{([^}]*)\}/g;
+
+/**
+ * What Terraform makes of a string template: interpolations replaced by
+ * `value`, escapes undone. Enough to check the text an instance receives.
+ */
+export function renderTerraformTemplate(text: string, value = "10.0.0.10"): string {
+  return unescapeTerraformTemplate(text.replace(TERRAFORM_INTERPOLATION, () => value));
+}
+
+/** The parsed #cloud-config document. */
+export function parseCloudConfig(userData: string): TerraformJson {
+  if (!userData.startsWith("#cloud-config\n")) {
+    throw new Error(`user data does not start with "#cloud-config": ${JSON.stringify(userData.slice(0, 40))}`);
+  }
+  return parse(userData) as TerraformJson;
+}
+
+/**
+ * write_files of a #cloud-config user data as path -> content. Scripts
+ * ("#!" files) are unescaped the way Terraform renders the template, so
+ * they read as the shell that runs on the node.
+ */
+export function cloudConfigFiles(userData: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const f of (parseCloudConfig(userData).write_files ?? []) as WriteFileEntry[]) {
+    files[f.path] = f.content.startsWith("#!") ? unescapeTerraformTemplate(f.content) : f.content;
+  }
+  return files;
+}
+
+// ---- redis.conf / sentinel.conf, read the way Redis reads them ----
+
+/** One line of redis.conf / sentinel.conf as Redis reads it. */
+export interface ParsedDirective {
+  /** Lower-cased, as Redis compares it. */
+  readonly name: string;
+  readonly args: string[];
+}
+
+const isHex = (b: number | undefined): boolean => b !== undefined && /^[0-9a-fA-F]$/.test(String.fromCharCode(b));
+const isSpace = (b: number | undefined): boolean => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09 || b === 0x00;
+
+/**
+ * Splits one line into arguments with the rules of Redis' `sdssplitargs`:
+ * double quotes with \\ \" \n \r \t \b \a \xHH escapes, single quotes with
+ * \', and a closing quote that must be followed by a space or the end.
+ * Arguments are decoded as UTF-8 from the bytes Redis would see.
+ * @throws on unbalanced quotes, as Redis refuses such a line
+ */
+export function splitRedisArgs(line: string): string[] {
+  const bytes = Buffer.from(line, "utf8");
+  const args: string[] = [];
+  let i = 0;
+  const at = (k: number): number | undefined => (k < bytes.length ? bytes[k] : undefined);
+  for (;;) {
+    while (isSpace(at(i)) && i < bytes.length) i++;
+    if (i >= bytes.length) return args;
+    const current: number[] = [];
+    let inDouble = false;
+    let inSingle = false;
+    for (let done = false; !done; ) {
+      const b = at(i);
+      if (inDouble) {
+        if (b === undefined) throw new Error(`Unbalanced quotes in ${JSON.stringify(line)}`);
+        if (b === 0x5c && at(i + 1) === 0x78 && isHex(at(i + 2)) && isHex(at(i + 3))) {
+          current.push(parseInt(String.fromCharCode(bytes[i + 2], bytes[i + 3]), 16));
+          i += 3;
+        } else if (b === 0x5c && at(i + 1) !== undefined) {
+          i++;
+          const c = String.fromCharCode(bytes[i]);
+          const map: Record<string, number> = { n: 0x0a, r: 0x0d, t: 0x09, b: 0x08, a: 0x07 };
+          current.push(map[c] ?? bytes[i]);
+        } else if (b === 0x22) {
+          if (at(i + 1) !== undefined && !isSpace(at(i + 1))) throw new Error(`Closing quote must be followed by a space in ${JSON.stringify(line)}`);
+          done = true;
+        } else {
+          current.push(b);
+        }
+      } else if (inSingle) {
+        if (b === undefined) throw new Error(`Unbalanced quotes in ${JSON.stringify(line)}`);
+        if (b === 0x5c && at(i + 1) === 0x27) {
+          i++;
+          current.push(0x27);
+        } else if (b === 0x27) {
+          if (at(i + 1) !== undefined && !isSpace(at(i + 1))) throw new Error(`Closing quote must be followed by a space in ${JSON.stringify(line)}`);
+          done = true;
+        } else {
+          current.push(b);
+        }
+      } else if (b === undefined || isSpace(b)) {
+        done = true;
+      } else if (b === 0x22) {
+        inDouble = true;
+      } else if (b === 0x27) {
+        inSingle = true;
+      } else {
+        current.push(b);
+      }
+      if (b !== undefined) i++;
+    }
+    args.push(Buffer.from(current).toString("utf8"));
+  }
+}
+
+/**
+ * Parses redis.conf / sentinel.conf text as Redis' config loader does: one
+ * directive a line, blank lines and lines starting with '#' skipped.
+ */
+export function parseRedisConf(text: string): ParsedDirective[] {
+  const out: ParsedDirective[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, "");
+    if (line === "" || line.startsWith("#")) continue;
+    const [name, ...args] = splitRedisArgs(line);
+    out.push({ name: name.toLowerCase(), args });
+  }
+  return out;
+}
+
+/** The arguments of every directive `name` (optionally whose first argument is `sub`). */
+export function directivesNamed(parsed: readonly ParsedDirective[], name: string, sub?: string): string[][] {
+  return parsed
+    .filter((d) => d.name === name && (sub === undefined || d.args[0] === sub))
+    .map((d) => (sub === undefined ? d.args : d.args.slice(1)));
+}
+
+/** The arguments of the one directive `name` [sub]; throws unless there is exactly one. */
+export function directiveArgs(parsed: readonly ParsedDirective[], name: string, sub?: string): string[] {
+  const found = directivesNamed(parsed, name, sub);
+  if (found.length !== 1) {
+    throw new Error(`expected exactly one "${[name, sub].filter(Boolean).join(" ")}" directive, found ${found.length}`);
+  }
+  return found[0];
+}
+
+// ---- Renderer fixtures ----
+
+/** Typical redis.conf settings of a replica; override what a test is about. */
+export function redisConfSettings(overrides: Partial<RedisConfSettings> = {}): RedisConfSettings {
+  return {
+    nodeAddress: "10.0.1.11",
+    extraBindAddresses: [],
+    port: 6379,
+    masterAddress: "10.0.1.10",
+    masterPort: 6379,
+    tcpBacklog: 2048,
+    maxClients: 10000,
+    maxMemory: "256mb",
+    maxMemoryPolicy: "noeviction",
+    appendOnly: false,
+    appendFsync: "everysec",
+    snapshotSchedule: "3600 1 300 100 60 10000",
+    replBacklogSize: "128mb",
+    replicaOutputBufferHardLimit: "1gb",
+    replicaOutputBufferSoftLimit: "256mb",
+    replicaOutputBufferSoftSeconds: 120,
+    minReplicasToWrite: 1,
+    minReplicasMaxLag: 10,
+    replicaPriority: 100,
+    ...overrides,
+  };
+}
+
+/** A master's redis.conf settings (no replicaof). */
+export function masterConfSettings(overrides: Partial<RedisConfSettings> = {}): RedisConfSettings {
+  return redisConfSettings({ nodeAddress: "10.0.1.10", masterAddress: undefined, masterPort: undefined, ...overrides });
+}
+
+/** Typical sentinel.conf settings; override what a test is about. */
+export function sentinelConfSettings(overrides: Partial<SentinelConfSettings> = {}): SentinelConfSettings {
+  return {
+    nodeAddress: "10.0.1.11",
+    port: 26379,
+    masterName: "main",
+    masterAddress: "10.0.1.10",
+    masterPort: 6379,
+    quorum: 2,
+    downAfterMilliseconds: 5000,
+    failoverTimeoutMilliseconds: 60000,
+    parallelSyncs: 1,
+    ...overrides,
+  };
+}
+
+// ---- Annotations, external tools ----
+
+/** The warnings cdktf's Annotations.of(...).addWarning recorded on `scope` and below. */
+export function warningsOf(scope: IConstruct): string[] {
+  return scope.node
+    .findAll()
+    .flatMap((c) => c.node.metadata)
+    .filter((m) => m.type === AnnotationMetadataEntryType.WARN)
+    .map((m) => String(m.data));
+}
+
+/** Whether an external command the tests shell out to is installed. */
+export function toolAvailable(command: string, versionArgs: string[] = ["--version"]): boolean {
+  const probe = spawnSync(command, versionArgs, { encoding: "utf8" });
+  return probe.error === undefined && probe.status === 0;
+}
+
+export type TestFn = (name: string, fn: jest.ProvidesCallback, timeout?: number) => void;
+
+/**
+ * `test` for tests that shell out to `tools`. Locally, without the tools,
+ * the tests are skipped with a console message; in CI (CI=true) they run
+ * and fail, naming what is missing, so a broken CI image cannot go green.
+ */
+export function testNeeding(tools: readonly string[]): TestFn {
+  const missing = tools.filter((t) => !toolAvailable(t));
+  if (missing.length === 0) return test;
+  const what = `${missing.join(", ")} not installed (Debian/Ubuntu: apt-get install ${missing.join(" ")})`;
+  if (process.env.CI === "true") {
+    return (name, _fn, timeout) =>
+      test(name, () => {
+        throw new Error(`${what}; CI must run "${name}"`);
+      }, timeout);
+  }
+  console.warn(`SKIPPED tests that need ${what}; in CI (CI=true) they fail instead.`);
+  return (name, fn, timeout) => test.skip(name, fn, timeout);
+}
+
+/** A TCP port on 127.0.0.1 that is free right now (asked of the OS, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error("no free port"))));
+    });
+  });
+}

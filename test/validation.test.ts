@@ -1,0 +1,167 @@
+import { TerraformStack, TerraformVariable, Token } from "cdktf";
+import { RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../lib";
+import { newStack, synthJson, warningsOf } from "./helpers";
+
+const BASE: RedisReplicationGroupProps = { vpcId: "vpc-1", subnetIds: ["subnet-a", "subnet-b"] };
+
+/** Builds a group in a fresh stack "test" and synthesizes it. */
+function build(props: Partial<RedisReplicationGroupProps>, configure: (g: RedisReplicationGroup) => void = () => {}) {
+  const stack = newStack("test");
+  const group = new RedisReplicationGroup(stack, "redis", { ...BASE, ...props });
+  configure(group);
+  synthJson(stack);
+  return group;
+}
+
+/** The error a build throws, or undefined. */
+function errorOf(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+describe("bad props fail synth with a RedisReplicationValidationError naming path, prop, value and limit", () => {
+  test.each<{ case: string; build: () => unknown; message: RegExp }>([
+    { case: "replicaCount 1.5", build: () => build({ replicaCount: 1.5 }), message: /^\[test\/redis\] replicaCount must be a whole number from 0 to 15, got 1\.5$/ },
+    { case: "replicaCount -1", build: () => build({ replicaCount: -1 }), message: /^\[test\/redis\] replicaCount .*from 0 to 15, got -1$/ },
+    { case: "replicaCount 16", build: () => build({ replicaCount: 16 }), message: /^\[test\/redis\] replicaCount .*from 0 to 15, got 16$/ },
+    { case: "subnetIds []", build: () => build({ subnetIds: [] }), message: /^\[test\/redis\] subnetIds must name at least one entry, got an empty list$/ },
+    { case: "redis.port 0", build: () => build({ redis: { port: 0 } }), message: /^\[test\/redis\] redis\.port must be a whole number from 1 to 65535, got 0$/ },
+    { case: "redis.port 70000", build: () => build({ redis: { port: 70000 } }), message: /^\[test\/redis\] redis\.port .*from 1 to 65535, got 70000$/ },
+    {
+      case: "sentinel.port equal to redis.port",
+      build: () => build({ redis: { port: 7000 }, sentinel: { port: 7000 } }),
+      message: /^\[test\/redis\] (redis\.port and sentinel\.port|sentinel\.port and redis\.port) must differ, both are 7000$/,
+    },
+    { case: "tcpBacklog 0", build: () => build({ redis: { tcpBacklog: 0 } }), message: /^\[test\/redis\] redis\.tcpBacklog must be a whole number from 1 to 65535, got 0$/ },
+    { case: "maxClients -5", build: () => build({ redis: { maxClients: -5 } }), message: /^\[test\/redis\] redis\.maxClients must be a whole number from 1 to \d+, got -5$/ },
+    {
+      case: "allowedCidrs 10.0.0.0/33",
+      build: () => build({ allowedCidrs: ["10.0.0.0/33"] }),
+      message: /^\[test\/redis\] allowedCidrs\[0\] "10\.0\.0\.0\/33" is not a valid CIDR: the prefix length must be 0-32$/,
+    },
+    {
+      case: "allowedCidrs 10.0.0.1/16",
+      build: () => build({ allowedCidrs: ["10.0.0.1/16"] }),
+      message: /^\[test\/redis\] allowedCidrs\[0\] "10\.0\.0\.1\/16" is not a valid CIDR: host bits are set; the network address is 10\.0\.0\.0\/16$/,
+    },
+    {
+      case: "allowedCidrs banana",
+      build: () => build({ allowedCidrs: ["banana"] }),
+      message: /^\[test\/redis\] allowedCidrs\[0\] "banana" is not a valid CIDR: expected an IPv4 CIDR block such as 10\.0\.0\.0\/16$/,
+    },
+    ...["12 mb", "1tb", "-1"].map((maxMemory) => ({
+      case: `maxMemory "${maxMemory}"`,
+      build: () => build({ redis: { maxMemory } }),
+      message: new RegExp(`^\\[test/redis\\] redis\\.maxMemory "${maxMemory}" is not a memory size Redis accepts: use a whole number with an optional unit b, k, kb, m, mb, g or gb`),
+    })),
+    {
+      case: 'replBacklogSize "1k" (below 16kb)',
+      build: () => build({ redis: { replBacklogSize: "1k" } }),
+      message: /^\[test\/redis\] redis\.replBacklogSize must be at least 16384 bytes, got "1k"$/,
+    },
+    {
+      case: 'snapshotSchedule "3600"',
+      build: () => build({ redis: { snapshotSchedule: "3600" } }),
+      message: /^\[test\/redis\] redis\.snapshotSchedule "3600" is invalid: expected pairs of positive whole numbers/,
+    },
+    {
+      case: "sentinel quorum larger than the sentinel count",
+      build: () => build({ sentinel: { quorum: 4 } }),
+      message: /^\[test\/redis\] sentinel\.quorum must be at most the number of sentinels \(3\), got 4/,
+    },
+    {
+      case: "fewer than 3 sentinels",
+      build: () => build({ replicaCount: 1 }),
+      message: /^\[test\/redis\] .*replicaCount.* gives 2 sentinel\(s\); at least 3 are needed.*sentinel\.allowFewerThanThreeSentinels/,
+    },
+    {
+      case: "fewer than 3 dedicated sentinels",
+      build: () => build({ sentinel: { dedicatedNodeCount: 2 } }),
+      message: /^\[test\/redis\] sentinel\.dedicatedNodeCount gives 2 sentinel\(s\); at least 3 are needed/,
+    },
+    {
+      case: "downAfterMilliseconds 500",
+      build: () => build({ sentinel: { downAfterMilliseconds: 500 } }),
+      message: /^\[test\/redis\] sentinel\.downAfterMilliseconds must be a whole number from 1000 to 3600000, got 500$/,
+    },
+    {
+      case: 'masterName "bad name"',
+      build: () => build({ sentinel: { masterName: "bad name" } }),
+      message: /^\[test\/redis\] sentinel\.masterName "bad name" is invalid: use 1-64 letters, digits, '\.', '_' or '-'/,
+    },
+    {
+      case: "replicaPriorities of the wrong length",
+      build: () => build({ replicaCount: 2, replicaPriorities: [100, 100] }),
+      message: /^\[test\/redis\] replicaPriorities must have one entry per data node \(1 master \+ 2 replicas = 3\), got 2$/,
+    },
+    {
+      case: "password from an SSM ARN that is not one",
+      build: () => build({ password: RedisPassword.fromSsmParameterArn("arn:aws:secretsmanager:eu-west-1:123456789012:secret:x") }),
+      message: /^\[test\/redis\] password: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x" is not an ARN of an SSM parameter \(arn:aws:ssm:<region>:<account>:\.\.\.\)$/,
+    },
+    {
+      case: "generated password of length 8",
+      build: () => build({ password: RedisPassword.generated({ length: 8 }) }),
+      message: /^\[test\/redis\] password length must be a whole number from 16 to 128, got 8$/,
+    },
+  ])("$case", ({ build: run, message }) => {
+    const error = errorOf(run);
+    expect(error).toBeInstanceOf(RedisReplicationValidationError);
+    expect((error as Error).message).toMatch(message);
+  });
+});
+
+describe("Sentinel count", () => {
+  test("fewer than 3 sentinels are accepted with allowFewerThanThreeSentinels", () => {
+    expect(() => build({ replicaCount: 1, sentinel: { allowFewerThanThreeSentinels: true } })).not.toThrow();
+    expect(() => build({ replicaCount: 0, sentinel: { allowFewerThanThreeSentinels: true } })).not.toThrow();
+  });
+
+  test("an even count is a warning, not an error", () => {
+    const group = build({ replicaCount: 3 });
+    expect(warningsOf(group)).toEqual([expect.stringMatching(/^4 sentinels: an even count tolerates no more failures than 3; prefer an odd number$/)]);
+  });
+
+  test("an odd count gives no warning", () => {
+    expect(warningsOf(build({ replicaCount: 2 }))).toEqual([]);
+  });
+});
+
+describe("unresolved tokens are Terraform's to check", () => {
+  test("number, string and list tokens are accepted and land in the configuration", () => {
+    const stack: TerraformStack = newStack("test");
+    const number = (name: string) => new TerraformVariable(stack, name, { type: "number" }).numberValue;
+    const text = (name: string) => new TerraformVariable(stack, name, { type: "string" }).stringValue;
+    const subnets = new TerraformVariable(stack, "subnets", { type: "list(string)" }).listValue;
+    const build = () =>
+      new RedisReplicationGroup(stack, "redis", {
+        vpcId: text("vpc"),
+        subnetIds: subnets,
+        allowedCidrs: [text("cidr")],
+        replicaPriorities: [Token.asNumber(text("p0")), 100, 100],
+        redis: {
+          port: number("redis_port"),
+          tcpBacklog: number("backlog"),
+          maxClients: Token.asNumber(text("clients")),
+          maxMemory: Token.asString(text("memory")),
+          replBacklogSize: text("backlog_size"),
+          snapshotSchedule: text("save"),
+        },
+        sentinel: {
+          port: number("sentinel_port"),
+          quorum: number("quorum"),
+          downAfterMilliseconds: number("down_after"),
+          masterName: text("master_name"),
+        },
+      });
+    expect(build).not.toThrow();
+    const json = JSON.stringify(synthJson(stack));
+    for (const v of ["redis_port", "sentinel_port", "backlog", "clients", "memory", "save", "quorum", "master_name", "cidr", "subnets"]) {
+      expect(json).toContain(`var.${v}`);
+    }
+  });
+});
