@@ -3,14 +3,17 @@
 import { Testing } from "cdktf";
 import { parse } from "yaml";
 import { BasicExampleStack } from "../../examples/basic/main";
-import { unescapeTerraformTemplate } from "../../lib/config";
 
 export interface SynthesizedNode {
   /** Construct id of the node: master, replica-1, ... */
   readonly name: string;
   /** Terraform address of the node's ENI, e.g. aws_network_interface.redis_master_eni_X. */
   readonly eni: string;
-  /** write_files of the node's #cloud-config, literal shell unescaped. */
+  /**
+   * write_files of the node's #cloud-config as Terraform templates (the whole
+   * user_data is one): pass each through resolveReferences to get the file
+   * that lands on the node.
+   */
   readonly files: Record<string, string>;
 }
 
@@ -27,39 +30,53 @@ export interface SynthesizedExample {
   readonly appSecurityGroupRef: string;
 }
 
-const REF = /\$\{([^}]*)\}/g;
+/** The application servers' group in examples/basic (construct id "app-clients"). */
+const APP_GROUP = "app-clients";
 
 export function synthesizeBasicExample(): SynthesizedExample {
   const stack = new BasicExampleStack(Testing.app(), "integration", { region: "us-east-1" });
-  const json = JSON.parse(Testing.synth(stack));
-  const res = json.resource;
-  const nodes: SynthesizedNode[] = Object.values<any>(res.aws_instance).map((instance) => {
-    const path: string = instance["//"].metadata.path;
-    const eni = /^\$\{(aws_network_interface\.[^.]+)\.id\}$/.exec(instance.primary_network_interface.network_interface_id)![1];
+  const res = JSON.parse(Testing.synth(stack)).resource;
+  // Testing.synth drops the "//" metadata, so the node name comes from the
+  // resource key, which is the construct path: redis_<node>_instance_<hash>.
+  const nodes: SynthesizedNode[] = Object.entries<any>(res.aws_instance).map(([key, instance]) => {
+    const name = /^redis_(.+)_instance_[0-9A-F]{8}$/.exec(key)?.[1];
+    if (!name) throw new Error(`unexpected instance resource ${key}`);
+    const eni = /^\$\{(aws_network_interface\.[^.]+)\.id\}$/.exec(instance.primary_network_interface?.network_interface_id ?? "")?.[1];
+    if (!eni) throw new Error(`${key} has no primary network interface reference`);
     const doc = parse(instance.user_data.replace(/^#cloud-config\n/, ""));
     const files: Record<string, string> = {};
-    for (const f of doc.write_files) files[f.path] = f.permissions === "0755" ? unescapeTerraformTemplate(f.content) : f.content;
-    return { name: path.split("/").slice(-2)[0], eni, files };
+    for (const f of doc.write_files) files[f.path] = f.content;
+    return { name, eni, files };
   });
-  const redisGroup = Object.keys(res.aws_security_group).find((k) => k.startsWith("redis_"))!;
-  const ingress = Object.values<any>(res.aws_vpc_security_group_ingress_rule).map((r) => ({
-    port: r.from_port as number,
-    source:
-      r.referenced_security_group_id === `\${aws_security_group.${redisGroup}.id}`
-        ? "self"
-        : (r.referenced_security_group_id ?? r.cidr_ipv4),
-  }));
-  return { nodes, ingress, appSecurityGroupRef: "${aws_security_group.app-clients.id}" };
+  const redisGroup = Object.keys(res.aws_security_group).find((k) => k.startsWith("redis_"));
+  if (!redisGroup || !res.aws_security_group[APP_GROUP]) throw new Error(`expected a redis_* and an ${APP_GROUP} security group`);
+  const redisGroupRef = `\${aws_security_group.${redisGroup}.id}`;
+  const ingress = Object.entries<any>(res.aws_vpc_security_group_ingress_rule)
+    .filter(([, r]) => r.security_group_id === redisGroupRef)
+    .map(([key, r]) => {
+      // A port range or another protocol would be mirrored wrongly by a per-port TCP rule.
+      if (r.ip_protocol !== "tcp" || r.from_port !== r.to_port) throw new Error(`cannot mirror ingress rule ${key}: ${JSON.stringify(r)}`);
+      const source = r.referenced_security_group_id === redisGroupRef ? "self" : (r.referenced_security_group_id ?? r.cidr_ipv4);
+      if (!source) throw new Error(`ingress rule ${key} has no source`);
+      return { port: r.from_port as number, source };
+    });
+  return { nodes, ingress, appSecurityGroupRef: `\${aws_security_group.${APP_GROUP}.id}` };
 }
 
+// One pass, as Terraform reads a template: escapes ($${, %%{) and references (${...}).
+const TEMPLATE_TOKEN = /\$\$\{|%%\{|%\{|\$\{([^}]*)\}/g;
+
 /**
- * Replaces the Terraform references in a node's file as Terraform would at
- * apply time: ENI addresses by the namespace addresses, the maxmemory
- * expression (instance memory x 0.7) by a test value. Fails on any other
- * reference, so a new one cannot slip through untested.
+ * Evaluates a node's file as Terraform would at apply time: ENI addresses
+ * become the given addresses, the maxmemory expression (instance memory x
+ * 0.7) a test value, `$${` / `%%{` literal `${` / `%{`. Fails on any other
+ * reference or directive, so a new one cannot slip through untested.
  */
 export function resolveReferences(text: string, addresses: Record<string, string>, maxMemoryMb: number): string {
-  return text.replace(REF, (whole, expr: string) => {
+  return text.replace(TEMPLATE_TOKEN, (whole, expr: string | undefined) => {
+    if (whole === "$${") return "${";
+    if (whole === "%%{") return "%{";
+    if (expr === undefined) throw new Error(`Unexpected Terraform template directive in user data near: ${whole}`);
     const eni = /^(aws_network_interface\.[^.]+)\.private_ip$/.exec(expr);
     if (eni) {
       const address = addresses[eni[1]];

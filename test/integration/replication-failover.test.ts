@@ -1,0 +1,444 @@
+/**
+ * Runs the redis.conf and sentinel.conf that examples/basic synthesizes on
+ * real redis-server / redis-sentinel processes, one network namespace per
+ * node, with iptables mirroring the security group (see DESIGN.md, "Testing
+ * against the real thing"). Needs root; the scenarios run in order and share
+ * one topology.
+ */
+import { execFileSync } from "child_process";
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import Redis from "ioredis";
+import { connect, info, withClient } from "./harness/client";
+import { FirewallRule, OUTSIDE, ROOT, Topology, applyFirewall, cleanupStale, createTopology, probeTcp, randomPrefix, run, sleep } from "./harness/netns";
+import { allLogs, kill9, processOf, restart, startRedis, startSentinel, stop, stopAll, waitUntil } from "./harness/processes";
+import { resolveReferences, synthesizeBasicExample } from "./synthesized-nodes";
+
+const SETUP_SCRIPT = "/usr/local/sbin/redis-node-setup";
+const REDIS_TEMPLATE = "/etc/redis-node/redis.conf.template";
+const SENTINEL_TEMPLATE = "/etc/redis-node/sentinel.conf.template";
+const MAXMEMORY_MB = 256;
+// A space, a double quote, a backslash, '#' and '&' prove the boot script's escaping.
+const PASSWORD = `it pw "q" \\ #h &a ${randomBytes(4).toString("hex")}`;
+const SUITE = "Redis replication and Sentinel failover with the synthesized configuration";
+
+interface Node {
+  readonly name: string;
+  readonly ip: string;
+  readonly dir: string;
+}
+
+function missingPreconditions(): string[] {
+  const missing = process.getuid?.() === 0 ? [] : ["root (network namespaces and iptables)"];
+  for (const command of ["redis-server", "redis-sentinel", "ip", "iptables"]) {
+    try {
+      execFileSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" });
+    } catch {
+      missing.push(command);
+    }
+  }
+  return missing;
+}
+
+const missing = missingPreconditions();
+if (missing.length > 0 && process.env.CI === "true") {
+  describe(SUITE, () => {
+    test("preconditions", () => {
+      throw new Error(`the integration suite must run in CI but is missing: ${missing.join(", ")}`);
+    });
+  });
+} else if (missing.length > 0) {
+  console.warn(`SKIPPED "${SUITE}": missing ${missing.join(", ")}. Run as root with redis-server, redis-sentinel, iproute2 and iptables (with CI=true this is a failure).`);
+  describe.skip(SUITE, () => {
+    test(`needs ${missing.join(", ")}`, () => undefined);
+  });
+} else {
+  describe(SUITE, scenarios);
+}
+
+function scenarios(): void {
+  let topology: Topology | undefined;
+  let workRoot: string | undefined;
+  let nodes: Node[] = [];
+  let masterName = "";
+  let downAfterMs = 0;
+  let redisPort = 0;
+  let sentinelPort = 0;
+  // Steps that started and did not finish (failed or timed out): afterAll prints the logs then.
+  let unfinished = 0;
+  // Keys whose WAIT was acknowledged by a replica in the first failover; later scenarios check them too.
+  const acknowledged: string[] = [];
+  let firstFailover: { oldMaster: Node; newMaster: Node } | undefined;
+
+  /** fn, counted in `unfinished` until it succeeds. */
+  const tracked = (fn: () => Promise<void>) => async () => {
+    unfinished++;
+    await fn();
+    unfinished--;
+  };
+  const scenario = (name: string, timeoutMs: number, fn: () => Promise<void>) => test(name, tracked(fn), timeoutMs);
+
+  const nodeAt = (ip: string) => {
+    const node = nodes.find((n) => n.ip === ip);
+    if (!node) throw new Error(`${ip} is not one of our nodes`);
+    return node;
+  };
+  const redis = <T>(node: Node, fn: (c: Redis) => Promise<T>) => withClient(node.ip, redisPort, PASSWORD, fn, { connectTimeoutMs: 1000, commandTimeoutMs: 2000 });
+  const replication = (node: Node) => redis(node, (c) => info(c, "replication"));
+  const sentinel = (node: Node, ...args: string[]) =>
+    withClient(node.ip, sentinelPort, PASSWORD, (c) => c.call("SENTINEL", ...args), { connectTimeoutMs: 1000, commandTimeoutMs: 2000 });
+  const onlineReplicas = (repl: Record<string, string>) =>
+    Object.entries(repl).filter(([k, v]) => /^slave\d+$/.test(k) && v.includes("state=online")).map(([, v]) => /ip=([^,]+)/.exec(v)![1]);
+
+  /** The master every sentinel names (throws while they disagree, for waitUntil). */
+  async function agreedMaster(): Promise<Node> {
+    const named = await Promise.all(nodes.map(async (n) => ((await sentinel(n, "get-master-addr-by-name", masterName)) as string[])[0]));
+    if (new Set(named).size !== 1) throw new Error(`sentinels disagree: ${named.join(", ")}`);
+    return nodeAt(named[0]);
+  }
+
+  /** Master with both other nodes online as replicas, as every sentinel sees it. */
+  async function healthyMaster(): Promise<Node> {
+    const master = await agreedMaster();
+    const online = onlineReplicas(await replication(master));
+    if (online.length !== nodes.length - 1) throw new Error(`master ${master.ip} has online replicas [${online.join(", ")}]`);
+    for (const n of nodes) {
+      const flat = (await sentinel(n, "master", masterName)) as string[];
+      const state = Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]]] : [])));
+      if (state["num-slaves"] !== String(nodes.length - 1) || state["num-other-sentinels"] !== String(nodes.length - 1)) {
+        throw new Error(`sentinel on ${n.ip}: num-slaves ${state["num-slaves"]}, num-other-sentinels ${state["num-other-sentinels"]}`);
+      }
+    }
+    return master;
+  }
+
+  /** Keys of `keys` that `node` does not hold with their value (value = the key's number). */
+  async function missingKeys(node: Node, keys: string[]): Promise<string[]> {
+    const lost: string[] = [];
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const values = await redis(node, (c) => c.mget(...chunk));
+      chunk.forEach((key, j) => values[j] !== key.replace(/^.*:k/, "") && lost.push(key));
+    }
+    return lost;
+  }
+
+  beforeAll(tracked(async () => {
+    await cleanupStale();
+    const example = synthesizeBasicExample();
+    const prefix = randomPrefix();
+    workRoot = fs.mkdtempSync(path.join(os.tmpdir(), `redis-it-${prefix}-`));
+    // A random /24 in 10.213.x; a few tries in case one is routed on this host.
+    for (let attempt = 1; !topology; attempt++) {
+      const subnet = `10.213.${20 + Math.floor(Math.random() * 200)}`;
+      try {
+        topology = await createTopology({ prefix, subnet, nodes: example.nodes.map((n) => n.name), outsideClient: true });
+      } catch (error) {
+        if (attempt >= 3 || !/already routed/.test((error as Error).message)) throw error;
+      }
+    }
+    const topo = topology;
+    nodes = example.nodes.map((n) => ({ name: n.name, ip: topo.addressOf(n.name), dir: path.join(workRoot!, n.name) }));
+    const addressesByEni = Object.fromEntries(example.nodes.map((n) => [n.eni, topo.addressOf(n.name)]));
+
+    // Inject the password exactly as the boot script does on a node.
+    const passwordFile = path.join(workRoot, "password");
+    fs.writeFileSync(passwordFile, PASSWORD, { mode: 0o600 });
+    const rendered = new Map<string, { redis: string; sentinel: string }>();
+    for (const [i, synthesized] of example.nodes.entries()) {
+      const node = nodes[i];
+      fs.mkdirSync(node.dir);
+      const write = (file: string, source: string) => {
+        if (synthesized.files[source] === undefined) throw new Error(`${node.name} has no ${source} in its user data`);
+        fs.writeFileSync(file, resolveReferences(synthesized.files[source], addressesByEni, MAXMEMORY_MB), { mode: 0o600 });
+        return file;
+      };
+      const script = write(path.join(workRoot, `${node.name}-setup`), SETUP_SCRIPT);
+      const render = async (source: string, role: string) => {
+        const template = write(path.join(workRoot!, `${node.name}-${role}.conf.template`), source);
+        const dest = path.join(workRoot!, `${node.name}-${role}.conf`);
+        await run(["bash", "-c", 'source "$1" && render_template "$2" "$3" "$4"', "render", script, template, dest, passwordFile]);
+        return dest;
+      };
+      rendered.set(node.name, { redis: await render(REDIS_TEMPLATE, "redis"), sentinel: await render(SENTINEL_TEMPLATE, "sentinel") });
+    }
+
+    const sentinelConf = fs.readFileSync(rendered.get(nodes[0].name)!.sentinel, "utf8");
+    const monitor = /^sentinel monitor (\S+) (\S+) (\d+) (\d+)$/m.exec(sentinelConf);
+    if (!monitor) throw new Error(`no 'sentinel monitor' line in:\n${sentinelConf}`);
+    masterName = monitor[1];
+    redisPort = Number(monitor[3]);
+    sentinelPort = Number(/^port (\d+)$/m.exec(sentinelConf)![1]);
+    downAfterMs = Number(new RegExp(`^sentinel down-after-milliseconds ${masterName} (\\d+)$`, "m").exec(sentinelConf)![1]);
+    const initialMaster = nodeAt(monitor[2]);
+
+    // Mirror the security group: the root namespace plays the app servers' group.
+    const sourcesByPort = new Map<number, string[]>();
+    for (const rule of example.ingress) {
+      let sources: string[];
+      if (rule.source === "self") sources = nodes.map((n) => n.ip);
+      else if (rule.source === example.appSecurityGroupRef) sources = [topo.clientAddress];
+      else if (/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(rule.source)) sources = [rule.source];
+      else throw new Error(`cannot mirror ingress source ${rule.source} on port ${rule.port}`);
+      sourcesByPort.set(rule.port, [...(sourcesByPort.get(rule.port) ?? []), ...sources]);
+    }
+    const rules: FirewallRule[] = [...sourcesByPort].map(([port, allowedSources]) => ({ port, allowedSources }));
+    for (const node of nodes) await applyFirewall(topo, node.name, rules);
+
+    for (const node of nodes) await startRedis(topo, node.name, rendered.get(node.name)!.redis, node.dir);
+    for (const node of nodes) await startSentinel(topo, node.name, rendered.get(node.name)!.sentinel, node.dir);
+    // Includes the replicas' first (diskless, delayed 5 s) full sync and the sentinels' discovery.
+    const master = await waitUntil(healthyMaster, { timeoutMs: 30_000, intervalMs: 250, what: "a master with 2 online replicas, seen by 3 sentinels" });
+    expect(master).toBe(initialMaster);
+  }), 60_000);
+
+  afterAll(async () => {
+    try {
+      if (unfinished > 0) console.error(`logs of the failed integration run (kept in ${workRoot}):\n${allLogs(60)}`);
+    } finally {
+      try {
+        await stopAll();
+      } finally {
+        await topology?.destroy();
+      }
+    }
+    // A failed run keeps its configs and logs for a post-mortem.
+    if (unfinished === 0 && workRoot) fs.rmSync(workRoot, { recursive: true, force: true });
+  }, 60_000);
+
+  scenario("1. replication with auth: replicas serve the master's writes and refuse their own; no or a wrong password is refused", 30_000, async () => {
+    const master = await agreedMaster();
+    const replicas = nodes.filter((n) => n !== master);
+    await redis(master, (c) => c.set("s1:key", "from-master"));
+    let replicated = 0;
+    for (const replica of replicas) {
+      await waitUntil(async () => (await redis(replica, (c) => c.get("s1:key"))) === "from-master", { timeoutMs: 10_000, what: `s1:key on ${replica.ip}` });
+      replicated++;
+    }
+    expect(replicated).toBe(2);
+    const replicaWrites = await Promise.all(replicas.map((r) => redis(r, (c) => c.set("s1:replica", "x")).then(() => "accepted", (e: Error) => e.message)));
+    expect(replicaWrites.map((m) => m.split(" ")[0])).toEqual(["READONLY", "READONLY"]);
+
+    // Every node, both ports: no password -> NOAUTH, a wrong one -> WRONGPASS.
+    const refusals: string[] = [];
+    for (const node of nodes) {
+      refusals.push(`${node.name}:redis ${await unauthenticated(node.ip, redisPort, ["GET", "s1:key"])}`);
+      refusals.push(`${node.name}:sentinel ${await unauthenticated(node.ip, sentinelPort, ["SENTINEL", "get-master-addr-by-name", masterName])}`);
+    }
+    expect(refusals).toEqual(nodes.flatMap((n) => [`${n.name}:redis NOAUTH WRONGPASS`, `${n.name}:sentinel NOAUTH WRONGPASS`]));
+  });
+
+  scenario("2. kill -9 of the master: sentinels promote a replica, no write acknowledged by WAIT is lost", 120_000, async () => {
+    const oldMaster = await agreedMaster();
+    const writer = await connect(oldMaster.ip, redisPort, PASSWORD, { commandTimeoutMs: 2000 });
+    let killedAt = 0;
+    let writes = 0;
+    try {
+      const writing = (async () => {
+        try {
+          for (let i = 0; i < 1_000_000 && (killedAt === 0 || Date.now() - killedAt < 5000); i++) {
+            await writer.set(`s2:k${i}`, String(i));
+            writes++;
+            if ((await writer.wait(1, 1000)) >= 1) acknowledged.push(`s2:k${i}`);
+          }
+        } catch {
+          // The master died under the writer: expected.
+        }
+      })();
+      await sleep(1500);
+      killedAt = Date.now();
+      // Only redis-server dies; the sentinel on that node keeps running, as on a real node.
+      await kill9(oldMaster.name, "redis");
+      await writing;
+    } finally {
+      writer.disconnect();
+    }
+    expect(acknowledged.length).toBeGreaterThan(10);
+
+    const newMaster = await waitUntil(
+      async () => {
+        for (const n of nodes) {
+          const [ip] = (await sentinel(n, "get-master-addr-by-name", masterName).catch(() => [""])) as string[];
+          if (ip && ip !== oldMaster.ip) return nodeAt(ip);
+        }
+        return undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, what: "a sentinel to name a new master" },
+    );
+    const namedMs = Date.now() - killedAt;
+    const refusals = new Map<string, number>();
+    await waitUntil(
+      () => redis(newMaster, (c) => c.set("s2:after", "1")).catch((e: Error) => {
+        const code = e.message.split(" ")[0];
+        refusals.set(code, (refusals.get(code) ?? 0) + 1);
+        throw e;
+      }),
+      { timeoutMs: 30_000, intervalMs: 50, what: `new master ${newMaster.ip} to accept a write` },
+    );
+    const failoverMs = Date.now() - killedAt;
+    const lost = await missingKeys(newMaster, acknowledged);
+    console.log(
+      `failover: new master ${newMaster.ip} accepted writes ${failoverMs} ms after kill -9 (down-after-milliseconds ${downAfterMs}); acknowledged writes ${acknowledged.length}, lost ${lost.length}\n` +
+        `  (${writes} writes issued; a sentinel named ${newMaster.ip} after ${namedMs} ms; refused before: ${[...refusals].map(([c, n]) => `${c} x${n}`).join(", ") || "none"})\n` +
+        failoverTimeline(killedAt),
+    );
+    expect(lost).toEqual([]);
+    expect(newMaster).not.toBe(oldMaster);
+    // Later scenarios start from a settled view: every sentinel names the new master.
+    expect(await waitUntil(agreedMaster, { timeoutMs: 20_000, what: "all sentinels to name the new master" })).toBe(newMaster);
+    firstFailover = { oldMaster, newMaster };
+  });
+
+  scenario("3. the old master, restarted, rejoins as a replica of the new master", 90_000, async () => {
+    if (!firstFailover) throw new Error("needs scenario 2's failover");
+    const { oldMaster, newMaster } = firstFailover;
+    const restartedAt = Date.now();
+    await restart(oldMaster.name, "redis");
+    // Sentinel reconfigures it after a few seconds, then it full-syncs (diskless, delayed 5 s).
+    await waitUntil(
+      async () => {
+        const r = await replication(oldMaster);
+        if (r.role === "slave" && r.master_host === newMaster.ip && r.master_link_status === "up") return true;
+        throw new Error(`role:${r.role} master_host:${r.master_host} master_link_status:${r.master_link_status}`);
+      },
+      { timeoutMs: 60_000, intervalMs: 250, what: `${oldMaster.ip} to replicate from ${newMaster.ip}` },
+    );
+    const lost = await missingKeys(oldMaster, acknowledged);
+    console.log(`rejoin: old master ${oldMaster.ip} replicates from ${newMaster.ip} ${Date.now() - restartedAt} ms after restart; acknowledged keys missing on it: ${lost.length} of ${acknowledged.length}`);
+    expect(lost).toEqual([]);
+    const write = await redis(oldMaster, (c) => c.set("s3:key", "x")).then(() => "accepted", (e: Error) => e.message);
+    expect(write).toMatch(/^READONLY/);
+  });
+
+  scenario("4. a replica stopped and restarted resumes with a partial resync", 90_000, async () => {
+    const master = await waitUntil(healthyMaster, { timeoutMs: 30_000, what: "a healthy master" });
+    const replica = nodeAt(onlineReplicas(await replication(master))[0]);
+    const syncStats = async () => {
+      const stats = await redis(master, (c) => info(c, "stats"));
+      return { full: Number(stats.sync_full), partial: Number(stats.sync_partial_ok) };
+    };
+    const before = await syncStats();
+    // SIGTERM, as systemctl stop does: the replica saves its RDB with its replication id and offset.
+    await stop(replica.name, "redis");
+    const keys = Array.from({ length: 100 }, (_, i) => `s4:k${i}`);
+    await redis(master, (c) => c.mset(...keys.flatMap((k, i) => [k, String(i)])));
+    await restart(replica.name, "redis");
+    await waitUntil(
+      async () => onlineReplicas(await replication(master)).includes(replica.ip) && (await missingKeys(replica, keys)).length === 0,
+      { timeoutMs: 30_000, intervalMs: 200, what: `${replica.ip} online again with the new keys` },
+    );
+    const after = await syncStats();
+    console.log(`partial resync: replica ${replica.ip} restarted; master sync_partial_ok ${before.partial} -> ${after.partial}, sync_full ${before.full} -> ${after.full}`);
+    expect(after.partial - before.partial).toBe(1);
+    expect(after.full - before.full).toBe(0);
+  });
+
+  scenario("5. the outside namespace cannot reach redis or sentinel; the allowed client can", 30_000, async () => {
+    const probe = (from: string) =>
+      Promise.all(nodes.flatMap((n) => [redisPort, sentinelPort].map(async (port) => `${n.name}:${port} ${await probeTcp(topology!, from, n.ip, port, 2)}`)));
+    const [outside, allowed] = await Promise.all([probe(OUTSIDE), probe(ROOT)]);
+    const expected = (result: string) => nodes.flatMap((n) => [`${n.name}:${redisPort} ${result}`, `${n.name}:${sentinelPort} ${result}`]);
+    expect(outside).toEqual(expected("timeout"));
+    expect(allowed).toEqual(expected("connected"));
+  });
+
+  scenario("6. a sentinel-aware ioredis client keeps writing across a second failover", 120_000, async () => {
+    const master = await waitUntil(healthyMaster, { timeoutMs: 30_000, what: "a healthy master" });
+    // As the README's snippet, plus bounded retries; the failover detector
+    // (not in the README) would leave ioredis-internal 2 s timers behind.
+    const client = new Redis({
+      sentinels: nodes.map((n) => ({ host: n.ip, port: sentinelPort })),
+      name: masterName,
+      password: PASSWORD,
+      sentinelPassword: PASSWORD,
+      lazyConnect: true,
+      connectTimeout: 1000,
+      commandTimeout: 1000,
+      // Fail fast instead of queueing, so every refused write is counted; reconnect for at most ~60 s.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times) => (times > 300 ? null : 200),
+      sentinelRetryStrategy: (times) => (times > 300 ? null : 200),
+    });
+    client.on("error", () => undefined);
+    let counter = 0;
+    let lastWritten = 0;
+    let failedWrites = 0;
+    let killedAt = 0;
+    let firstErrorAt = 0;
+    let resumedAt = 0;
+    try {
+      await client.connect();
+      const deadline = Date.now() + 60_000;
+      for (let successesAfter = 0; Date.now() < deadline && successesAfter < 10; ) {
+        if (killedAt === 0 && lastWritten >= 25) {
+          killedAt = Date.now();
+          await kill9(master.name, "redis");
+        }
+        try {
+          await client.set("s6:counter", String(++counter));
+          lastWritten = counter;
+          if (firstErrorAt && !resumedAt) resumedAt = Date.now();
+          if (resumedAt) successesAfter++;
+        } catch {
+          failedWrites++;
+          if (!firstErrorAt) firstErrorAt = Date.now();
+        }
+        await sleep(20);
+      }
+      expect(killedAt).toBeGreaterThan(0);
+      expect(resumedAt).toBeGreaterThan(0);
+      // The server side of the client's connection is the node every sentinel now names.
+      const newMaster = await waitUntil(agreedMaster, { timeoutMs: 20_000, what: "all sentinels to name the new master" });
+      const serverAddress = /laddr=([\d.]+):/.exec((await client.call("CLIENT", "INFO")) as string)?.[1];
+      console.log(`sentinel client: errors for ${resumedAt - firstErrorAt} ms (${failedWrites} failed writes) across the failover, then wrote to ${serverAddress}`);
+      expect(newMaster).not.toBe(master);
+      expect(serverAddress).toBe(newMaster.ip);
+      expect(await redis(newMaster, (c) => c.get("s6:counter"))).toBe(String(lastWritten));
+      expect(resumedAt - killedAt).toBeLessThan(30_000);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  /**
+   * Failover events of every sentinel after the kill, and the replication
+   * events of the redis servers, in ms after the kill: where the time went.
+   */
+  function failoverTimeline(killedAt: number): string {
+    const killed = new Date(killedAt);
+    const killedMsOfDay = ((killed.getHours() * 60 + killed.getMinutes()) * 60 + killed.getSeconds()) * 1000 + killed.getMilliseconds();
+    const events: Array<[number, string]> = [];
+    for (const node of nodes) {
+      for (const role of ["sentinel", "redis"] as const) {
+        const logFile = processOf(node.name, role)?.logFile;
+        const log = logFile && fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : "";
+        for (const line of log.split("\n")) {
+          const m = /(\d\d):(\d\d):(\d\d)\.(\d{3}) [#*-] (.*)$/.exec(line);
+          if (!m || !/^[+-](sdown|odown|try-failover|elected-leader|selected-slave|promoted-slave|switch-master|slave-reconf|failover-end)|MASTER MODE|Partial resynchronization request|Synchronization with replica|Full resync requested/.test(m[5])) continue;
+          const ms = ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Number(m[4]) - killedMsOfDay;
+          if (ms >= 0 && ms < 60_000) events.push([ms, `${node.name}/${role}: ${m[5].slice(0, 110)}`]);
+        }
+      }
+    }
+    return events.sort((a, b) => a[0] - b[0]).map(([ms, text]) => `  +${ms} ms ${text}`).join("\n");
+  }
+}
+
+/**
+ * What a client without credentials gets: the reply to `command` without
+ * AUTH, then to AUTH with a wrong password (first word of each error).
+ */
+async function unauthenticated(host: string, port: number, command: string[]): Promise<string> {
+  const client = new Redis({ host, port, lazyConnect: true, connectTimeout: 2000, commandTimeout: 2000, retryStrategy: () => null, maxRetriesPerRequest: 0, enableReadyCheck: false, enableOfflineQueue: false });
+  client.on("error", () => undefined);
+  const firstWord = (p: Promise<unknown>) => p.then((reply) => `accepted:${String(reply)}`, (e: Error) => e.message.split(" ")[0]);
+  try {
+    await client.connect();
+    return `${await firstWord(client.call(command[0], ...command.slice(1)))} ${await firstWord(client.call("AUTH", "not the password"))}`;
+  } finally {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,44 @@
+// The integration suite trusts these helpers to hand it exactly what a node
+// would receive; this checks them without root or Redis.
+import { setupScript } from "../../lib/config";
+import { resolveReferences, synthesizeBasicExample } from "./synthesized-nodes";
+
+const SCRIPT = "/usr/local/sbin/redis-node-setup";
+const TEMPLATES = ["/etc/redis-node/redis.conf.template", "/etc/redis-node/sentinel.conf.template"];
+
+describe("synthesized example nodes", () => {
+  const example = synthesizeBasicExample();
+  const addresses = Object.fromEntries(example.nodes.map((n, i) => [n.eni, `192.0.2.${10 + i}`]));
+
+  test("three named nodes, each on its own ENI", () => {
+    expect(example.nodes.map((n) => n.name).sort()).toEqual(["master", "replica-1", "replica-2"]);
+    expect(new Set(example.nodes.map((n) => n.eni)).size).toBe(3);
+  });
+
+  test("every file resolves completely; the boot script comes back byte for byte", () => {
+    for (const node of example.nodes) {
+      for (const file of Object.keys(node.files)) {
+        const text = resolveReferences(node.files[file], addresses, 256);
+        expect(text).not.toMatch(/\$\{(aws_|data\.)/);
+      }
+      expect(resolveReferences(node.files[SCRIPT], addresses, 256)).toBe(setupScript());
+      for (const template of TEMPLATES) {
+        expect(resolveReferences(node.files[template], addresses, 256)).toContain(`bind ${addresses[node.eni]} 127.0.0.1`);
+      }
+    }
+  });
+
+  test("resolveReferences follows Terraform: escapes, known references, errors on anything else", () => {
+    const eni = example.nodes[0].eni;
+    expect(resolveReferences(`a $\${HOME} %%{x} \${${eni}.private_ip}`, addresses, 1)).toBe(`a \${HOME} %{x} ${addresses[eni]}`);
+    expect(() => resolveReferences("${aws_instance.x.private_ip}", addresses, 1)).toThrow(/Unexpected Terraform reference/);
+    expect(() => resolveReferences("${aws_network_interface.nope.private_ip}", addresses, 1)).toThrow(/No test address/);
+    expect(() => resolveReferences("%{ if true }", addresses, 1)).toThrow(/directive/);
+  });
+
+  test("ingress rules: redis and sentinel ports from the group itself and from the app group", () => {
+    const rules = example.ingress.map((r) => `${r.port} ${r.source}`).sort();
+    const app = example.appSecurityGroupRef;
+    expect(rules).toEqual([`26379 ${app}`, "26379 self", `6379 ${app}`, "6379 self"]);
+  });
+});
