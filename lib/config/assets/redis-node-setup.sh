@@ -11,6 +11,9 @@ readonly NODE_ENV=${REDIS_NODE_ENV:-/etc/redis-node/node.env}
 readonly TEMPLATE_DIR=${REDIS_NODE_TEMPLATE_DIR:-/etc/redis-node}
 readonly DONE_MARKER=/var/lib/redis-node/setup-done
 readonly PLACEHOLDER='@@REDIS_PASSWORD@@'
+# Endpoints can be pointed elsewhere only for the tests of this script.
+readonly IMDS_URL=${REDIS_NODE_IMDS_URL:-http://169.254.169.254}
+readonly SECRET_RETRY_SECONDS=${REDIS_NODE_SECRET_RETRY_SECONDS:-3}
 IMDS_TOKEN=""
 
 log() { echo "redis-node-setup: $*" >&2; }
@@ -38,7 +41,7 @@ check_redis_version() {
 }
 
 imds() {
-  curl -sS --fail --max-time 5 -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" "http://169.254.169.254/latest/$1"
+  curl -sS --fail --max-time 5 -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" "$IMDS_URL/latest/$1"
 }
 
 json_field() {
@@ -55,7 +58,7 @@ sys.stdout.write(value)' "$@"
 fetch_secret() {
   local store=$1 secret_id=$2 region role creds key_id secret_key session target body service
   IMDS_TOKEN=$(curl -sS --fail --max-time 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" \
-    http://169.254.169.254/latest/api/token) || fail "cannot get an IMDSv2 token"
+    "$IMDS_URL/latest/api/token") || fail "cannot get an IMDSv2 token"
   region=$(imds meta-data/placement/region) || fail "cannot read the region from instance metadata"
   role=$(imds meta-data/iam/security-credentials/) || fail "the instance has no IAM role"
   creds=$(imds "meta-data/iam/security-credentials/$role") || fail "cannot read the role credentials"
@@ -73,13 +76,14 @@ fetch_secret() {
       ;;
     *) fail "unknown secret store '$store'" ;;
   esac
+  local endpoint=${REDIS_NODE_SECRET_ENDPOINT:-https://$service.$region.amazonaws.com/}
   local response attempt
   for attempt in 1 2 3 4 5 6 7 8 9 10; do
     if response=$(printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$key_id" "$secret_key" "$session" |
       curl -sS --fail-with-body --max-time 10 --config - \
         --aws-sigv4 "aws:amz:$region:$service" \
         -H "Content-Type: application/x-amz-json-1.1" -H "X-Amz-Target: $target" \
-        --data "$body" "https://$service.$region.amazonaws.com/"); then
+        --data "$body" "$endpoint"); then
       if [[ $store == ssm ]]; then
         json_field Parameter Value <<<"$response"
       else
@@ -89,7 +93,7 @@ fetch_secret() {
     fi
     # A new instance profile can take a few seconds to be usable.
     log "reading the secret failed (attempt $attempt of 10): $response"
-    sleep 3
+    sleep "$SECRET_RETRY_SECONDS"
   done
   fail "cannot read the Redis password from $store '$secret_id' (does the instance role allow it, and does the subnet reach the $service endpoint?)"
 }
