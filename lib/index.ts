@@ -2,6 +2,7 @@
 export * from "./errors";
 export * from "./redis-options";
 export * from "./redis-password";
+export { SecretStore } from "./config/cloud-config";
 export * from "./redis-security-group";
 export * from "./redis-node-role";
 export * from "./redis-node";

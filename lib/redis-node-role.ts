@@ -4,6 +4,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { Construct } from "constructs";
+import { SecretStore } from "./config/cloud-config";
 import { RedisPasswordBinding } from "./redis-password";
 
 export interface RedisNodeRoleProps {
@@ -40,7 +41,7 @@ export class RedisNodeRole extends Construct {
       policyArn: `arn:${partition.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`,
     });
     const read =
-      props.password.store === "ssm"
+      props.password.store === SecretStore.SSM
         ? { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: props.password.secretArn }
         : { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: props.password.secretArn };
     const statements: object[] = [read];

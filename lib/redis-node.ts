@@ -5,8 +5,6 @@ import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
 import { Fn, Op, Token } from "cdktf";
 import { Construct } from "constructs";
 import { renderCloudConfig, USER_DATA_LIMIT_BYTES } from "./config/cloud-config";
-import { RedisConfSettings } from "./config/redis-conf";
-import { SentinelConfSettings } from "./config/sentinel-conf";
 import { DEFAULT_INSTANCE_TYPE, DEFAULT_REDIS_PORT, DEFAULT_ROOT_VOLUME_GIB, MIN_REDIS_MAJOR } from "./defaults";
 import { RedisReplicationValidationError } from "./errors";
 import { RedisPasswordBinding } from "./redis-password";
@@ -29,14 +27,20 @@ const CANONICAL_OWNER_ID = "099720109477";
 /** Share of the instance memory given to maxmemory by default. */
 const DEFAULT_MAXMEMORY_SHARE = 0.7;
 
+/** CPU architecture of an instance type, as Ubuntu names it in image names. */
+export enum CpuArchitecture {
+  AMD64 = "amd64",
+  ARM64 = "arm64",
+}
+
 /** Graviton: a1, and families with a "g" right after the generation (m7g, r6gd, t4g, c7gn, x2gd, im4gn, g5g). */
-export function architectureOf(instanceType: string): "amd64" | "arm64" {
-  if (Token.isUnresolved(instanceType)) return "amd64";
-  return /^([a-z]+\d+g|a1$)/.test(instanceType.split(".")[0]) ? "arm64" : "amd64";
+export function architectureOf(instanceType: string): CpuArchitecture {
+  if (Token.isUnresolved(instanceType)) return CpuArchitecture.AMD64;
+  return /^([a-z]+\d+g|a1$)/.test(instanceType.split(".")[0]) ? CpuArchitecture.ARM64 : CpuArchitecture.AMD64;
 }
 
 /** Looks up the newest Ubuntu 24.04 LTS image (its apt Redis is 7.0.x). */
-export function lookupUbuntuAmi(scope: Construct, id: string, architecture: "amd64" | "arm64"): string {
+export function lookupUbuntuAmi(scope: Construct, id: string, architecture: CpuArchitecture): string {
   return new DataAwsAmi(scope, id, {
     owners: [CANONICAL_OWNER_ID],
     mostRecent: true,
@@ -79,10 +83,25 @@ export interface RedisNodeBaseProps {
   readonly tags?: { [key: string]: string };
 }
 
-interface NodeRoleConfig {
-  readonly redis?: (address: string) => RedisConfSettings;
-  readonly redisRestartDelaySeconds?: number;
-  readonly sentinel?: (address: string) => SentinelConfSettings;
+/**
+ * What a node runs, as the node classes tell their base. Exported for
+ * authors of further node classes; users set the props of the node classes.
+ */
+export interface RedisNodeServices {
+  /** Run redis-server with these settings. @default - no redis-server */
+  readonly redis?: RedisServerOptions;
+  /** Run Sentinel with these settings. @default - no Sentinel */
+  readonly sentinel?: SentinelConfigOptions;
+  /** Master at deploy time (`replicaof`, `sentinel monitor`). @default - this node */
+  readonly masterAddress?: string;
+  /** @default - the redis port of this node, else 6379 */
+  readonly masterPort?: number;
+  /** `replica-priority`. @default 100 */
+  readonly replicaPriority?: number;
+  /** Quorum used when sentinel.quorum is not set. @default 2 */
+  readonly defaultQuorum?: number;
+  /** @default - see RedisDataNodeProps.crashRestartDelaySeconds */
+  readonly crashRestartDelaySeconds?: number;
 }
 
 /**
@@ -102,16 +121,22 @@ export abstract class RedisNodeBase extends Construct {
   public readonly userData: string;
   public readonly instance: Instance;
 
-  protected constructor(
-    scope: Construct,
-    id: string,
-    props: RedisNodeBaseProps,
-    configure: (node: Construct) => NodeRoleConfig,
-  ) {
+  protected constructor(scope: Construct, id: string, props: RedisNodeBaseProps, services: RedisNodeServices) {
     super(scope, id);
-    const role = configure(this);
     requireIpv4(this, "privateIp", props.privateIp);
     requireInteger(this, "rootVolumeSizeGiB", props.rootVolumeSizeGiB, 8, 16384);
+    const { redis, sentinel } = services;
+    if (!redis && !sentinel) throw new RedisReplicationValidationError(this, "a node must run redis-server, Sentinel or both");
+    if (redis) {
+      validateRedisServerOptions(this, redis);
+      requireInteger(this, "replicaPriority", services.replicaPriority, 0, MAX_REPLICA_PRIORITY);
+      requireInteger(this, "crashRestartDelaySeconds", services.crashRestartDelaySeconds, 0, 3600);
+    }
+    if (sentinel) {
+      validateSentinelOptions(this, sentinel);
+      if (redis) validatePorts(this, redis.port, sentinel.port);
+    }
+    requireIpv4(this, "masterAddress", services.masterAddress);
     const instanceType = props.instanceType ?? DEFAULT_INSTANCE_TYPE;
     const name = this.node.path.replace(/\//g, "-");
     const tags = { ...props.tags, Name: name };
@@ -126,13 +151,30 @@ export abstract class RedisNodeBase extends Construct {
     this.privateIp = eni.privateIp;
     this.networkInterfaceId = eni.id;
 
+    const masterPort = services.masterPort ?? redis?.port ?? DEFAULT_REDIS_PORT;
     this.userData = renderCloudConfig({
-      redis: role.redis?.(eni.privateIp),
-      sentinel: role.sentinel?.(eni.privateIp),
+      redis: redis
+        ? resolveRedisConf(redis, {
+            nodeAddress: eni.privateIp,
+            masterAddress: services.masterAddress,
+            masterPort: services.masterAddress !== undefined ? masterPort : undefined,
+            replicaPriority: services.replicaPriority,
+            maxMemory: redis.maxMemory ?? defaultMaxMemory(this, "instance-type", instanceType),
+          })
+        : undefined,
+      sentinel: sentinel
+        ? resolveSentinelConf(sentinel, {
+            nodeAddress: eni.privateIp,
+            masterAddress: services.masterAddress ?? eni.privateIp,
+            masterPort,
+            defaultQuorum: services.defaultQuorum ?? 2,
+          })
+        : undefined,
       secretStore: props.password.store,
       secretId: props.password.secretId,
       minRedisMajor: MIN_REDIS_MAJOR,
-      redisRestartDelaySeconds: role.redisRestartDelaySeconds,
+      redisRestartDelaySeconds:
+        services.crashRestartDelaySeconds ?? (redis && sentinel ? restartDelayFor(sentinel.downAfterMilliseconds) : undefined),
     });
     // Terraform references are longer than the addresses they become, so
     // this bounds the real size from above.
@@ -208,54 +250,27 @@ export interface RedisReplicaNodeProps extends RedisDataNodeProps {
   readonly masterPort?: number;
 }
 
-function dataNodeRole(scope: Construct, props: RedisDataNodeProps, master?: { address: string; port?: number }): NodeRoleConfig {
-  const redis = props.redis ?? {};
-  validateRedisServerOptions(scope, redis);
-  requireInteger(scope, "replicaPriority", props.replicaPriority, 0, MAX_REPLICA_PRIORITY);
-  requireInteger(scope, "crashRestartDelaySeconds", props.crashRestartDelaySeconds, 0, 3600);
-  if (props.sentinel) {
-    validateSentinelOptions(scope, props.sentinel);
-    validatePorts(scope, redis.port, props.sentinel.port);
-  }
-  requireIpv4(scope, "masterAddress", master?.address);
-  const redisPort = redis.port ?? DEFAULT_REDIS_PORT;
-  const masterPort = master?.port ?? redisPort;
-  const maxMemory =
-    redis.maxMemory ?? defaultMaxMemory(scope, "instance-type", props.instanceType ?? DEFAULT_INSTANCE_TYPE);
+function dataNodeServices(props: RedisDataNodeProps): RedisNodeServices {
   return {
-    redisRestartDelaySeconds:
-      props.crashRestartDelaySeconds ?? (props.sentinel ? restartDelayFor(props.sentinel.downAfterMilliseconds) : undefined),
-    redis: (address) =>
-      resolveRedisConf(redis, {
-        nodeAddress: address,
-        masterAddress: master?.address,
-        masterPort: master ? masterPort : undefined,
-        replicaPriority: props.replicaPriority,
-        maxMemory,
-      }),
-    sentinel: props.sentinel
-      ? (address) =>
-          resolveSentinelConf(props.sentinel!, {
-            nodeAddress: address,
-            masterAddress: master?.address ?? address,
-            masterPort,
-            defaultQuorum: props.defaultQuorum ?? 2,
-          })
-      : undefined,
+    redis: props.redis ?? {},
+    sentinel: props.sentinel,
+    replicaPriority: props.replicaPriority,
+    defaultQuorum: props.defaultQuorum,
+    crashRestartDelaySeconds: props.crashRestartDelaySeconds,
   };
 }
 
 /** The node that is master when the group is created. */
 export class RedisMasterNode extends RedisNodeBase {
   constructor(scope: Construct, id: string, props: RedisMasterNodeProps) {
-    super(scope, id, props, (node) => dataNodeRole(node, props));
+    super(scope, id, props, dataNodeServices(props));
   }
 }
 
 /** A node that starts as a replica of the master (`replicaof`). */
 export class RedisReplicaNode extends RedisNodeBase {
   constructor(scope: Construct, id: string, props: RedisReplicaNodeProps) {
-    super(scope, id, props, (node) => dataNodeRole(node, props, { address: props.masterAddress, port: props.masterPort }));
+    super(scope, id, props, { ...dataNodeServices(props), masterAddress: props.masterAddress, masterPort: props.masterPort });
   }
 }
 
@@ -273,19 +288,11 @@ export interface RedisSentinelNodeProps extends RedisNodeBaseProps {
 /** A node that runs only Sentinel, for sentinels apart from the data. */
 export class RedisSentinelNode extends RedisNodeBase {
   constructor(scope: Construct, id: string, props: RedisSentinelNodeProps) {
-    super(scope, id, props, (node) => {
-      const sentinel = props.sentinel ?? {};
-      validateSentinelOptions(node, sentinel);
-      requireIpv4(node, "masterAddress", props.masterAddress);
-      return {
-        sentinel: (address) =>
-          resolveSentinelConf(sentinel, {
-            nodeAddress: address,
-            masterAddress: props.masterAddress,
-            masterPort: props.masterPort ?? DEFAULT_REDIS_PORT,
-            defaultQuorum: props.defaultQuorum ?? 2,
-          }),
-      };
+    super(scope, id, props, {
+      sentinel: props.sentinel ?? {},
+      masterAddress: props.masterAddress,
+      masterPort: props.masterPort,
+      defaultQuorum: props.defaultQuorum,
     });
   }
 }

@@ -7,7 +7,6 @@ import { RedisReplicationValidationError } from "./errors";
 
 /** What a node needs to know about the password: where to read it, and the IAM grant. */
 export interface RedisPasswordBinding {
-  /** "ssm" or "secretsmanager". */
   readonly store: SecretStore;
   /** The id the node asks the store for (parameter name or ARN, secret ARN). */
   readonly secretId: string;
@@ -54,12 +53,12 @@ export abstract class RedisPassword {
 
   /** An SSM SecureString parameter you manage, by ARN. */
   public static fromSsmParameterArn(parameterArn: string, kmsKeyArn?: string): RedisPassword {
-    return new ExistingPassword("ssm", parameterArn, kmsKeyArn);
+    return new ExistingPassword(SecretStore.SSM, parameterArn, kmsKeyArn);
   }
 
   /** A Secrets Manager secret you manage, by ARN; its SecretString is the password. */
   public static fromSecretsManagerSecretArn(secretArn: string, kmsKeyArn?: string): RedisPassword {
-    return new ExistingPassword("secretsmanager", secretArn, kmsKeyArn);
+    return new ExistingPassword(SecretStore.SECRETS_MANAGER, secretArn, kmsKeyArn);
   }
 
   /** Creates what the password needs (once per scope) and says where it is. */
@@ -107,7 +106,7 @@ class GeneratedPassword extends RedisPassword {
       lifecycle: { ignoreChanges: ["value"] },
     });
     this.binding = {
-      store: "ssm",
+      store: SecretStore.SSM,
       secretId: parameter.name,
       secretArn: parameter.arn,
       kmsKeyArn: this.options.kmsKeyArn,
@@ -126,11 +125,11 @@ class ExistingPassword extends RedisPassword {
   }
 
   public bind(scope: Construct): RedisPasswordBinding {
-    const service = this.store === "ssm" ? "ssm" : "secretsmanager";
+    const service = this.store;
     if (!Token.isUnresolved(this.arn) && !new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:\\S+$`).test(this.arn)) {
       throw new RedisReplicationValidationError(
         scope,
-        `password: "${this.arn}" is not an ARN of ${service === "ssm" ? "an SSM parameter" : "a Secrets Manager secret"} (arn:aws:${service}:<region>:<account>:...)`,
+        `password: "${this.arn}" is not an ARN of ${service === SecretStore.SSM ? "an SSM parameter" : "a Secrets Manager secret"} (arn:aws:${service}:<region>:<account>:...)`,
       );
     }
     requireKmsKeyArn(scope, this.kmsKeyArn);

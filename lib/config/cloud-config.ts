@@ -6,7 +6,12 @@ import { renderSentinelConf, SentinelConfSettings } from "./sentinel-conf";
 import { renderSysctlConf, renderThpUnit, SYSCTL_FILE, THP_UNIT_FILE } from "./system-tuning";
 
 /** Where the password lives; the node reads it with its instance role at boot. */
-export type SecretStore = "ssm" | "secretsmanager";
+export enum SecretStore {
+  /** SSM Parameter Store, a SecureString parameter. */
+  SSM = "ssm",
+  /** AWS Secrets Manager; the SecretString is the password. */
+  SECRETS_MANAGER = "secretsmanager",
+}
 
 /** Everything a node's user data needs, fully resolved. */
 export interface NodeBootSettings {

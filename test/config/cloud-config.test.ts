@@ -4,6 +4,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import {
   escapeTerraformTemplate,
+  SecretStore,
   NODE_ENV_PATH,
   NodeBootSettings,
   REDIS_RESTART_DROP_IN,
@@ -56,7 +57,7 @@ describe("escapeTerraformTemplate / unescapeTerraformTemplate", () => {
 const dataNode: NodeBootSettings = {
   redis: redisConfSettings({ tcpBacklog: 10000 }),
   sentinel: sentinelConfSettings(),
-  secretStore: "ssm",
+  secretStore: SecretStore.SSM,
   secretId: "/redis/password",
   minRedisMajor: 7,
 };
@@ -133,7 +134,7 @@ describe("renderNodeEnv", () => {
     const dir = mkdtempSync(join(tmpdir(), "node-env-"));
     try {
       const file = join(dir, "node.env");
-      writeFileSync(file, renderNodeEnv({ ...dataNode, secretStore: "secretsmanager", secretId: "it's $HOME `x` \"y\"", sentinel: undefined }));
+      writeFileSync(file, renderNodeEnv({ ...dataNode, secretStore: SecretStore.SECRETS_MANAGER, secretId: "it's $HOME `x` \"y\"", sentinel: undefined }));
       const vars = ["REDIS_SECRET_STORE", "REDIS_SECRET_ID", "RUN_REDIS_SERVER", "RUN_SENTINEL", "REDIS_PORT", "SENTINEL_PORT", "MIN_REDIS_MAJOR"];
       const out = spawnSync("bash", ["-c", `set -eu; source "$1"; printf '%s\\n' ${vars.map((v) => `"$${v}"`).join(" ")}`, "_", file], {
         encoding: "utf8",

@@ -2,7 +2,7 @@ import "cdktf/lib/testing/adapters/jest";
 import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { Testing, TerraformStack } from "cdktf";
-import { RedisMasterNode, RedisNodeBaseProps, RedisReplicaNode, RedisSentinelNode } from "../../lib";
+import { RedisMasterNode, RedisNodeBaseProps, RedisReplicaNode, RedisSentinelNode, SecretStore } from "../../lib";
 import { architectureOf } from "../../lib/redis-node";
 import {
   cloudConfigFiles,
@@ -22,7 +22,7 @@ const base: RedisNodeBaseProps = {
   subnetId: "subnet-1",
   securityGroupIds: ["sg-1"],
   instanceProfileName: "redis-profile",
-  password: { store: "ssm", secretId: "/redis/password", secretArn: "arn:aws:ssm:us-east-1:123456789012:parameter/redis/password" },
+  password: { store: SecretStore.SSM, secretId: "/redis/password", secretArn: "arn:aws:ssm:us-east-1:123456789012:parameter/redis/password" },
   amiId: "ami-0123456789abcdef0",
 };
 
