@@ -13,7 +13,7 @@ import * as path from "path";
 import Redis from "ioredis";
 import { connect, info, withClient } from "./harness/client";
 import { FirewallRule, OUTSIDE, ROOT, Topology, applyFirewall, cleanupStale, createTopology, probeTcp, randomPrefix, run, sleep } from "./harness/netns";
-import { allLogs, kill9, processOf, restart, startRedis, startSentinel, stop, stopAll, waitUntil } from "./harness/processes";
+import { allLogs, isRunning, kill9, processOf, restart, startRedis, startSentinel, stop, stopAll, waitUntil } from "./harness/processes";
 import { resolveReferences, synthesizeBasicExample } from "./synthesized-nodes";
 
 const SETUP_SCRIPT = "/usr/local/sbin/redis-node-setup";
@@ -402,6 +402,92 @@ function scenarios(): void {
       client.disconnect();
     }
   });
+
+  scenario("7. a master cut off from the other nodes stops accepting writes after min-replicas-max-lag; the majority fails over", 180_000, async () => {
+    // Scenario 6 left its killed master down: bring it back, Sentinel makes it a replica.
+    for (const node of nodes) if (!isRunning(node.name, "redis")) await restart(node.name, "redis");
+    const master = await waitUntil(healthyMaster, { timeoutMs: 60_000, intervalMs: 250, what: "a healthy master with every node back" });
+    const conf = fs.readFileSync(processOf(master.name, "redis")!.confFile, "utf8");
+    const maxLag = Number(/^min-replicas-max-lag (\d+)$/m.exec(conf)![1]);
+    expect(Number(/^min-replicas-to-write (\d+)$/m.exec(conf)![1])).toBe(1);
+    const others = nodes.filter((n) => n !== master);
+    // The master's node loses the other nodes, both ways; the application (root namespace) still reaches it.
+    const partition = (op: "-I" | "-D") =>
+      Promise.all(others.flatMap((o) => [
+        topology!.exec(master.name, ["iptables", op, "INPUT", "-s", o.ip, "-j", "DROP"]),
+        topology!.exec(master.name, ["iptables", op, "OUTPUT", "-d", o.ip, "-j", "DROP"]),
+      ]));
+    const writer = await connect(master.ip, redisPort, PASSWORD, { commandTimeoutMs: 2000 });
+    const accepted: string[] = [];
+    let partitionedAt = 0;
+    let refusedAt = 0;
+    let refusal = "";
+    try {
+      await partition("-I");
+      partitionedAt = Date.now();
+      for (let i = 0; i < 2000 && !refusedAt; i++) {
+        try {
+          await writer.set(`s7:k${i}`, String(i));
+          accepted.push(`s7:k${i}`);
+        } catch (e) {
+          refusal = (e as Error).message;
+          refusedAt = Date.now();
+        }
+        await sleep(20);
+      }
+    } finally {
+      writer.disconnect();
+    }
+    // Meanwhile the two other sentinels (a majority) promote one of the other nodes.
+    const newMaster = await waitUntil(
+      async () => {
+        const named = await Promise.all(others.map(async (n) => ((await sentinel(n, "get-master-addr-by-name", masterName)) as string[])[0]));
+        return named.every((ip) => ip === named[0]) && named[0] !== master.ip ? nodeAt(named[0]) : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, what: "the majority side to elect a new master" },
+    );
+    await partition("-D");
+    await waitUntil(
+      async () => {
+        const r = await replication(master);
+        return r.role === "slave" && r.master_host === newMaster.ip && r.master_link_status === "up";
+      },
+      { timeoutMs: 60_000, intervalMs: 250, what: `the healed old master ${master.ip} to replicate from ${newMaster.ip}` },
+    );
+    const survived = accepted.length - (await missingKeys(newMaster, accepted)).length;
+    console.log(
+      `partition: the cut-off master accepted ${accepted.length} writes in the ${refusedAt - partitionedAt} ms before refusing ` +
+        `(min-replicas-max-lag ${maxLag} s): "${refusal.split(" ")[0]}"; ${survived} of them survived the heal; new master ${newMaster.ip}`,
+    );
+    expect(refusal).toMatch(/^NOREPLICAS/);
+    expect(newMaster).not.toBe(master);
+    // Writes without a replica's acknowledgement on the cut-off side are the bounded loss.
+    expect(survived).toBe(0);
+  });
+
+  scenario("8. a manual SENTINEL FAILOVER moves the master and keeps every acknowledged write", 90_000, async () => {
+    const master = await waitUntil(healthyMaster, { timeoutMs: 60_000, what: "a healthy master" });
+    const keys = Array.from({ length: 50 }, (_, i) => `s8:k${i}`);
+    await redis(master, async (c) => {
+      await c.mset(...keys.flatMap((k, i) => [k, String(i)]));
+      expect(await c.wait(2, 2000)).toBe(2);
+    });
+    const startedAt = Date.now();
+    expect(await sentinel(others(master)[0], "failover", masterName)).toBe("OK");
+    const newMaster = await waitUntil(
+      async () => {
+        const named = await agreedMaster();
+        return named !== master ? named : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, what: "the sentinels to name another master" },
+    );
+    await waitUntil(() => redis(newMaster, (c) => c.set("s8:after", "1")), { timeoutMs: 10_000, intervalMs: 50, what: `${newMaster.ip} to accept a write` });
+    console.log(`manual failover: ${master.ip} -> ${newMaster.ip}, writable after ${Date.now() - startedAt} ms\n${failoverTimeline(startedAt)}`);
+    expect(await missingKeys(newMaster, [...keys, ...acknowledged])).toEqual([]);
+    await waitUntil(healthyMaster, { timeoutMs: 60_000, what: "the old master back as a replica" });
+  });
+
+  const others = (node: Node) => nodes.filter((n) => n !== node);
 
   /**
    * Failover events of every sentinel after the kill, and the replication
