@@ -19,7 +19,7 @@ import {
   validateRedisServerOptions,
   validateSentinelOptions,
 } from "./redis-options";
-import { requireInteger, requireIpv4 } from "./validation";
+import { requireAwsId, requireInstanceType, requireInteger, requireIpv4 } from "./validation";
 
 /** Canonical's AWS account, owner of the official Ubuntu images. */
 const CANONICAL_OWNER_ID = "099720109477";
@@ -125,6 +125,8 @@ export abstract class RedisNodeBase extends Construct {
     super(scope, id);
     requireIpv4(this, "privateIp", props.privateIp);
     requireInteger(this, "rootVolumeSizeGiB", props.rootVolumeSizeGiB, 8, 16384);
+    requireInstanceType(this, "instanceType", props.instanceType);
+    requireAwsId(this, "subnetId", props.subnetId, "subnet");
     const { redis, sentinel } = services;
     if (!redis && !sentinel) throw new RedisReplicationValidationError(this, "a node must run redis-server, Sentinel or both");
     if (redis) {

@@ -24,7 +24,7 @@ import {
 } from "./redis-options";
 import { RedisPassword } from "./redis-password";
 import { RedisSecurityGroup } from "./redis-security-group";
-import { requireCidr, requireInteger, requireNonEmptyList } from "./validation";
+import { requireAwsId, requireCidr, requireInstanceType, requireInteger, requireNonEmptyList } from "./validation";
 
 /** Sentinel in a replication group. */
 export interface SentinelOptions extends SentinelConfigOptions {
@@ -128,7 +128,12 @@ export class RedisReplicationGroup extends Construct {
       throw new RedisReplicationValidationError(this, "replicaCount must be a literal number, not a token");
     }
     requireInteger(this, "replicaCount", replicaCount, 0, MAX_REPLICAS);
+    requireAwsId(this, "vpcId", props.vpcId, "vpc");
     requireNonEmptyList(this, "subnetIds", props.subnetIds);
+    if (!Token.isUnresolved(props.subnetIds)) props.subnetIds.forEach((s, i) => requireAwsId(this, `subnetIds[${i}]`, s, "subnet"));
+    (props.allowedSecurityGroupIds ?? []).forEach((sg, i) => requireAwsId(this, `allowedSecurityGroupIds[${i}]`, sg, "sg"));
+    requireInstanceType(this, "instanceType", props.instanceType);
+    requireInstanceType(this, "sentinel.dedicatedInstanceType", props.sentinel?.dedicatedInstanceType);
     const redis = props.redis ?? {};
     const sentinel = props.sentinel ?? {};
     validateRedisServerOptions(this, redis);

@@ -3,7 +3,7 @@ import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Construct } from "constructs";
 import { DEFAULT_REDIS_PORT, DEFAULT_SENTINEL_PORT } from "./defaults";
-import { requireCidr, requireDistinctPorts, requirePort } from "./validation";
+import { requireAwsId, requireCidr, requireDistinctPorts, requirePort } from "./validation";
 
 export interface RedisSecurityGroupProps {
   /** VPC of the group. */
@@ -43,6 +43,7 @@ export class RedisSecurityGroup extends Construct {
     requirePort(this, "redisPort", this.redisPort);
     requirePort(this, "sentinelPort", this.sentinelPort);
     requireDistinctPorts(this, { redisPort: this.redisPort, sentinelPort: this.sentinelPort });
+    requireAwsId(this, "vpcId", props.vpcId, "vpc");
 
     const group = new SecurityGroup(this, "group", {
       vpcId: props.vpcId,
@@ -87,6 +88,7 @@ export class RedisSecurityGroup extends Construct {
 
   /** Lets members of another security group reach Redis and Sentinel. */
   public allowFromSecurityGroup(securityGroupId: string, description?: string): void {
+    requireAwsId(this, "allowFromSecurityGroup", securityGroupId, "sg");
     this.addIngress(`sg${++this.ruleCount}`, { referencedSecurityGroupId: securityGroupId }, description ?? securityGroupId);
   }
 

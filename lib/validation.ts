@@ -76,6 +76,20 @@ export function requirePattern(scope: IConstruct, prop: string, value: string | 
   if (!pattern.test(value)) throw new RedisReplicationValidationError(scope, `${prop} "${value}" is invalid: ${what}`);
 }
 
+/**
+ * AWS resource ids such as vpc-..., subnet-..., sg-...: catches a name, an
+ * ARN or a CIDR passed by mistake, and still accepts the short fake ids of
+ * users' own tests.
+ */
+export function requireAwsId(scope: IConstruct, prop: string, value: string | undefined, prefix: string): void {
+  requirePattern(scope, prop, value, new RegExp(`^${prefix}-[0-9a-zA-Z]+$`), `expected an id such as ${prefix}-0123456789abcdef0`);
+}
+
+/** EC2 instance types such as t3.medium or r7g.large. */
+export function requireInstanceType(scope: IConstruct, prop: string, value: string | undefined): void {
+  requirePattern(scope, prop, value, /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "expected an EC2 instance type such as t3.medium or r7g.large");
+}
+
 /** A literal list must not be empty; a list token is accepted as it is. */
 export function requireNonEmptyList(scope: IConstruct, prop: string, value: readonly string[]): void {
   if (Token.isUnresolved(value)) return;

@@ -104,6 +104,26 @@ describe("bad props fail synth with a RedisReplicationValidationError naming pat
       message: /^\[test\/redis\] password: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x" is not an ARN of an SSM parameter \(arn:aws:ssm:<region>:<account>:\.\.\.\)$/,
     },
     {
+      case: "vpcId that is a name",
+      build: () => build({ vpcId: "main-vpc" }),
+      message: /^\[test\/redis\] vpcId "main-vpc" is invalid: expected an id such as vpc-0123456789abcdef0$/,
+    },
+    {
+      case: "a subnet CIDR instead of its id",
+      build: () => build({ subnetIds: ["subnet-a", "10.0.1.0/24"] }),
+      message: /^\[test\/redis\] subnetIds\[1\] "10\.0\.1\.0\/24" is invalid: expected an id such as subnet-0123456789abcdef0$/,
+    },
+    {
+      case: "allowedSecurityGroupIds with an ARN",
+      build: () => build({ allowedSecurityGroupIds: ["arn:aws:ec2:eu-west-1:123456789012:security-group/sg-1"] }),
+      message: /^\[test\/redis\] allowedSecurityGroupIds\[0\] "arn:aws:ec2:.*" is invalid: expected an id such as sg-0123456789abcdef0$/,
+    },
+    {
+      case: 'instanceType "t3-medium"',
+      build: () => build({ instanceType: "t3-medium" }),
+      message: /^\[test\/redis\] instanceType "t3-medium" is invalid: expected an EC2 instance type such as t3\.medium or r7g\.large$/,
+    },
+    {
       case: "generated password of length 8",
       build: () => build({ password: RedisPassword.generated({ length: 8 }) }),
       message: /^\[test\/redis\] password length must be a whole number from 16 to 128, got 8$/,
@@ -142,6 +162,8 @@ describe("unresolved tokens are Terraform's to check", () => {
         vpcId: text("vpc"),
         subnetIds: subnets,
         allowedCidrs: [text("cidr")],
+        allowedSecurityGroupIds: [text("app_sg")],
+        instanceType: text("instance_type"),
         replicaPriorities: [Token.asNumber(text("p0")), 100, 100],
         redis: {
           port: number("redis_port"),
@@ -160,7 +182,7 @@ describe("unresolved tokens are Terraform's to check", () => {
       });
     expect(build).not.toThrow();
     const json = JSON.stringify(synthJson(stack));
-    for (const v of ["redis_port", "sentinel_port", "backlog", "clients", "memory", "save", "quorum", "master_name", "cidr", "subnets"]) {
+    for (const v of ["redis_port", "sentinel_port", "backlog", "clients", "memory", "save", "quorum", "master_name", "cidr", "subnets", "app_sg", "instance_type"]) {
       expect(json).toContain(`var.${v}`);
     }
   });
