@@ -1,9 +1,8 @@
 import { IConstruct } from "constructs";
 import { RedisConfSettings } from "./config/redis-conf";
 import { SentinelConfSettings } from "./config/sentinel-conf";
-import { MASTER_NAME_PATTERN, snapshotScheduleProblem } from "./config/values";
+import { MASTER_NAME_PATTERN } from "./config/values";
 import { DEFAULT_REDIS_PORT, DEFAULT_SENTINEL_PORT } from "./defaults";
-import { RedisReplicationValidationError } from "./errors";
 import {
   requireDistinctPorts,
   requireInteger,
@@ -12,8 +11,8 @@ import {
   requireOneOf,
   requirePattern,
   requirePort,
+  requireSnapshotSchedule,
 } from "./validation";
-import { Token } from "cdktf";
 
 /** `appendfsync`: how often the append-only file is fsynced. */
 export enum AppendFsync {
@@ -151,12 +150,7 @@ export function validateRedisServerOptions(scope: IConstruct, o: RedisServerOpti
   requireMemorySize(scope, `${prefix}maxMemory`, o.maxMemory);
   requireOneOf(scope, `${prefix}maxMemoryPolicy`, o.maxMemoryPolicy, Object.values(MaxMemoryPolicy));
   requireOneOf(scope, `${prefix}appendFsync`, o.appendFsync, Object.values(AppendFsync));
-  if (o.snapshotSchedule !== undefined && !Token.isUnresolved(o.snapshotSchedule)) {
-    const problem = snapshotScheduleProblem(o.snapshotSchedule);
-    if (problem) {
-      throw new RedisReplicationValidationError(scope, `${prefix}snapshotSchedule "${o.snapshotSchedule}" is invalid: ${problem}`);
-    }
-  }
+  requireSnapshotSchedule(scope, `${prefix}snapshotSchedule`, o.snapshotSchedule);
   requireMemorySize(scope, `${prefix}replBacklogSize`, o.replBacklogSize, 16 * 1024);
   requireMemorySize(scope, `${prefix}replicaOutputBufferHardLimit`, o.replicaOutputBufferHardLimit);
   requireMemorySize(scope, `${prefix}replicaOutputBufferSoftLimit`, o.replicaOutputBufferSoftLimit);

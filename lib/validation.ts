@@ -1,6 +1,6 @@
 import { Token } from "cdktf";
 import { IConstruct } from "constructs";
-import { cidrProblem, isIpv4Address, parseMemorySize } from "./config/values";
+import { cidrProblem, isIpv4Address, parseMemorySize, snapshotScheduleProblem } from "./config/values";
 import { RedisReplicationValidationError } from "./errors";
 
 // Synth-time checks of literal prop values. Every check skips unresolved
@@ -94,4 +94,11 @@ export function requireInstanceType(scope: IConstruct, prop: string, value: stri
 export function requireNonEmptyList(scope: IConstruct, prop: string, value: readonly string[]): void {
   if (Token.isUnresolved(value)) return;
   if (value.length === 0) throw new RedisReplicationValidationError(scope, `${prop} must name at least one entry, got an empty list`);
+}
+
+/** The `save` schedule: "<seconds> <changes>" pairs, or "" for none. */
+export function requireSnapshotSchedule(scope: IConstruct, prop: string, value: string | undefined): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  const problem = snapshotScheduleProblem(value);
+  if (problem) throw new RedisReplicationValidationError(scope, `${prop} "${value}" is invalid: ${problem}`);
 }
