@@ -77,6 +77,12 @@ export interface RedisNodeBaseProps {
   readonly amiId?: string;
   /** Size of the encrypted gp3 root volume, which also holds the data. @default 20 */
   readonly rootVolumeSizeGiB?: number;
+  /**
+   * EC2 key pair for SSH. The security group opens no SSH port; prefer SSM
+   * Session Manager, which the instance role allows.
+   * @default - no key pair
+   */
+  readonly keyName?: string;
   /** Fixed private address of the node. @default - assigned from the subnet */
   readonly privateIp?: string;
   /** @default - a Name tag only */
@@ -189,6 +195,7 @@ export abstract class RedisNodeBase extends Construct {
       ami: props.amiId ?? lookupUbuntuAmi(this, "ami", architectureOf(instanceType)),
       instanceType,
       iamInstanceProfile: props.instanceProfileName,
+      keyName: props.keyName,
       primaryNetworkInterface: { networkInterfaceId: eni.id },
       metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
       rootBlockDevice: {

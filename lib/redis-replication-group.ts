@@ -64,6 +64,8 @@ export interface RedisReplicationGroupProps {
   readonly instanceType?: string;
   /** @default - the newest Ubuntu 24.04 LTS image (Redis 7.0 from apt) */
   readonly amiId?: string;
+  /** EC2 key pair of every node (no SSH port is opened). @default - none: use SSM Session Manager */
+  readonly keyName?: string;
   /** Encrypted gp3 root volume size of data nodes. @default 20 */
   readonly rootVolumeSizeGiB?: number;
   /**
@@ -182,6 +184,7 @@ export class RedisReplicationGroup extends Construct {
       instanceType,
       amiId: props.amiId ?? lookupUbuntuAmi(this, "ami", architectureOf(instanceType)),
       rootVolumeSizeGiB: props.rootVolumeSizeGiB,
+      keyName: props.keyName,
       tags: props.tags,
     };
     const dataRedis: RedisServerOptions = {

@@ -147,6 +147,14 @@ describe("RedisReplicationGroup: password", () => {
   });
 });
 
+describe("RedisReplicationGroup: SSH", () => {
+  test("no key pair by default; a named one on every node", () => {
+    const keys = (json: TerraformJson) => Object.values(resources(json, "aws_instance")).map((i) => i.key_name);
+    expect(keys(synthGroup())).toEqual([undefined, undefined, undefined]);
+    expect(keys(synthGroup({ keyName: "ops" }))).toEqual(["ops", "ops", "ops"]);
+  });
+});
+
 describe("RedisReplicationGroup: every node's user data", () => {
   let json: TerraformJson;
   let master: string;
