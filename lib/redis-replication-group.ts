@@ -142,6 +142,12 @@ export class RedisReplicationGroup extends Construct {
     validateSentinelOptions(this, sentinel);
     validatePorts(this, redis.port, sentinel.port);
     (props.allowedCidrs ?? []).forEach((cidr, i) => requireCidr(this, `allowedCidrs[${i}]`, cidr));
+    if (redis.minReplicasToWrite !== undefined && !Token.isUnresolved(redis.minReplicasToWrite) && redis.minReplicasToWrite > replicaCount) {
+      throw new RedisReplicationValidationError(
+        this,
+        `redis.minReplicasToWrite must be at most replicaCount (${replicaCount}), got ${redis.minReplicasToWrite}: the master would refuse every write`,
+      );
+    }
     const priorities = props.replicaPriorities;
     if (priorities && !Token.isUnresolved(priorities)) {
       if (priorities.length !== replicaCount + 1) {

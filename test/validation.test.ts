@@ -104,6 +104,11 @@ describe("bad props fail synth with a RedisReplicationValidationError naming pat
       message: /^\[test\/redis\] password: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x" is not an ARN of an SSM parameter \(arn:aws:ssm:<region>:<account>:\.\.\.\)$/,
     },
     {
+      case: "minReplicasToWrite above replicaCount",
+      build: () => build({ replicaCount: 2, redis: { minReplicasToWrite: 3 } }),
+      message: /^\[test\/redis\] redis\.minReplicasToWrite must be at most replicaCount \(2\), got 3: the master would refuse every write$/,
+    },
+    {
       case: "vpcId that is a name",
       build: () => build({ vpcId: "main-vpc" }),
       message: /^\[test\/redis\] vpcId "main-vpc" is invalid: expected an id such as vpc-0123456789abcdef0$/,
