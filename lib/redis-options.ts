@@ -5,6 +5,7 @@ import { MASTER_NAME_PATTERN } from "./config/values";
 import { DEFAULT_REDIS_PORT, DEFAULT_SENTINEL_PORT } from "./defaults";
 import {
   requireDistinctPorts,
+  requireEach,
   requireInteger,
   requireIpv4,
   requireMemorySize,
@@ -157,7 +158,7 @@ export function validateRedisServerOptions(scope: IConstruct, o: RedisServerOpti
   requireInteger(scope, `${prefix}replicaOutputBufferSoftSeconds`, o.replicaOutputBufferSoftSeconds, 0, 86400);
   requireInteger(scope, `${prefix}minReplicasToWrite`, o.minReplicasToWrite, 0, 100);
   requireInteger(scope, `${prefix}minReplicasMaxLag`, o.minReplicasMaxLag, 1, 3600);
-  (o.extraBindAddresses ?? []).forEach((a, i) => requireIpv4(scope, `${prefix}extraBindAddresses[${i}]`, a));
+  requireEach(scope, `${prefix}extraBindAddresses`, o.extraBindAddresses, requireIpv4);
 }
 
 export function validateSentinelOptions(scope: IConstruct, o: SentinelConfigOptions, prefix = "sentinel."): void {

@@ -24,7 +24,7 @@ import {
 } from "./redis-options";
 import { RedisPassword } from "./redis-password";
 import { RedisSecurityGroup } from "./redis-security-group";
-import { requireAwsId, requireCidr, requireInstanceType, requireInteger, requireNonEmptyList } from "./validation";
+import { requireAwsId, requireCidr, requireEach, requireInstanceType, requireInteger, requireNonEmptyList } from "./validation";
 
 /** Sentinel in a replication group. */
 export interface SentinelOptions extends SentinelConfigOptions {
@@ -132,8 +132,8 @@ export class RedisReplicationGroup extends Construct {
     requireInteger(this, "replicaCount", replicaCount, 0, MAX_REPLICAS);
     requireAwsId(this, "vpcId", props.vpcId, "vpc");
     requireNonEmptyList(this, "subnetIds", props.subnetIds);
-    if (!Token.isUnresolved(props.subnetIds)) props.subnetIds.forEach((s, i) => requireAwsId(this, `subnetIds[${i}]`, s, "subnet"));
-    (props.allowedSecurityGroupIds ?? []).forEach((sg, i) => requireAwsId(this, `allowedSecurityGroupIds[${i}]`, sg, "sg"));
+    requireEach(this, "subnetIds", props.subnetIds, (scope, prop, id) => requireAwsId(scope, prop, id, "subnet"));
+    requireEach(this, "allowedSecurityGroupIds", props.allowedSecurityGroupIds, (scope, prop, id) => requireAwsId(scope, prop, id, "sg"));
     requireInstanceType(this, "instanceType", props.instanceType);
     requireInstanceType(this, "sentinel.dedicatedInstanceType", props.sentinel?.dedicatedInstanceType);
     const redis = props.redis ?? {};
@@ -141,7 +141,7 @@ export class RedisReplicationGroup extends Construct {
     validateRedisServerOptions(this, redis);
     validateSentinelOptions(this, sentinel);
     validatePorts(this, redis.port, sentinel.port);
-    (props.allowedCidrs ?? []).forEach((cidr, i) => requireCidr(this, `allowedCidrs[${i}]`, cidr));
+    requireEach(this, "allowedCidrs", props.allowedCidrs, requireCidr);
     if (redis.minReplicasToWrite !== undefined && !Token.isUnresolved(redis.minReplicasToWrite) && redis.minReplicasToWrite > replicaCount) {
       throw new RedisReplicationValidationError(
         this,
@@ -156,7 +156,7 @@ export class RedisReplicationGroup extends Construct {
           `replicaPriorities must have one entry per data node (1 master + ${replicaCount} replicas = ${replicaCount + 1}), got ${priorities.length}`,
         );
       }
-      priorities.forEach((p, i) => requireInteger(this, `replicaPriorities[${i}]`, p, 0, MAX_REPLICA_PRIORITY));
+      requireEach(this, "replicaPriorities", priorities, (scope, prop, p) => requireInteger(scope, prop, p, 0, MAX_REPLICA_PRIORITY));
     }
     const sentinelEnabled = sentinel.enabled ?? true;
     const dedicated = sentinel.dedicatedNodeCount ?? 0;

@@ -90,6 +90,20 @@ export function requireInstanceType(scope: IConstruct, prop: string, value: stri
   requirePattern(scope, prop, value, /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "expected an EC2 instance type such as t3.medium or r7g.large");
 }
 
+/**
+ * Runs `check` on every entry of a literal list, naming each `prop[i]`; a
+ * list token (one encoded entry) is Terraform's to check.
+ */
+export function requireEach<T>(
+  scope: IConstruct,
+  prop: string,
+  values: readonly T[] | undefined,
+  check: (scope: IConstruct, prop: string, value: T) => void,
+): void {
+  if (values === undefined || Token.isUnresolved(values)) return;
+  values.forEach((value, i) => check(scope, `${prop}[${i}]`, value));
+}
+
 /** A literal list must not be empty; a list token is accepted as it is. */
 export function requireNonEmptyList(scope: IConstruct, prop: string, value: readonly string[]): void {
   if (Token.isUnresolved(value)) return;
