@@ -40,11 +40,8 @@ export class RedisNodeRole extends Construct {
       role: role.name,
       policyArn: `arn:${partition.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`,
     });
-    const read =
-      props.password.store === SecretStore.SSM
-        ? { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: props.password.secretArn }
-        : { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: props.password.secretArn };
-    const statements: object[] = [read];
+    const action = props.password.store === SecretStore.SSM ? "ssm:GetParameter" : "secretsmanager:GetSecretValue";
+    const statements: object[] = [{ Effect: "Allow", Action: [action], Resource: props.password.secretArn }];
     if (props.password.kmsKeyArn) {
       statements.push({ Effect: "Allow", Action: ["kms:Decrypt"], Resource: props.password.kmsKeyArn });
     }

@@ -125,7 +125,7 @@ class ExistingPassword extends RedisPassword {
   }
 
   public bind(scope: Construct): RedisPasswordBinding {
-    const service = this.store;
+    const service = this.store; // the ARN's service name
     if (!Token.isUnresolved(this.arn) && !new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:\\S+$`).test(this.arn)) {
       throw new RedisReplicationValidationError(
         scope,
