@@ -1,7 +1,7 @@
 // Reads the nodes' configuration out of the synthesized example stack: the
 // integration tests run what the library really emits, not a second rendering.
 import { Testing } from "cdktf";
-import { parse } from "yaml";
+import { parseCloudConfig } from "../helpers";
 import { BasicExampleStack } from "../../examples/basic/main";
 
 export interface SynthesizedNode {
@@ -43,9 +43,8 @@ export function synthesizeBasicExample(): SynthesizedExample {
     if (!name) throw new Error(`unexpected instance resource ${key}`);
     const eni = /^\$\{(aws_network_interface\.[^.]+)\.id\}$/.exec(instance.primary_network_interface?.network_interface_id ?? "")?.[1];
     if (!eni) throw new Error(`${key} has no primary network interface reference`);
-    const doc = parse(instance.user_data.replace(/^#cloud-config\n/, ""));
     const files: Record<string, string> = {};
-    for (const f of doc.write_files) files[f.path] = f.content;
+    for (const f of parseCloudConfig(instance.user_data).write_files) files[f.path] = f.content;
     return { name, eni, files };
   });
   const redisGroup = Object.keys(res.aws_security_group).find((k) => k.startsWith("redis_"));
