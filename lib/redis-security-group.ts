@@ -1,9 +1,9 @@
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
 import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
-import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { Construct } from "constructs";
 import { DEFAULT_REDIS_PORT, DEFAULT_SENTINEL_PORT } from "./defaults";
-import { requireAwsId, requireCidr, requireDistinctPorts, requirePort } from "./validation";
+import { RedisConnections } from "./network/connections";
+import { requireAwsId, requireDistinctPorts, requirePort } from "./validation";
 
 export interface RedisSecurityGroupProps {
   /** VPC of the group. */
@@ -27,14 +27,21 @@ export interface RedisSecurityGroupProps {
 /**
  * The security group of the Redis nodes. Nodes reach each other on the Redis
  * and Sentinel ports; everything else must be allowed by name
- * (`allowFromSecurityGroup`, `allowFromCidr`, `allowFromAnyIpv4`).
+ * (`allowFromSecurityGroup`, `allowFromCidr`, `allowFromAnyIpv4`, or
+ * `connections.allowFrom` for a chosen port kind).
  */
 export class RedisSecurityGroup extends Construct {
   /** @attribute */
   public readonly securityGroupId: string;
+  /** Port of redis-server on the nodes. */
   public readonly redisPort: number;
+  /** Port of Redis Sentinel on the nodes. */
   public readonly sentinelPort: number;
-  private ruleCount = 0;
+  /**
+   * The group's ingress rules, addressed by source: allow further peers and
+   * port kinds here (`connections.allowFrom(RedisPeer.ipv4(...), { ports })`).
+   */
+  public readonly connections: RedisConnections;
 
   constructor(scope: Construct, id: string, props: RedisSecurityGroupProps) {
     super(scope, id);
@@ -54,7 +61,13 @@ export class RedisSecurityGroup extends Construct {
     });
     this.securityGroupId = group.id;
 
-    this.addIngress("self", { referencedSecurityGroupId: group.id }, "the Redis nodes themselves");
+    // Created in this construct, not below it: the rules keep the Terraform
+    // addresses they had before connections existed (ingress-redis-self, ...).
+    this.connections = new RedisConnections(this, {
+      securityGroupId: this.securityGroupId,
+      ports: { redis: this.redisPort, sentinel: this.sentinelPort },
+    });
+    this.connections.allowInternally();
     for (const [name, port] of [["redis", this.redisPort], ["sentinel", this.sentinelPort]] as const) {
       new VpcSecurityGroupEgressRule(this, `egress-${name}-self`, {
         securityGroupId: group.id,
@@ -88,35 +101,16 @@ export class RedisSecurityGroup extends Construct {
 
   /** Lets members of another security group reach Redis and Sentinel. */
   public allowFromSecurityGroup(securityGroupId: string, description?: string): void {
-    requireAwsId(this, "allowFromSecurityGroup", securityGroupId, "sg");
-    this.addIngress(`sg${++this.ruleCount}`, { referencedSecurityGroupId: securityGroupId }, description ?? securityGroupId);
+    this.connections.allowFromSecurityGroup(securityGroupId, description);
   }
 
   /** Lets an IPv4 CIDR block reach Redis and Sentinel. */
   public allowFromCidr(cidr: string, description?: string): void {
-    requireCidr(this, "allowFromCidr", cidr);
-    this.addIngress(`cidr${++this.ruleCount}`, { cidrIpv4: cidr }, description ?? cidr);
+    this.connections.allowFromCidr(cidr, description);
   }
 
   /** Opens Redis and Sentinel to every IPv4 address. Only for those who ask by name. */
-  public allowFromAnyIpv4(description = "anywhere (allowFromAnyIpv4)"): void {
-    this.addIngress("any-ipv4", { cidrIpv4: "0.0.0.0/0" }, description);
-  }
-
-  private addIngress(
-    name: string,
-    source: { referencedSecurityGroupId?: string; cidrIpv4?: string },
-    description: string,
-  ): void {
-    for (const [kind, port] of [["redis", this.redisPort], ["sentinel", this.sentinelPort]] as const) {
-      new VpcSecurityGroupIngressRule(this, `ingress-${kind}-${name}`, {
-        securityGroupId: this.securityGroupId,
-        ipProtocol: "tcp",
-        fromPort: port,
-        toPort: port,
-        description: `${kind} from ${description}`,
-        ...source,
-      });
-    }
+  public allowFromAnyIpv4(description?: string): void {
+    this.connections.allowFromAnyIpv4(description);
   }
 }
