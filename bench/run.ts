@@ -20,10 +20,10 @@ const t0 = process.hrtime.bigint();
 const secs = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e9;
 const build = mkdtempSync(join(tmpdir(), "redis-bench-build-"));
 try {
-  // Compile once; copy the shell asset next to compiled lib/config; link node_modules so requires resolve.
+  // Compile once; copy the shell assets next to the compiled boot code; link node_modules so requires resolve.
   const tsc = spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "bench/tsconfig.json"), "--outDir", build], { stdio: "inherit" });
   if (tsc.status !== 0) throw new Error("tsc failed");
-  cpSync(join(ROOT, "lib/config/assets"), join(build, "lib/config/assets"), { recursive: true });
+  for (const dir of ["lib/boot/assets", "lib/boot/parts/assets"]) cpSync(join(ROOT, dir), join(build, dir), { recursive: true });
   symlinkSync(join(ROOT, "node_modules"), join(build, "node_modules"), "dir");
   console.log(`compiled in ${secs(t0).toFixed(1)} s; ${RUNS} runs per scenario (+1 warm-up), node ${process.version}\n`);
 

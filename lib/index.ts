@@ -1,10 +1,24 @@
-// The public API: users import from here only.
-export * from "./errors";
-export * from "./redis-options";
-export * from "./redis-password";
-export { SecretStore } from "./config/cloud-config";
-export * from "./redis-security-group";
-export * from "./redis-node-role";
-export * from "./redis-node";
-export * from "./redis-replication-group";
-export * as config from "./config";
+// The public API: users import from here only, and only these names (a
+// test lists them, so the surface changes only on purpose). Everything else
+// under lib/ is internal and may change in any release.
+export { RedisReplicationValidationError } from "./errors";
+export { AppendFsync, MaxMemoryPolicy } from "./options";
+export type { RedisServerOptions, SentinelConfigOptions } from "./options";
+export { RedisPassword } from "./auth/password";
+export type { GeneratedRedisPasswordOptions, RedisPasswordBinding } from "./auth/password";
+export { SecretStore } from "./auth/secret-store";
+export { RedisNodeRole } from "./iam/node-role";
+export type { RedisNodeRoleProps } from "./iam/node-role";
+export type { RedisPolicyStatement } from "./iam/policy-statement";
+export { RedisConnections } from "./network/connections";
+export type { RedisAllowFromOptions, RedisConnectionsProps } from "./network/connections";
+export { RedisPeer } from "./network/peer";
+export { RedisPortKind } from "./network/port";
+export type { RedisConnectionPorts } from "./network/port";
+export { RedisSecurityGroup } from "./network/security-group";
+export type { RedisSecurityGroupProps } from "./network/security-group";
+export type { IRedisNode } from "./node/redis-node";
+export { RedisReplicationGroup } from "./topology/replication-group";
+export { RedisReplicationGroupBase } from "./topology/replication-group-base";
+export type { IRedisReplicationGroup, RedisReplicationGroupAttributes } from "./topology/replication-group-base";
+export type { RedisReplicationGroupProps, SentinelOptions } from "./topology/replication-group-props";

@@ -5,7 +5,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { AnnotationMetadataEntryType, Testing, TerraformStack } from "cdktf";
 import { IConstruct } from "constructs";
 import { parse } from "yaml";
-import { RedisConfSettings, SentinelConfSettings, unescapeTerraformTemplate } from "../lib/config";
+import { RedisConfSettings, SentinelConfSettings, unescapeTerraformTemplate } from "../lib/boot";
 
 // ---- Synthesized JSON ----
 
@@ -57,13 +57,25 @@ export function eniAddressRef(json: TerraformJson, nodePath: string): string {
 }
 
 /**
- * user_data of every aws_instance, keyed by the path of the node that owns
- * the instance ("redis/master", "redis/replica-1", "cache/sentinel-2").
+ * The readable #cloud-config (a Terraform template) of an aws_instance: the
+ * local that its `user_data_base64 = base64gzip(local.<name>)` compresses.
+ */
+export function readableUserData(json: TerraformJson, instance: TerraformJson): string {
+  if (instance.user_data !== undefined) throw new Error("expected user_data_base64 (gzip-compressed), found plain user_data");
+  const name = /^\$\{base64gzip\(local\.([\w-]+)\)\}$/.exec(instance.user_data_base64 ?? "")?.[1];
+  const text = name === undefined ? undefined : json.locals?.[name];
+  if (typeof text !== "string") throw new Error(`user_data_base64 is not base64gzip(local.<user data>): ${instance.user_data_base64}`);
+  return text;
+}
+
+/**
+ * The readable user data of every aws_instance, keyed by the path of the node
+ * that owns the instance ("redis/master", "redis/replica-1", "cache/sentinel-2").
  */
 export function userDataOf(json: TerraformJson): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [id, instance] of Object.entries(resources(json, "aws_instance"))) {
-    out[pathOfLogicalId(id).replace(/\/instance$/, "")] = instance.user_data as string;
+    out[pathOfLogicalId(id).replace(/\/instance$/, "")] = readableUserData(json, instance);
   }
   return out;
 }

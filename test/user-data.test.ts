@@ -6,8 +6,18 @@ import { join } from "path";
 import { Testing } from "cdktf";
 import { BasicExampleStack } from "../examples/basic/main";
 import { ExistingAppStack } from "../examples/existing-app/main";
-import { PASSWORD_PLACEHOLDER } from "../lib/config";
-import { cloudConfigFiles, renderTerraformTemplate, TERRAFORM_INTERPOLATION, testNeeding, userDataOf } from "./helpers";
+import { gzipSync } from "zlib";
+import { PASSWORD_PLACEHOLDER, USER_DATA_BUDGET_BYTES } from "../lib/boot";
+import {
+  cloudConfigFiles,
+  directiveArgs,
+  parseCloudConfig,
+  parseRedisConf,
+  renderTerraformTemplate,
+  TERRAFORM_INTERPOLATION,
+  testNeeding,
+  userDataOf,
+} from "./helpers";
 
 const withCloudInit = testNeeding(["cloud-init"]);
 const withShellcheck = testNeeding(["shellcheck"]);
@@ -73,7 +83,38 @@ describe.each(["basic", "existing-app"])("example %s", (example) => {
         expect({ node, path, ...result }).toEqual({ node, path, status: 0, output: "" });
       }
     }
-    expect(scripts).toBe(nodesOf(example).length);
+    // Per node: the entry script, the shared functions, and the steps of tuning, secret fetch, redis-server, sentinel.
+    expect(scripts).toBe(nodesOf(example).length * 6);
+  });
+
+  test("every node's user data as EC2 receives it (gzip of the rendered template) is within the 8 KB budget", () => {
+    for (const [node, userData] of nodesOf(example)) {
+      // A worst-case address for each reference: references are replaced by what they stand for.
+      const received = gzipSync(Buffer.from(renderTerraformTemplate(userData, "255.255.255.255"), "utf8")).length;
+      expect({ node, received, withinBudget: received <= USER_DATA_BUDGET_BYTES }).toEqual({ node, received, withinBudget: true });
+      expect(received).toBeLessThan(Buffer.byteLength(userData) / 2);
+    }
+  });
+
+  test("the cloud-config still holds the node's settings: sysctl, THP, bind, auth, replicaof, sentinel monitor", () => {
+    const nodes = nodesOf(example);
+    const master = nodes.find(([n]) => n.endsWith("/master"))![1];
+    const masterBind = directiveArgs(parseRedisConf(cloudConfigFiles(master)["/etc/redis-node/redis.conf.template"]), "bind")[0];
+    for (const [node, userData] of nodes) {
+      const files = cloudConfigFiles(userData);
+      expect(parseCloudConfig(userData).packages).toEqual(expect.arrayContaining(["redis-server", "redis-sentinel"]));
+      expect(files["/etc/sysctl.d/60-redis.conf"]).toMatch(/^vm\.overcommit_memory = 1$/m);
+      expect(files["/etc/sysctl.d/60-redis.conf"]).toMatch(/^net\.core\.somaxconn = 4096$/m);
+      expect(files["/etc/systemd/system/redis-disable-thp.service"]).toContain("echo never > /sys/kernel/mm/transparent_hugepage/enabled");
+      const redis = parseRedisConf(files["/etc/redis-node/redis.conf.template"]);
+      expect(directiveArgs(redis, "bind")[1]).toBe("127.0.0.1");
+      expect(directiveArgs(redis, "requirepass")).toEqual([PASSWORD_PLACEHOLDER]);
+      expect(directiveArgs(redis, "masterauth")).toEqual([PASSWORD_PLACEHOLDER]);
+      const replicaof = redis.filter((d) => d.name === "replicaof").map((d) => d.args);
+      expect(replicaof).toEqual(node.endsWith("/master") ? [] : [[masterBind, "6379"]]);
+      const sentinel = parseRedisConf(files["/etc/redis-node/sentinel.conf.template"]);
+      expect(directiveArgs(sentinel, "sentinel", "monitor")).toEqual([expect.any(String), masterBind, "6379", "2"]);
+    }
   });
 
   test("the only ${ left are Terraform references, and there is no %{ directive", () => {

@@ -192,3 +192,40 @@ describe("unresolved tokens are Terraform's to check", () => {
     }
   });
 });
+
+describe("every problem at once", () => {
+  test("three bad props give one error that lists each, with the messages of a single problem", () => {
+    const error = errorOf(() => build({ replicaCount: 16, vpcId: "main-vpc", redis: { port: 0 } }));
+    expect(error).toBeInstanceOf(RedisReplicationValidationError);
+    expect((error as RedisReplicationValidationError).problems).toEqual([
+      "replicaCount must be a whole number from 0 to 15, got 16",
+      'vpcId "main-vpc" is invalid: expected an id such as vpc-0123456789abcdef0',
+      "redis.port must be a whole number from 1 to 65535, got 0",
+    ]);
+    expect((error as Error).message).toBe(
+      [
+        "[test/redis] 3 problems:",
+        "  - replicaCount must be a whole number from 0 to 15, got 16",
+        '  - vpcId "main-vpc" is invalid: expected an id such as vpc-0123456789abcdef0',
+        "  - redis.port must be a whole number from 1 to 65535, got 0",
+      ].join("\n"),
+    );
+  });
+
+  test("a password problem is reported with the others", () => {
+    const error = errorOf(() => build({ instanceType: "t3-medium", password: RedisPassword.generated({ length: 8, kmsKeyArn: "alias/redis" }) }));
+    expect((error as RedisReplicationValidationError).problems).toEqual([
+      expect.stringMatching(/^instanceType "t3-medium" is invalid/),
+      expect.stringMatching(/^password kmsKeyArn "alias\/redis" is not a KMS key ARN/),
+      "password length must be a whole number from 16 to 128, got 8",
+    ]);
+  });
+
+  test("a replicaCount token is refused: the plan needs the node count", () => {
+    const stack = newStack("test");
+    const count = new TerraformVariable(stack, "count", { type: "number" }).numberValue;
+    expect(() => new RedisReplicationGroup(stack, "redis", { ...BASE, replicaCount: count })).toThrow(
+      /^\[test\/redis\] replicaCount must be a literal number, not a token$/,
+    );
+  });
+});

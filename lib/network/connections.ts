@@ -1,6 +1,6 @@
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule";
 import { IConstruct } from "constructs";
-import { requireAwsId, requireDistinctPorts, requireNonEmptyList, requirePort } from "../validation";
+import { checkNow, requireAwsId, requireDistinctPorts, requireNonEmptyList, requirePort } from "../private/validation";
 import { RedisPeer } from "./peer";
 import { portNumberOf, RedisConnectionPorts, RedisPortKind } from "./port";
 
@@ -61,13 +61,15 @@ export class RedisConnections {
   private readonly rules = new Map<string, VpcSecurityGroupIngressRule>();
 
   constructor(scope: IConstruct, props: RedisConnectionsProps) {
-    requireAwsId(scope, "securityGroupId", props.securityGroupId, "sg");
-    requirePort(scope, "ports.redis", props.ports.redis);
-    requirePort(scope, "ports.sentinel", props.ports.sentinel);
-    // Two kinds on one port would ask for the same rule twice; AWS refuses duplicates.
-    requireDistinctPorts(scope, { "ports.redis": props.ports.redis, "ports.sentinel": props.ports.sentinel });
     const defaultPortKinds = props.defaultPortKinds ?? [RedisPortKind.REDIS, RedisPortKind.SENTINEL];
-    requireNonEmptyList(scope, "defaultPortKinds", defaultPortKinds);
+    checkNow(scope, (p) => {
+      requireAwsId(p, "securityGroupId", props.securityGroupId, "sg");
+      requirePort(p, "ports.redis", props.ports.redis);
+      requirePort(p, "ports.sentinel", props.ports.sentinel);
+      // Two kinds on one port would ask for the same rule twice; AWS refuses duplicates.
+      requireDistinctPorts(p, { "ports.redis": props.ports.redis, "ports.sentinel": props.ports.sentinel });
+      requireNonEmptyList(p, "defaultPortKinds", defaultPortKinds);
+    });
     this.scope = scope;
     this.securityGroupId = props.securityGroupId;
     this.ports = { ...props.ports };
@@ -116,7 +118,7 @@ export class RedisConnections {
   // literal is reported under the name of the method the user called.
   private allow(prop: string, peer: RedisPeer, kinds: RedisPortKind[], description: string | undefined): void {
     peer.validate(this.scope, prop);
-    requireNonEmptyList(this.scope, "ports", kinds);
+    checkNow(this.scope, (p) => requireNonEmptyList(p, "ports", kinds));
     const sourceKey = peer.keyIn(this.scope);
     const key = sourceKey === this.selfSourceKey ? SELF_KEY : sourceKey;
     for (const kind of kinds) {

@@ -1,6 +1,6 @@
 import { IConstruct } from "constructs";
 import { stableKeyOf } from "../private/stable-key";
-import { requireAwsId, requireCidr } from "../validation";
+import { checkNow, requireAwsId, requireCidr } from "../private/validation";
 
 const ANY_IPV4 = "0.0.0.0/0";
 
@@ -73,7 +73,7 @@ class SecurityGroupPeer extends RedisPeer {
   }
 
   public validate(scope: IConstruct, prop: string): void {
-    requireAwsId(scope, prop, this.securityGroupId, "sg");
+    checkNow(scope, (p) => requireAwsId(p, prop, this.securityGroupId, "sg"));
   }
 
   public keyIn(scope: IConstruct): string {
@@ -95,7 +95,7 @@ class Ipv4Peer extends RedisPeer {
   }
 
   public validate(scope: IConstruct, prop: string): void {
-    requireCidr(scope, prop, this.cidr);
+    checkNow(scope, (p) => requireCidr(p, prop, this.cidr));
   }
 
   public keyIn(scope: IConstruct): string {

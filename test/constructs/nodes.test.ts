@@ -1,9 +1,12 @@
 import "cdktf/lib/testing/adapters/jest";
-import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
+import { randomBytes } from "crypto";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
-import { Testing, TerraformStack } from "cdktf";
-import { RedisMasterNode, RedisNodeBaseProps, RedisReplicaNode, RedisSentinelNode, SecretStore } from "../../lib";
-import { architectureOf } from "../../lib/redis-node";
+import { Testing, Token } from "cdktf";
+import { RedisNodeRole, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
+import { tuningPart } from "../../lib/boot";
+import { RedisNode } from "../../lib/node/redis-node";
+import { planGroup } from "../../lib/private/planner";
+import { architectureOf } from "../../lib/private/architecture";
 import {
   cloudConfigFiles,
   dataSources,
@@ -11,40 +14,38 @@ import {
   eniAddressRef,
   logicalIdAt,
   newStack,
-  parseCloudConfig,
   parseRedisConf,
+  readableUserData,
   resources,
-  synthJson,
+  TerraformJson,
   userDataOf,
+  warningsOf,
 } from "../helpers";
 
-const base: RedisNodeBaseProps = {
-  subnetId: "subnet-1",
-  securityGroupIds: ["sg-1"],
-  instanceProfileName: "redis-profile",
-  password: { store: SecretStore.SSM, secretId: "/redis/password", secretArn: "arn:aws:ssm:us-east-1:123456789012:parameter/redis/password" },
-  amiId: "ami-0123456789abcdef0",
-};
+const AMI = "ami-0123456789abcdef0";
 
-describe("RedisMasterNode", () => {
-  let stack: TerraformStack;
+function synthGroup(props: Partial<RedisReplicationGroupProps> = {}): { synth: string; json: TerraformJson; group: RedisReplicationGroup } {
+  const stack = newStack();
+  const group = new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: ["subnet-1"], amiId: AMI, ...props });
+  const synth = Testing.synth(stack);
+  return { synth, json: JSON.parse(synth), group };
+}
+
+describe("every node", () => {
   let synth: string;
-  beforeAll(() => {
-    stack = newStack();
-    new RedisMasterNode(stack, "node", { ...base, redis: { maxMemory: "1gb" } });
-    synth = Testing.synth(stack);
-  });
+  let json: TerraformJson;
+  beforeAll(() => ({ synth, json } = synthGroup()));
+  const instances = () => Object.values(resources(json, "aws_instance"));
 
-  test("puts the instance behind its own network interface", () => {
-    const json = JSON.parse(synth);
-    const enis = resources(json, "aws_network_interface");
-    expect(Object.keys(enis)).toHaveLength(1);
-    const eniId = logicalIdAt(json, "aws_network_interface", "node/eni");
-    expect(enis[eniId]).toMatchObject({ subnet_id: "subnet-1", security_groups: ["sg-1"] });
-    const instance = resources(json, "aws_instance")[logicalIdAt(json, "aws_instance", "node/instance")];
-    expect(instance.primary_network_interface).toEqual({ network_interface_id: `\${aws_network_interface.${eniId}.id}` });
-    expect(instance.subnet_id).toBeUndefined();
-    expect(instance.vpc_security_group_ids).toBeUndefined();
+  test("puts each instance behind its own network interface", () => {
+    for (const node of ["master", "replica-1", "replica-2"]) {
+      const eniId = logicalIdAt(json, "aws_network_interface", `redis/${node}/eni`);
+      expect(resources(json, "aws_network_interface")[eniId]).toMatchObject({ subnet_id: "subnet-1" });
+      const instance = resources(json, "aws_instance")[logicalIdAt(json, "aws_instance", `redis/${node}/instance`)];
+      expect(instance.primary_network_interface).toEqual({ network_interface_id: `\${aws_network_interface.${eniId}.id}` });
+      expect(instance.subnet_id).toBeUndefined();
+      expect(instance.vpc_security_group_ids).toBeUndefined();
+    }
   });
 
   test("requires IMDSv2", () => {
@@ -52,40 +53,51 @@ describe("RedisMasterNode", () => {
   });
 
   test("has an encrypted gp3 root volume", () => {
-    expect(synth).toHaveResourceWithProperties(Instance, {
-      root_block_device: expect.objectContaining({ volume_type: "gp3", encrypted: true, volume_size: 20 }),
-    });
+    for (const instance of instances()) {
+      expect(instance.root_block_device).toMatchObject({ volume_type: "gp3", encrypted: true, volume_size: 20 });
+    }
   });
 
-  test("has an instance profile and no SSH key", () => {
-    const instance = Object.values(resources(JSON.parse(synth), "aws_instance"))[0];
-    expect(instance.iam_instance_profile).toBe("redis-profile");
-    expect(instance).not.toHaveProperty("key_name");
+  test("has the group's instance profile and no SSH key", () => {
+    const profile = Object.keys(resources(json, "aws_iam_instance_profile"))[0];
+    for (const instance of instances()) {
+      expect(instance.iam_instance_profile).toBe(`\${aws_iam_instance_profile.${profile}.name}`);
+      expect(instance).not.toHaveProperty("key_name");
+    }
   });
 
-  test("ignores later changes of user data and AMI, and never replaces on user data change", () => {
-    const instance = Object.values(resources(JSON.parse(synth), "aws_instance"))[0];
-    expect(instance.lifecycle.ignore_changes).toEqual(expect.arrayContaining(["user_data", "ami"]));
-    expect(instance.user_data_replace_on_change).toBe(false);
+  test("receives its user data gzip-compressed, and ignores later changes of it and of the AMI", () => {
+    for (const instance of instances()) {
+      expect(instance.user_data).toBeUndefined();
+      expect(instance.user_data_base64).toMatch(/^\$\{base64gzip\(local\.redis_[\w-]+_user-data_[0-9A-F]{8}\)\}$/);
+      expect(readableUserData(json, instance)).toMatch(/^#cloud-config\n/);
+      expect(instance.lifecycle.ignore_changes).toEqual(expect.arrayContaining(["user_data", "user_data_base64", "ami"]));
+      expect(instance.user_data_replace_on_change).toBe(false);
+    }
   });
 
   test("uses the given AMI without a lookup", () => {
-    expect(synth).toHaveResourceWithProperties(Instance, { ami: "ami-0123456789abcdef0" });
-    expect(synth).not.toHaveDataSource(DataAwsAmi);
+    for (const instance of instances()) expect(instance.ami).toBe(AMI);
+    expect(dataSources(json, "aws_ami")).toEqual({});
   });
 
-  test("binds and announces its own network interface address; no replicaof", () => {
-    const json = JSON.parse(synth);
-    const conf = parseRedisConf(cloudConfigFiles(userDataOf(json)["node"])["/etc/redis-node/redis.conf.template"]);
-    expect(directiveArgs(conf, "bind")).toEqual([eniAddressRef(json, "node"), "127.0.0.1"]);
-    expect(directiveArgs(conf, "replica-announce-ip")).toEqual([eniAddressRef(json, "node")]);
-    expect(conf.some((d) => d.name === "replicaof")).toBe(false);
+  test("binds and announces its own network interface address", () => {
+    for (const node of ["redis/master", "redis/replica-1"]) {
+      const conf = parseRedisConf(cloudConfigFiles(userDataOf(json)[node])["/etc/redis-node/redis.conf.template"]);
+      expect(directiveArgs(conf, "bind")).toEqual([eniAddressRef(json, node), "127.0.0.1"]);
+      expect(directiveArgs(conf, "replica-announce-ip")).toEqual([eniAddressRef(json, node)]);
+    }
   });
 
-  test("sets a fixed private address when asked", () => {
-    const s = newStack();
-    new RedisMasterNode(s, "node", { ...base, privateIp: "10.0.1.50" });
-    expect(Object.values(resources(synthJson(s), "aws_network_interface"))[0].private_ips).toEqual(["10.0.1.50"]);
+  test("the group exposes each node's address, instance and interface", () => {
+    const { group } = synthGroup();
+    expect(group.master.name).toBe("master");
+    expect(group.replicas.map((r) => r.name)).toEqual(["replica-1", "replica-2"]);
+    expect(group.sentinelNodes).toEqual([]);
+    for (const node of [group.master, ...group.replicas]) {
+      expect(node.userData).toMatch(/^#cloud-config\n/);
+      for (const attribute of [node.privateIp, node.instanceId, node.networkInterfaceId]) expect(Token.isUnresolved(attribute)).toBe(true);
+    }
   });
 });
 
@@ -100,9 +112,7 @@ describe("default AMI: Ubuntu 24.04 from Canonical for the instance architecture
     ["m7i-flex.large", "amd64"],
     ["g4dn.xlarge", "amd64"],
   ])("%s -> %s", (instanceType, arch) => {
-    const stack = newStack();
-    new RedisMasterNode(stack, "node", { ...base, amiId: undefined, instanceType });
-    const json = synthJson(stack);
+    const { json } = synthGroup({ amiId: undefined, instanceType });
     const amis = Object.values(dataSources(json, "aws_ami"));
     expect(amis).toHaveLength(1);
     expect(amis[0].owners).toEqual(["099720109477"]);
@@ -110,7 +120,9 @@ describe("default AMI: Ubuntu 24.04 from Canonical for the instance architecture
     const names = amis[0].filter.find((f: { name: string }) => f.name === "name").values;
     expect(names).toEqual([`ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${arch}-server-*`]);
     const amiId = Object.keys(dataSources(json, "aws_ami"))[0];
-    expect(Object.values(resources(json, "aws_instance"))[0]).toMatchObject({ ami: `\${data.aws_ami.${amiId}.id}`, instance_type: instanceType });
+    for (const instance of Object.values(resources(json, "aws_instance"))) {
+      expect(instance).toMatchObject({ ami: `\${data.aws_ami.${amiId}.id}`, instance_type: instanceType });
+    }
   });
 
   test.each([
@@ -126,30 +138,63 @@ describe("default AMI: Ubuntu 24.04 from Canonical for the instance architecture
   });
 });
 
-describe("RedisReplicaNode", () => {
-  test("replicates from the master address and announces its own", () => {
-    const stack = newStack();
-    new RedisReplicaNode(stack, "replica", { ...base, masterAddress: "10.0.1.10", masterPort: 7000, redis: { port: 7000 } });
-    const json = synthJson(stack);
-    const conf = parseRedisConf(cloudConfigFiles(userDataOf(json)["replica"])["/etc/redis-node/redis.conf.template"]);
-    expect(directiveArgs(conf, "replicaof")).toEqual(["10.0.1.10", "7000"]);
-    expect(directiveArgs(conf, "replica-announce-ip")).toEqual([eniAddressRef(json, "replica")]);
+describe("dedicated sentinels get an image of their own architecture", () => {
+  const amiOf = (json: TerraformJson, node: string) => resources(json, "aws_instance")[logicalIdAt(json, "aws_instance", `redis/${node}/instance`)].ami;
+  const archOfLookup = (json: TerraformJson, ref: string) => {
+    const id = /^\$\{data\.aws_ami\.([^.]+)\.id\}$/.exec(ref)?.[1];
+    const names = dataSources(json, "aws_ami")[id!].filter.find((f: { name: string }) => f.name === "name").values[0] as string;
+    return /24\.04-(amd64|arm64)-server/.exec(names)![1];
+  };
+
+  test("Graviton data nodes with a given arm64 amiId, t3 sentinels: the sentinels get an amd64 lookup and a warning", () => {
+    const { json, group } = synthGroup({ instanceType: "r7g.large", amiId: AMI, sentinel: { dedicatedNodeCount: 3 } });
+    expect(amiOf(json, "master")).toBe(AMI);
+    for (const node of ["sentinel-1", "sentinel-2", "sentinel-3"]) expect(archOfLookup(json, amiOf(json, node))).toBe("amd64");
+    expect(warningsOf(group)).toEqual([expect.stringMatching(/^amiId is an image for arm64 .*sentinel\.dedicatedAmiId/)]);
+  });
+
+  test("without amiId: one lookup per architecture, shared", () => {
+    const { json } = synthGroup({ instanceType: "r7g.large", amiId: undefined, sentinel: { dedicatedNodeCount: 3 } });
+    expect(Object.keys(dataSources(json, "aws_ami"))).toHaveLength(2);
+    expect(archOfLookup(json, amiOf(json, "replica-1"))).toBe("arm64");
+    expect(archOfLookup(json, amiOf(json, "sentinel-2"))).toBe("amd64");
+  });
+
+  test("same architecture: the sentinels share amiId; dedicatedAmiId wins", () => {
+    const same = synthGroup({ amiId: AMI, sentinel: { dedicatedNodeCount: 3 } });
+    expect(amiOf(same.json, "sentinel-1")).toBe(AMI);
+    expect(warningsOf(same.group)).toEqual([]);
+    const own = synthGroup({ instanceType: "r7g.large", amiId: AMI, sentinel: { dedicatedNodeCount: 3, dedicatedAmiId: "ami-0aaaaaaaaaaaaaaaa" } });
+    expect(amiOf(own.json, "sentinel-3")).toBe("ami-0aaaaaaaaaaaaaaaa");
+    expect(warningsOf(own.group)).toEqual([]);
   });
 });
 
-describe("RedisSentinelNode", () => {
-  test("runs Sentinel only", () => {
-    const stack = newStack();
-    new RedisSentinelNode(stack, "sentinel", { ...base, masterAddress: "10.0.1.10", sentinel: { masterName: "cache", quorum: 2 } });
-    const json = synthJson(stack);
-    const userData = userDataOf(json)["sentinel"];
-    const files = cloudConfigFiles(userData);
-    expect(parseCloudConfig(userData).packages).not.toContain("redis-server");
-    expect(parseCloudConfig(userData).packages).toContain("redis-sentinel");
-    expect(files["/etc/redis-node/redis.conf.template"]).toBeUndefined();
-    expect(files["/etc/redis-node/node.env"]).toContain("RUN_REDIS_SERVER='no'");
-    const conf = parseRedisConf(files["/etc/redis-node/sentinel.conf.template"]);
-    expect(directiveArgs(conf, "sentinel", "monitor")).toEqual(["cache", "10.0.1.10", "6379", "2"]);
-    expect(directiveArgs(conf, "sentinel", "announce-ip")).toEqual([eniAddressRef(json, "sentinel")]);
+describe("replicas and sentinel-only nodes", () => {
+  test("a replica replicates from the master's address and port", () => {
+    const { json } = synthGroup({ redis: { port: 7000 } });
+    const conf = parseRedisConf(cloudConfigFiles(userDataOf(json)["redis/replica-1"])["/etc/redis-node/redis.conf.template"]);
+    expect(directiveArgs(conf, "replicaof")).toEqual([eniAddressRef(json, "redis/master"), "7000"]);
+  });
+});
+
+describe("the synth-time size check", () => {
+  test("a node whose user data would pass EC2's limit fails synth, naming the node and its largest parts", () => {
+    const noise = randomBytes(13000).toString("base64");
+    const spec = planGroup({ vpcId: "vpc-1", subnetIds: ["subnet-1"] }).nodes[0];
+    const build = () => {
+      const stack = newStack();
+      const role = new RedisNodeRole(stack, "role");
+      return new RedisNode(stack, "node", {
+        spec,
+        subnetId: "subnet-1",
+        securityGroupIds: ["sg-1"],
+        role,
+        amiId: AMI,
+        bootParts: () => [tuningPart({ tcpBacklog: 511 }), { name: "noise", order: 50, packages: [], files: [{ path: "/x", permissions: "0644", content: noise }], env: {} }],
+      });
+    };
+    expect(build).toThrow(RedisReplicationValidationError);
+    expect(build).toThrow(/^\[test\/node\] user data is \d+ bytes gzip-compressed, over the EC2 limit of 16384; largest boot parts: noise \d+ bytes, core \d+ bytes, tuning \d+ bytes$/);
   });
 });

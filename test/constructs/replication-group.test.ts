@@ -1,6 +1,6 @@
 import { TerraformVariable } from "cdktf";
 import { RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
-import { PASSWORD_PLACEHOLDER, REDIS_RESTART_DROP_IN, USER_DATA_LIMIT_BYTES } from "../../lib/config";
+import { compressedSize, PASSWORD_PLACEHOLDER, REDIS_RESTART_DROP_IN, USER_DATA_BUDGET_BYTES } from "../../lib/boot";
 import {
   cloudConfigFiles,
   dataSources,
@@ -169,7 +169,7 @@ describe("RedisReplicationGroup: every node's user data", () => {
 
   test.each(["redis/master", "redis/replica-1", "redis/replica-2"])("%s", (node) => {
     const userData = userDataOf(json)[node];
-    expect(Buffer.byteLength(userData, "utf8")).toBeLessThan(USER_DATA_LIMIT_BYTES);
+    expect(compressedSize(userData)).toBeLessThanOrEqual(USER_DATA_BUDGET_BYTES);
     const files = cloudConfigFiles(userData);
     expect(files["/etc/sysctl.d/60-redis.conf"]).toMatch(/^vm\.overcommit_memory = 1$/m);
     expect(files["/etc/systemd/system/redis-disable-thp.service"]).toMatch(/transparent_hugepage\/enabled/);
@@ -248,7 +248,11 @@ describe("RedisReplicationGroup: dedicated sentinel nodes", () => {
     const files = cloudConfigFiles(userData[node]);
     expect(parseCloudConfig(userData[node]).packages).not.toContain("redis-server");
     expect(files["/etc/redis-node/redis.conf.template"]).toBeUndefined();
-    expect(files["/etc/redis-node/node.env"]).toContain("RUN_REDIS_SERVER='no'");
+    expect(Object.keys(files).filter((f) => f.startsWith("/usr/local/lib/redis-node/parts/"))).toEqual([
+      "/usr/local/lib/redis-node/parts/10-tuning.sh",
+      "/usr/local/lib/redis-node/parts/20-secret-fetch.sh",
+      "/usr/local/lib/redis-node/parts/40-sentinel.sh",
+    ]);
     const sentinel = parseRedisConf(files["/etc/redis-node/sentinel.conf.template"]);
     expect(directiveArgs(sentinel, "sentinel", "monitor")).toEqual(["cache", master, "6379", "2"]);
     expect(directiveArgs(sentinel, "bind")).toEqual([eniAddressRef(json, node), "127.0.0.1"]);

@@ -16,7 +16,8 @@ import { FirewallRule, OUTSIDE, ROOT, Topology, applyFirewall, cleanupStale, cre
 import { allLogs, isRunning, kill9, processOf, restart, startRedis, startSentinel, stop, stopAll, waitUntil } from "./harness/processes";
 import { resolveReferences, synthesizeBasicExample } from "./synthesized-nodes";
 
-const SETUP_SCRIPT = "/usr/local/sbin/redis-node-setup";
+// The boot's shared functions, render_template among them.
+const SETUP_SCRIPT = "/usr/local/lib/redis-node/common.sh";
 const REDIS_TEMPLATE = "/etc/redis-node/redis.conf.template";
 const SENTINEL_TEMPLATE = "/etc/redis-node/sentinel.conf.template";
 const MAXMEMORY_MB = 256;

@@ -1,7 +1,7 @@
 // Reads the nodes' configuration out of the synthesized example stack: the
 // integration tests run what the library really emits, not a second rendering.
 import { Testing } from "cdktf";
-import { parseCloudConfig } from "../helpers";
+import { parseCloudConfig, readableUserData } from "../helpers";
 import { BasicExampleStack } from "../../examples/basic/main";
 
 export interface SynthesizedNode {
@@ -11,7 +11,7 @@ export interface SynthesizedNode {
   readonly eni: string;
   /**
    * write_files of the node's #cloud-config as Terraform templates (the whole
-   * user_data is one): pass each through resolveReferences to get the file
+   * user data is one): pass each through resolveReferences to get the file
    * that lands on the node.
    */
   readonly files: Record<string, string>;
@@ -35,7 +35,8 @@ const APP_GROUP = "app-clients";
 
 export function synthesizeBasicExample(): SynthesizedExample {
   const stack = new BasicExampleStack(Testing.app(), "integration", { region: "us-east-1" });
-  const res = JSON.parse(Testing.synth(stack)).resource;
+  const json = JSON.parse(Testing.synth(stack));
+  const res = json.resource;
   // Testing.synth drops the "//" metadata, so the node name comes from the
   // resource key, which is the construct path: redis_<node>_instance_<hash>.
   const nodes: SynthesizedNode[] = Object.entries<any>(res.aws_instance).map(([key, instance]) => {
@@ -44,7 +45,7 @@ export function synthesizeBasicExample(): SynthesizedExample {
     const eni = /^\$\{(aws_network_interface\.[^.]+)\.id\}$/.exec(instance.primary_network_interface?.network_interface_id ?? "")?.[1];
     if (!eni) throw new Error(`${key} has no primary network interface reference`);
     const files: Record<string, string> = {};
-    for (const f of parseCloudConfig(instance.user_data).write_files) files[f.path] = f.content;
+    for (const f of parseCloudConfig(readableUserData(json, instance)).write_files) files[f.path] = f.content;
     return { name, eni, files };
   });
   const redisGroup = Object.keys(res.aws_security_group).find((k) => k.startsWith("redis_"));

@@ -1,0 +1,101 @@
+#!/bin/bash
+# common.sh: functions shared by the boot entry script and every boot part.
+# Sourced, never run. Paths can be pointed elsewhere only by the tests of
+# the boot scripts.
+
+readonly NODE_ENV=${REDIS_NODE_ENV:-/etc/redis-node/node.env}
+readonly TEMPLATE_DIR=${REDIS_NODE_TEMPLATE_DIR:-/etc/redis-node}
+readonly STATE_DIR=${REDIS_NODE_STATE_DIR:-/var/lib/redis-node}
+readonly RUN_DIR=${REDIS_NODE_RUN_DIR:-/run/redis-node}
+# Present once the first boot finished: configs are never rendered again,
+# because Redis and Sentinel rewrite their own files after a failover.
+readonly DONE_MARKER=$STATE_DIR/setup-done
+# Written by the secret-fetch part, removed by the entry script on exit.
+readonly PASSWORD_FILE=$RUN_DIR/password
+readonly PLACEHOLDER='@@REDIS_PASSWORD@@'
+
+log() { echo "redis-node-setup: $*" >&2; }
+fail() {
+  echo "redis-node-setup: ERROR: $*" >&2
+  logger -t redis-node-setup "ERROR: $*" 2>/dev/null || true
+  exit 1
+}
+
+# Every part reads the settings that the parts of this node contributed.
+load_node_env() {
+  # shellcheck source=/dev/null
+  source "$NODE_ENV"
+}
+
+require_command() {
+  command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed; $2"
+}
+
+# shellcheck disable=SC2034 # used by the parts that source this file
+readonly APT_HINT="apt could not install it: does the subnet have a route to a package mirror (NAT gateway)?"
+
+# Fails unless the installed binary reports a version >= the minimum major.
+check_redis_version() {
+  local binary=$1 minimum=$2 text version major
+  text=$("$binary" --version) || fail "$binary --version failed"
+  version=$(sed -n 's/.* v=\([0-9][0-9.]*\).*/\1/p' <<<"$text")
+  [[ -n $version ]] || fail "cannot read the version from: $text"
+  major=${version%%.*}
+  if ((major < minimum)); then
+    fail "$binary is version $version; this node needs Redis >= $minimum.0 (Ubuntu 24.04 and Debian 12 ship 7.0; Ubuntu 22.04 ships 6.0)"
+  fi
+  log "$binary version $version"
+}
+
+# render_template TEMPLATE DEST PASSWORD_FILE
+# Writes TEMPLATE to DEST with the placeholder replaced by the password,
+# escaped for a double-quoted redis.conf string.
+render_template() {
+  local template=$1 dest=$2 password escaped content
+  password=$(<"$3")
+  [[ -n $password ]] || fail "the Redis password is empty"
+  if [[ $password == *[[:cntrl:]]* ]]; then
+    fail "the Redis password contains control characters (newline, tab, ...); store one without them"
+  fi
+  escaped=${password//\\/\\\\}
+  escaped=${escaped//\"/\\\"}
+  content=$(<"$template")
+  content=${content//"$PLACEHOLDER"/"$escaped"}
+  (umask 077 && printf '%s\n' "$content" >"$dest")
+}
+
+# Renders /etc/redis/NAME from its template, once per node.
+install_config() {
+  local name=$1
+  local dest="/etc/redis/$name"
+  if [[ -f $DONE_MARKER ]]; then
+    log "keeping $dest: setup already ran on this node"
+    return 0
+  fi
+  render_template "$TEMPLATE_DIR/$name.template" "$dest" "$PASSWORD_FILE"
+  chown redis:redis "$dest"
+  chmod 0640 "$dest"
+}
+
+# Waits (bounded) until redis-cli PING on the port answers PONG.
+wait_for_pong() {
+  local port=$1 attempt
+  for attempt in $(seq 1 30); do
+    if [[ $(redis-cli -h 127.0.0.1 -p "$port" --no-auth-warning ping 2>/dev/null) == PONG ]]; then
+      log "port $port answers PING (attempt $attempt)"
+      return 0
+    fi
+    sleep 1
+  done
+  return 1
+}
+
+start_service() {
+  local unit=$1 port=$2 log_file=$3
+  systemctl enable "$unit"
+  systemctl restart "$unit"
+  if ! REDISCLI_AUTH=$(<"$PASSWORD_FILE") wait_for_pong "$port"; then
+    tail -n 30 "$log_file" >&2 || true
+    fail "$unit does not answer on port $port after 30 s"
+  fi
+}

@@ -1,0 +1,24 @@
+#!/bin/bash
+# Boot part "redis-server": checks the packaged Redis, renders redis.conf
+# from its template once, and starts redis-server under systemd.
+set -euo pipefail
+# shellcheck source=/dev/null
+source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/common.sh"
+load_node_env
+: "${REDIS_PORT:?}" "${MIN_REDIS_MAJOR:?}"
+
+case ${1:-} in
+  check)
+    require_command redis-server "$APT_HINT"
+    require_command redis-cli "$APT_HINT"
+    check_redis_version redis-server "$MIN_REDIS_MAJOR"
+    ;;
+  prepare)
+    # The package started the service with its stock settings.
+    systemctl stop redis-server.service 2>/dev/null || true
+    systemctl daemon-reload
+    install_config redis.conf
+    ;;
+  start) start_service redis-server.service "$REDIS_PORT" /var/log/redis/redis-server.log ;;
+  *) fail "usage: $0 check|prepare|start" ;;
+esac

@@ -1,0 +1,4 @@
+export * from "./tuning";
+export * from "./secret-fetch";
+export * from "./redis-server";
+export * from "./sentinel";

@@ -1,0 +1,21 @@
+import { BootPart } from "../boot-part";
+import { TEMPLATE_DIR } from "../cloud-config";
+import { renderSentinelConf, SentinelConfSettings } from "../render/sentinel-conf";
+
+export interface SentinelPartOptions {
+  readonly conf: SentinelConfSettings;
+  /** Lowest Redis major version the boot accepts. */
+  readonly minRedisMajor: number;
+}
+
+/** redis-sentinel: the package and sentinel.conf, rendered once at first boot. */
+export function sentinelPart(options: SentinelPartOptions): BootPart {
+  return {
+    name: "sentinel",
+    order: 40,
+    packages: ["redis-sentinel", "redis-tools"],
+    files: [{ path: `${TEMPLATE_DIR}/sentinel.conf.template`, permissions: "0600", content: renderSentinelConf(options.conf) }],
+    env: { SENTINEL_PORT: String(options.conf.port), MIN_REDIS_MAJOR: String(options.minRedisMajor) },
+    step: "sentinel.sh",
+  };
+}

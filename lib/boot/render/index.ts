@@ -1,0 +1,6 @@
+// Pure renderers: no cdktf or provider import, usable on their own.
+export * from "./directives";
+export * from "./values";
+export * from "./redis-conf";
+export * from "./sentinel-conf";
+export * from "./system-tuning";

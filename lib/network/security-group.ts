@@ -1,0 +1,118 @@
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { VpcSecurityGroupEgressRule } from "@cdktf/provider-aws/lib/vpc-security-group-egress-rule";
+import { Construct } from "constructs";
+import { DEFAULT_REDIS_PORT, DEFAULT_SENTINEL_PORT } from "../private/defaults";
+import { checkNow, requireAwsId, requireDistinctPorts, requirePort } from "../private/validation";
+import { RedisConnections } from "./connections";
+
+export interface RedisSecurityGroupProps {
+  /** VPC of the group. */
+  readonly vpcId: string;
+  /** @default 6379 */
+  readonly redisPort?: number;
+  /** @default 26379 */
+  readonly sentinelPort?: number;
+  /**
+   * Allow all outbound traffic. Off, the nodes may reach only TCP 80/443
+   * anywhere (apt, SSM, the secret store) and the Redis ports of the group.
+   * @default false
+   */
+  readonly allowAllOutbound?: boolean;
+  /** @default - the construct path */
+  readonly description?: string;
+  /** @default - no tags */
+  readonly tags?: { [key: string]: string };
+}
+
+/**
+ * The security group of the Redis nodes. Nodes reach each other on the Redis
+ * and Sentinel ports; everything else must be allowed by name
+ * (`allowFromSecurityGroup`, `allowFromCidr`, `allowFromAnyIpv4`, or
+ * `connections.allowFrom` for a chosen port kind).
+ */
+export class RedisSecurityGroup extends Construct {
+  /** @attribute */
+  public readonly securityGroupId: string;
+  /** Port of redis-server on the nodes. */
+  public readonly redisPort: number;
+  /** Port of Redis Sentinel on the nodes. */
+  public readonly sentinelPort: number;
+  /**
+   * The group's ingress rules, addressed by source: allow further peers and
+   * port kinds here (`connections.allowFrom(RedisPeer.ipv4(...), { ports })`).
+   */
+  public readonly connections: RedisConnections;
+
+  constructor(scope: Construct, id: string, props: RedisSecurityGroupProps) {
+    super(scope, id);
+    this.redisPort = props.redisPort ?? DEFAULT_REDIS_PORT;
+    this.sentinelPort = props.sentinelPort ?? DEFAULT_SENTINEL_PORT;
+    checkNow(this, (p) => {
+      requirePort(p, "redisPort", this.redisPort);
+      requirePort(p, "sentinelPort", this.sentinelPort);
+      requireDistinctPorts(p, { redisPort: this.redisPort, sentinelPort: this.sentinelPort });
+      requireAwsId(p, "vpcId", props.vpcId, "vpc");
+    });
+
+    const group = new SecurityGroup(this, "group", {
+      vpcId: props.vpcId,
+      description: props.description ?? `Redis nodes of ${this.node.path}`,
+      tags: props.tags,
+      // Rules are separate resources; an inline rule set would fight them.
+      lifecycle: { createBeforeDestroy: true },
+    });
+    this.securityGroupId = group.id;
+
+    // Created in this construct, not below it: the rules keep the Terraform
+    // addresses they had before connections existed (ingress-redis-self, ...).
+    this.connections = new RedisConnections(this, {
+      securityGroupId: this.securityGroupId,
+      ports: { redis: this.redisPort, sentinel: this.sentinelPort },
+    });
+    this.connections.allowInternally();
+    for (const [name, port] of [["redis", this.redisPort], ["sentinel", this.sentinelPort]] as const) {
+      new VpcSecurityGroupEgressRule(this, `egress-${name}-self`, {
+        securityGroupId: group.id,
+        ipProtocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        referencedSecurityGroupId: group.id,
+        description: `${name} to the other Redis nodes`,
+      });
+    }
+    if (props.allowAllOutbound) {
+      new VpcSecurityGroupEgressRule(this, "egress-all", {
+        securityGroupId: group.id,
+        ipProtocol: "-1",
+        cidrIpv4: "0.0.0.0/0",
+        description: "all outbound (allowAllOutbound)",
+      });
+    } else {
+      for (const port of [80, 443]) {
+        new VpcSecurityGroupEgressRule(this, `egress-${port}`, {
+          securityGroupId: group.id,
+          ipProtocol: "tcp",
+          fromPort: port,
+          toPort: port,
+          cidrIpv4: "0.0.0.0/0",
+          description: port === 80 ? "apt package mirrors" : "AWS APIs (SSM, secret store) and apt over TLS",
+        });
+      }
+    }
+  }
+
+  /** Lets members of another security group reach Redis and Sentinel. */
+  public allowFromSecurityGroup(securityGroupId: string, description?: string): void {
+    this.connections.allowFromSecurityGroup(securityGroupId, description);
+  }
+
+  /** Lets an IPv4 CIDR block reach Redis and Sentinel. */
+  public allowFromCidr(cidr: string, description?: string): void {
+    this.connections.allowFromCidr(cidr, description);
+  }
+
+  /** Opens Redis and Sentinel to every IPv4 address. Only for those who ask by name. */
+  public allowFromAnyIpv4(description?: string): void {
+    this.connections.allowFromAnyIpv4(description);
+  }
+}

@@ -1,0 +1,105 @@
+import { Instance } from "@cdktf/provider-aws/lib/instance";
+import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
+import { Fn, TerraformLocal } from "cdktf";
+import { Construct } from "constructs";
+import { BootPart, contributionsOf, renderCloudConfig, userDataSizeProblem } from "../boot";
+import { RedisReplicationValidationError } from "../errors";
+import { RedisNodeRole } from "../iam/node-role";
+import { NodeSpec } from "../private/planner";
+
+/** One node of a group, as users see it. */
+export interface IRedisNode {
+  /** Construct id of the node: "master", "replica-1", "sentinel-1". */
+  readonly name: string;
+  /** The node's private IPv4 address, its network interface's. @attribute */
+  readonly privateIp: string;
+  /** @attribute */
+  readonly instanceId: string;
+  /** @attribute */
+  readonly networkInterfaceId: string;
+  /**
+   * The readable #cloud-config (a Terraform template); the instance
+   * receives it gzip-compressed.
+   */
+  readonly userData: string;
+}
+
+export interface RedisNodeProps {
+  readonly spec: NodeSpec;
+  readonly subnetId: string;
+  readonly securityGroupIds: string[];
+  /** The role whose instance profile the node uses; boot parts add their statements to it. */
+  readonly role: RedisNodeRole;
+  readonly amiId: string;
+  readonly keyName?: string;
+  readonly tags?: { [key: string]: string };
+  /** The node's boot parts, given the node's own address. */
+  readonly bootParts: (nodeAddress: string) => BootPart[];
+}
+
+/**
+ * An EC2 instance behind its own network interface. The interface gives the
+ * node an address known before the instance exists, so every node's user
+ * data can name the master without a dependency cycle, and a replaced
+ * instance keeps its address.
+ */
+export class RedisNode extends Construct implements IRedisNode {
+  public readonly name: string;
+  public readonly privateIp: string;
+  public readonly instanceId: string;
+  public readonly networkInterfaceId: string;
+  public readonly userData: string;
+  public readonly instance: Instance;
+
+  constructor(scope: Construct, id: string, props: RedisNodeProps) {
+    super(scope, id);
+    this.name = id;
+    const name = this.node.path.replace(/\//g, "-");
+    const tags = { ...props.tags, Name: name };
+
+    const eni = new NetworkInterface(this, "eni", {
+      subnetId: props.subnetId,
+      securityGroups: props.securityGroupIds,
+      description: `Redis node ${this.node.path}`,
+      tags,
+    });
+    this.privateIp = eni.privateIp;
+    this.networkInterfaceId = eni.id;
+
+    const parts = props.bootParts(eni.privateIp);
+    for (const part of parts) part.bind?.(props.role);
+    this.userData = renderCloudConfig(parts);
+    const tooLarge = userDataSizeProblem(this.userData, contributionsOf(parts));
+    if (tooLarge) throw new RedisReplicationValidationError(this, tooLarge);
+    // The readable cloud-config stays in the synthesized JSON as a local
+    // (reviews, snapshots); Terraform fills its references, then gzips it:
+    // about a third of the size, and cloud-init reads gzip user data.
+    const userData = new TerraformLocal(this, "user-data", this.userData);
+
+    this.instance = new Instance(this, "instance", {
+      ami: props.amiId,
+      instanceType: props.spec.instanceType,
+      iamInstanceProfile: props.role.instanceProfileName,
+      keyName: props.keyName,
+      primaryNetworkInterface: { networkInterfaceId: eni.id },
+      metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
+      rootBlockDevice: {
+        volumeType: "gp3",
+        volumeSize: props.spec.rootVolumeSizeGiB,
+        encrypted: true,
+        deleteOnTermination: true,
+      },
+      userDataBase64: Fn.base64gzip(userData.asString),
+      userDataReplaceOnChange: false,
+      // After a failover the master is another node than the one Terraform
+      // created as master; Redis and Sentinel own their config files from the
+      // first boot on. A changed template or a newer AMI must not stop,
+      // restart or replace a running node: replace nodes deliberately
+      // (terraform apply -replace=...), one at a time.
+      lifecycle: { ignoreChanges: ["user_data", "user_data_base64", "ami"] },
+      tags,
+      volumeTags: tags,
+    });
+    this.instanceId = this.instance.id;
+  }
+}

@@ -1,0 +1,230 @@
+import { RedisConfSettings } from "./boot/render/redis-conf";
+import { SentinelConfSettings } from "./boot/render/sentinel-conf";
+import { MASTER_NAME_PATTERN } from "./boot/render/values";
+import { DEFAULT_REDIS_PORT, DEFAULT_SENTINEL_PORT } from "./private/defaults";
+import {
+  Problems,
+  requireDistinctPorts,
+  requireEach,
+  requireInteger,
+  requireIpv4,
+  requireMemorySize,
+  requireOneOf,
+  requirePattern,
+  requirePort,
+  requireSnapshotSchedule,
+} from "./private/validation";
+
+/** `appendfsync`: how often the append-only file is fsynced. */
+export enum AppendFsync {
+  /** fsync after every write: safest, slowest. */
+  ALWAYS = "always",
+  /** fsync once a second: at most about a second of writes lost on a crash. */
+  EVERYSEC = "everysec",
+  /** leave it to the kernel. */
+  NO = "no",
+}
+
+/** `maxmemory-policy`: what Redis does when maxmemory is reached. */
+export enum MaxMemoryPolicy {
+  NOEVICTION = "noeviction",
+  ALLKEYS_LRU = "allkeys-lru",
+  ALLKEYS_LFU = "allkeys-lfu",
+  ALLKEYS_RANDOM = "allkeys-random",
+  VOLATILE_LRU = "volatile-lru",
+  VOLATILE_LFU = "volatile-lfu",
+  VOLATILE_RANDOM = "volatile-random",
+  VOLATILE_TTL = "volatile-ttl",
+}
+
+/** redis.conf settings a user may set. Every field has a safe default. */
+export interface RedisServerOptions {
+  /** @default 6379 */
+  readonly port?: number;
+  /**
+   * `tcp-backlog`: queue of connections not yet accepted. The node's
+   * net.core.somaxconn is raised to at least this value.
+   * @default 2048
+   */
+  readonly tcpBacklog?: number;
+  /** @default 10000 */
+  readonly maxClients?: number;
+  /**
+   * `maxmemory`, a Redis memory size such as "2gb"; "0" means no limit.
+   * @default - 70% of the instance type's memory, leaving room for the
+   * copy-on-write of BGSAVE / AOF rewrite and for replication buffers
+   */
+  readonly maxMemory?: string;
+  /** @default MaxMemoryPolicy.NOEVICTION (writes fail rather than data vanish) */
+  readonly maxMemoryPolicy?: MaxMemoryPolicy;
+  /**
+   * `appendonly`. Off by default: a replica restarted gracefully (upgrade,
+   * reboot) resumes with a partial resync only when it restarts from an RDB
+   * snapshot, which holds its replication offset; from an AOF it needs a
+   * full copy of the dataset. Durability comes from the replicas and
+   * Sentinel; turn this on for at most ~1 s of writes lost when a node
+   * restarts by itself, at the cost of full resyncs after restarts.
+   * @default false
+   */
+  readonly appendOnly?: boolean;
+  /** @default AppendFsync.EVERYSEC */
+  readonly appendFsync?: AppendFsync;
+  /**
+   * `save` schedule as "<seconds> <changes>" pairs; "" disables RDB snapshots.
+   * @default "3600 1 300 100 60 10000" (Redis 7's own default)
+   */
+  readonly snapshotSchedule?: string;
+  /**
+   * `repl-backlog-size`: writes kept for replicas that reconnect. A replica
+   * that was away for less than backlog / write rate resumes with a partial
+   * resync instead of a full copy.
+   * @default "128mb"
+   */
+  readonly replBacklogSize?: string;
+  /**
+   * Hard limit of `client-output-buffer-limit replica`: a replica whose
+   * buffer exceeds it is disconnected. Too small, and a full resync of a big
+   * dataset never finishes (endless resync loop).
+   * @default "1gb"
+   */
+  readonly replicaOutputBufferHardLimit?: string;
+  /** Soft limit of `client-output-buffer-limit replica`. @default "256mb" */
+  readonly replicaOutputBufferSoftLimit?: string;
+  /** Seconds the soft limit may be exceeded. @default 120 */
+  readonly replicaOutputBufferSoftSeconds?: number;
+  /**
+   * `min-replicas-to-write`: the master refuses writes unless this many
+   * replicas are connected with a lag of at most minReplicasMaxLag seconds.
+   * Bounds the writes a master cut off from its replicas can accept (and
+   * lose when a failover elects another master).
+   * @default - 1 in a replication group with replicas, else 0 (off)
+   */
+  readonly minReplicasToWrite?: number;
+  /** `min-replicas-max-lag` in seconds. @default 10 */
+  readonly minReplicasMaxLag?: number;
+  /** Addresses to bind besides the node's own and 127.0.0.1. @default - none */
+  readonly extraBindAddresses?: string[];
+}
+
+/** Settings of Sentinel on a node. */
+export interface SentinelConfigOptions {
+  /**
+   * Name Sentinel gives the monitored master; clients ask for it.
+   * @default "main"
+   */
+  readonly masterName?: string;
+  /**
+   * Sentinels that must agree the master is down before a failover.
+   * @default - a majority of the sentinels
+   */
+  readonly quorum?: number;
+  /**
+   * Milliseconds without a valid reply before a sentinel considers the master
+   * down. Lower fails over sooner but risks failovers on a network blip or a
+   * long fork; 5000 detects a dead master in 5 s and rides out short stalls.
+   * @default 5000
+   */
+  readonly downAfterMilliseconds?: number;
+  /**
+   * `failover-timeout`: how long a failover may take, and how long before
+   * the same master is failed over again.
+   * @default 60000
+   */
+  readonly failoverTimeoutMilliseconds?: number;
+  /** Replicas reconfigured at the same time after a failover. @default 1 */
+  readonly parallelSyncs?: number;
+  /** @default 26379 */
+  readonly port?: number;
+}
+
+export const DEFAULT_MASTER_NAME = "main";
+export const DEFAULT_DOWN_AFTER_MS = 5000;
+/** Below this, a GC pause or a network blip triggers a failover. */
+export const MIN_DOWN_AFTER_MS = 1000;
+export const MAX_REPLICA_PRIORITY = 1000;
+
+/** Validates literal values of the options. */
+export function validateRedisServerOptions(problems: Problems, o: RedisServerOptions, prefix = "redis."): void {
+  requirePort(problems, `${prefix}port`, o.port);
+  requireInteger(problems, `${prefix}tcpBacklog`, o.tcpBacklog, 1, 65535);
+  requireInteger(problems, `${prefix}maxClients`, o.maxClients, 1, 1_000_000);
+  requireMemorySize(problems, `${prefix}maxMemory`, o.maxMemory);
+  requireOneOf(problems, `${prefix}maxMemoryPolicy`, o.maxMemoryPolicy, Object.values(MaxMemoryPolicy));
+  requireOneOf(problems, `${prefix}appendFsync`, o.appendFsync, Object.values(AppendFsync));
+  requireSnapshotSchedule(problems, `${prefix}snapshotSchedule`, o.snapshotSchedule);
+  requireMemorySize(problems, `${prefix}replBacklogSize`, o.replBacklogSize, 16 * 1024);
+  requireMemorySize(problems, `${prefix}replicaOutputBufferHardLimit`, o.replicaOutputBufferHardLimit);
+  requireMemorySize(problems, `${prefix}replicaOutputBufferSoftLimit`, o.replicaOutputBufferSoftLimit);
+  requireInteger(problems, `${prefix}replicaOutputBufferSoftSeconds`, o.replicaOutputBufferSoftSeconds, 0, 86400);
+  requireInteger(problems, `${prefix}minReplicasToWrite`, o.minReplicasToWrite, 0, 100);
+  requireInteger(problems, `${prefix}minReplicasMaxLag`, o.minReplicasMaxLag, 1, 3600);
+  requireEach(problems, `${prefix}extraBindAddresses`, o.extraBindAddresses, requireIpv4);
+}
+
+export function validateSentinelOptions(problems: Problems, o: SentinelConfigOptions, prefix = "sentinel."): void {
+  requirePattern(
+    problems,
+    `${prefix}masterName`,
+    o.masterName,
+    MASTER_NAME_PATTERN,
+    "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  );
+  requireInteger(problems, `${prefix}quorum`, o.quorum, 1, 100);
+  requireInteger(problems, `${prefix}downAfterMilliseconds`, o.downAfterMilliseconds, MIN_DOWN_AFTER_MS, 3_600_000);
+  requireInteger(problems, `${prefix}failoverTimeoutMilliseconds`, o.failoverTimeoutMilliseconds, 1000, 86_400_000);
+  requireInteger(problems, `${prefix}parallelSyncs`, o.parallelSyncs, 1, 100);
+  requirePort(problems, `${prefix}port`, o.port);
+}
+
+/** Applies the defaults: the settings redis.conf is rendered from. */
+export function resolveRedisConf(
+  o: RedisServerOptions,
+  node: { nodeAddress: string; masterAddress?: string; masterPort?: number; replicaPriority?: number; maxMemory: string },
+): RedisConfSettings {
+  return {
+    nodeAddress: node.nodeAddress,
+    extraBindAddresses: o.extraBindAddresses ?? [],
+    port: o.port ?? DEFAULT_REDIS_PORT,
+    masterAddress: node.masterAddress,
+    masterPort: node.masterPort,
+    tcpBacklog: o.tcpBacklog ?? 2048,
+    maxClients: o.maxClients ?? 10000,
+    maxMemory: o.maxMemory ?? node.maxMemory,
+    maxMemoryPolicy: o.maxMemoryPolicy ?? MaxMemoryPolicy.NOEVICTION,
+    appendOnly: o.appendOnly ?? false,
+    appendFsync: o.appendFsync ?? AppendFsync.EVERYSEC,
+    snapshotSchedule: o.snapshotSchedule ?? "3600 1 300 100 60 10000",
+    replBacklogSize: o.replBacklogSize ?? "128mb",
+    replicaOutputBufferHardLimit: o.replicaOutputBufferHardLimit ?? "1gb",
+    replicaOutputBufferSoftLimit: o.replicaOutputBufferSoftLimit ?? "256mb",
+    replicaOutputBufferSoftSeconds: o.replicaOutputBufferSoftSeconds ?? 120,
+    minReplicasToWrite: o.minReplicasToWrite ?? 0,
+    minReplicasMaxLag: o.minReplicasMaxLag ?? 10,
+    replicaPriority: node.replicaPriority ?? 100,
+  };
+}
+
+export function resolveSentinelConf(
+  o: SentinelConfigOptions,
+  node: { nodeAddress: string; masterAddress: string; masterPort: number; defaultQuorum: number },
+): SentinelConfSettings {
+  return {
+    nodeAddress: node.nodeAddress,
+    port: o.port ?? DEFAULT_SENTINEL_PORT,
+    masterName: o.masterName ?? DEFAULT_MASTER_NAME,
+    masterAddress: node.masterAddress,
+    masterPort: node.masterPort,
+    quorum: o.quorum ?? node.defaultQuorum,
+    downAfterMilliseconds: o.downAfterMilliseconds ?? DEFAULT_DOWN_AFTER_MS,
+    failoverTimeoutMilliseconds: o.failoverTimeoutMilliseconds ?? 60000,
+    parallelSyncs: o.parallelSyncs ?? 1,
+  };
+}
+
+/** Redis and Sentinel must listen on different ports. */
+export function validatePorts(problems: Problems, redisPort: number | undefined, sentinelPort: number | undefined): void {
+  requireDistinctPorts(problems, {
+    "sentinel.port": sentinelPort ?? DEFAULT_SENTINEL_PORT,
+    "redis.port": redisPort ?? DEFAULT_REDIS_PORT,
+  });
+}

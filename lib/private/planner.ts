@@ -1,0 +1,228 @@
+// Plan, validate, build: props become per-node specs here, without creating
+// any construct; the group's constructor only builds what the plan says.
+import { Token } from "cdktf";
+import {
+  DEFAULT_DOWN_AFTER_MS,
+  DEFAULT_MASTER_NAME,
+  MAX_REPLICA_PRIORITY,
+  RedisServerOptions,
+  SentinelConfigOptions,
+  validatePorts,
+  validateRedisServerOptions,
+  validateSentinelOptions,
+} from "../options";
+import type { RedisReplicationGroupProps } from "../topology/replication-group-props";
+import { architectureOf, CpuArchitecture } from "./architecture";
+import {
+  DEFAULT_INSTANCE_TYPE,
+  DEFAULT_REDIS_PORT,
+  DEFAULT_ROOT_VOLUME_GIB,
+  DEFAULT_SENTINEL_INSTANCE_TYPE,
+  DEFAULT_SENTINEL_PORT,
+} from "./defaults";
+import {
+  Problems,
+  requireAwsId,
+  requireCidr,
+  requireEach,
+  requireInstanceType,
+  requireInteger,
+  requireNonEmptyList,
+} from "./validation";
+
+export const MAX_REPLICAS = 15;
+export const MAX_DEDICATED_SENTINELS = 15;
+
+/** What a node is at creation time; after a failover, Sentinel decides. */
+export enum NodeKind {
+  MASTER = "master",
+  REPLICA = "replica",
+  SENTINEL = "sentinel",
+}
+
+/** Everything the builder needs to know about one node. */
+export interface NodeSpec {
+  /** Construct id: master, replica-1, sentinel-1. */
+  readonly id: string;
+  readonly kind: NodeKind;
+  /** Index into subnetIds (round-robin). */
+  readonly subnetIndex: number;
+  readonly instanceType: string;
+  readonly architecture: CpuArchitecture;
+  /** undefined: the newest Ubuntu 24.04 LTS image of the node's architecture. */
+  readonly amiId?: string;
+  readonly rootVolumeSizeGiB: number;
+  readonly runsRedis: boolean;
+  readonly runsSentinel: boolean;
+  /** `replica-priority` of a data node. */
+  readonly replicaPriority?: number;
+}
+
+export interface GroupPlan {
+  readonly replicaCount: number;
+  readonly nodes: NodeSpec[];
+  readonly sentinelEnabled: boolean;
+  /** Sentinels in the group: one per data node, or the dedicated ones. */
+  readonly sentinelCount: number;
+  readonly quorum: number;
+  readonly masterName: string;
+  readonly redisPort: number;
+  readonly sentinelPort: number;
+  /** redis.conf options of every data node, with the group's defaults applied (maxMemory may stay unset). */
+  readonly redis: RedisServerOptions;
+  readonly sentinel: SentinelConfigOptions;
+  /** RestartSec for a crashed redis-server, when a sentinel watches the group. */
+  readonly crashRestartDelaySeconds?: number;
+  /** Things worth a synth warning. */
+  readonly warnings: string[];
+}
+
+/** Restart delay that lets Sentinel promote a replica first. */
+export function restartDelayFor(downAfterMilliseconds: number | undefined): number {
+  const downAfter = downAfterMilliseconds ?? DEFAULT_DOWN_AFTER_MS;
+  return Token.isUnresolved(downAfter) ? 60 : Math.ceil(downAfter / 1000) + 10;
+}
+
+function sentinelCountOf(props: RedisReplicationGroupProps, replicaCount: number): number {
+  const sentinel = props.sentinel ?? {};
+  if (!(sentinel.enabled ?? true)) return 0;
+  const dedicated = sentinel.dedicatedNodeCount ?? 0;
+  return dedicated > 0 ? dedicated : replicaCount + 1;
+}
+
+/**
+ * Every problem with the props at once, in the words of the prop, the value
+ * and what is allowed. Literal values only: tokens are Terraform's to check.
+ */
+export function validateGroupProps(props: RedisReplicationGroupProps): Problems {
+  const p = new Problems();
+  const redis = props.redis ?? {};
+  const sentinel = props.sentinel ?? {};
+  const replicaCount = props.replicaCount ?? 2;
+  const countKnown = !Token.isUnresolved(replicaCount) && Number.isInteger(replicaCount) && replicaCount >= 0 && replicaCount <= MAX_REPLICAS;
+  if (Token.isUnresolved(replicaCount)) p.add("replicaCount must be a literal number, not a token");
+  else requireInteger(p, "replicaCount", replicaCount, 0, MAX_REPLICAS);
+
+  requireAwsId(p, "vpcId", props.vpcId, "vpc");
+  requireNonEmptyList(p, "subnetIds", props.subnetIds);
+  requireEach(p, "subnetIds", props.subnetIds, (q, prop, id) => requireAwsId(q, prop, id, "subnet"));
+  requireEach(p, "allowedSecurityGroupIds", props.allowedSecurityGroupIds, (q, prop, id) => requireAwsId(q, prop, id, "sg"));
+  requireEach(p, "allowedCidrs", props.allowedCidrs, requireCidr);
+  requireInstanceType(p, "instanceType", props.instanceType);
+  requireAwsId(p, "amiId", props.amiId, "ami");
+  requireInteger(p, "rootVolumeSizeGiB", props.rootVolumeSizeGiB, 8, 16384);
+  requireInstanceType(p, "sentinel.dedicatedInstanceType", sentinel.dedicatedInstanceType);
+  requireAwsId(p, "sentinel.dedicatedAmiId", sentinel.dedicatedAmiId, "ami");
+  validateRedisServerOptions(p, redis);
+  validateSentinelOptions(p, sentinel);
+  validatePorts(p, redis.port, sentinel.port);
+  for (const problem of props.password?.validate() ?? []) p.add(problem);
+
+  const minReplicas = redis.minReplicasToWrite;
+  if (countKnown && minReplicas !== undefined && !Token.isUnresolved(minReplicas) && minReplicas > replicaCount) {
+    p.add(`redis.minReplicasToWrite must be at most replicaCount (${replicaCount}), got ${minReplicas}: the master would refuse every write`);
+  }
+  const priorities = props.replicaPriorities;
+  if (priorities && !Token.isUnresolved(priorities)) {
+    if (countKnown && priorities.length !== replicaCount + 1) {
+      p.add(
+        `replicaPriorities must have one entry per data node (1 master + ${replicaCount} replicas = ${replicaCount + 1}), got ${priorities.length}`,
+      );
+    }
+    requireEach(p, "replicaPriorities", priorities, (q, prop, value) => requireInteger(q, prop, value, 0, MAX_REPLICA_PRIORITY));
+  }
+
+  const dedicated = sentinel.dedicatedNodeCount ?? 0;
+  requireInteger(p, "sentinel.dedicatedNodeCount", dedicated, 0, MAX_DEDICATED_SENTINELS);
+  if (countKnown && (sentinel.enabled ?? true)) {
+    const count = sentinelCountOf(props, replicaCount);
+    const where = dedicated > 0 ? "sentinel.dedicatedNodeCount" : "sentinels (one per data node: 1 + replicaCount)";
+    if (count < 3 && !sentinel.allowFewerThanThreeSentinels) {
+      p.add(
+        `${where} gives ${count} sentinel(s); at least 3 are needed for a failover to survive the loss of a node. ` +
+          "Add replicas or dedicated sentinels, or set sentinel.allowFewerThanThreeSentinels to accept a setup that is not highly available",
+      );
+    }
+    const quorum = sentinel.quorum;
+    if (quorum !== undefined && !Token.isUnresolved(quorum) && quorum > count) {
+      p.add(`sentinel.quorum must be at most the number of sentinels (${count}), got ${quorum}: no failover could ever start`);
+    }
+  }
+  return p;
+}
+
+/** Turns validated props into node specs and resolved group settings. */
+export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
+  const redis = props.redis ?? {};
+  const sentinel = props.sentinel ?? {};
+  const replicaCount = props.replicaCount ?? 2;
+  const sentinelEnabled = sentinel.enabled ?? true;
+  const dedicated = sentinelEnabled ? (sentinel.dedicatedNodeCount ?? 0) : 0;
+  const sentinelCount = sentinelCountOf(props, replicaCount);
+  const warnings: string[] = [];
+  if (sentinelEnabled && sentinelCount % 2 === 0) {
+    warnings.push(`${sentinelCount} sentinels: an even count tolerates no more failures than ${sentinelCount - 1}; prefer an odd number`);
+  }
+
+  const instanceType = props.instanceType ?? DEFAULT_INSTANCE_TYPE;
+  const dataArchitecture = architectureOf(instanceType);
+  const rootVolumeSizeGiB = props.rootVolumeSizeGiB ?? DEFAULT_ROOT_VOLUME_GIB;
+  const nodes: NodeSpec[] = [];
+  for (let i = 0; i <= replicaCount; i++) {
+    nodes.push({
+      id: i === 0 ? "master" : `replica-${i}`,
+      kind: i === 0 ? NodeKind.MASTER : NodeKind.REPLICA,
+      subnetIndex: i,
+      instanceType,
+      architecture: dataArchitecture,
+      amiId: props.amiId,
+      rootVolumeSizeGiB,
+      runsRedis: true,
+      runsSentinel: sentinelEnabled && dedicated === 0,
+      replicaPriority: props.replicaPriorities?.[i],
+    });
+  }
+
+  const sentinelType = sentinel.dedicatedInstanceType ?? DEFAULT_SENTINEL_INSTANCE_TYPE;
+  const sentinelArchitecture = architectureOf(sentinelType);
+  let sentinelAmi = sentinel.dedicatedAmiId;
+  if (sentinelAmi === undefined && props.amiId !== undefined && dedicated > 0) {
+    if (sentinelArchitecture === dataArchitecture) {
+      sentinelAmi = props.amiId;
+    } else {
+      warnings.push(
+        `amiId is an image for ${dataArchitecture} (instanceType ${instanceType}); the dedicated sentinels (${sentinelType}, ${sentinelArchitecture}) ` +
+          `get the newest Ubuntu 24.04 LTS ${sentinelArchitecture} image instead. Set sentinel.dedicatedAmiId to choose theirs`,
+      );
+    }
+  }
+  for (let i = 0; i < dedicated; i++) {
+    nodes.push({
+      id: `sentinel-${i + 1}`,
+      kind: NodeKind.SENTINEL,
+      subnetIndex: i,
+      instanceType: sentinelType,
+      architecture: sentinelArchitecture,
+      amiId: sentinelAmi,
+      rootVolumeSizeGiB,
+      runsRedis: false,
+      runsSentinel: true,
+    });
+  }
+
+  return {
+    replicaCount,
+    nodes,
+    sentinelEnabled,
+    sentinelCount,
+    quorum: sentinel.quorum ?? Math.floor(sentinelCount / 2) + 1,
+    masterName: sentinel.masterName ?? DEFAULT_MASTER_NAME,
+    redisPort: redis.port ?? DEFAULT_REDIS_PORT,
+    sentinelPort: sentinel.port ?? DEFAULT_SENTINEL_PORT,
+    redis: { ...redis, minReplicasToWrite: redis.minReplicasToWrite ?? (replicaCount > 0 ? 1 : 0) },
+    sentinel,
+    // With dedicated sentinels the data nodes run none, but still need the delay.
+    crashRestartDelaySeconds: sentinelEnabled ? restartDelayFor(sentinel.downAfterMilliseconds) : undefined,
+    warnings,
+  };
+}

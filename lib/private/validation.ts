@@ -1,0 +1,140 @@
+import { Token } from "cdktf";
+import { IConstruct } from "constructs";
+import { cidrProblem, isIpv4Address, parseMemorySize, snapshotScheduleProblem } from "../boot/render/values";
+import { RedisReplicationValidationError } from "../errors";
+
+// Synth-time checks of literal prop values. Every check skips unresolved
+// tokens: a value only known at apply time is Terraform's to check. Checks
+// add to a Problems list, so that one synth reports every problem at once.
+
+/** The problems found so far; thrown together as one error. */
+export class Problems {
+  private readonly list: string[] = [];
+
+  public add(message: string): void {
+    this.list.push(message);
+  }
+
+  public get count(): number {
+    return this.list.length;
+  }
+
+  /** Throws one RedisReplicationValidationError with every problem, if there is any. */
+  public throwIfAny(scope: IConstruct): void {
+    if (this.list.length > 0) throw new RedisReplicationValidationError(scope, [...this.list]);
+  }
+}
+
+function isLiteralNumber(value: number | undefined): value is number {
+  return value !== undefined && !Token.isUnresolved(value);
+}
+
+export function requireInteger(problems: Problems, prop: string, value: number | undefined, min: number, max: number): void {
+  if (!isLiteralNumber(value)) return;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    return problems.add(`${prop} must be a whole number from ${min} to ${max}, got ${value}`);
+  }
+}
+
+export function requirePort(problems: Problems, prop: string, value: number | undefined): void {
+  requireInteger(problems, prop, value, 1, 65535);
+}
+
+export function requireDistinctPorts(problems: Problems, ports: Record<string, number | undefined>): void {
+  const seen = new Map<number, string>();
+  for (const [prop, port] of Object.entries(ports)) {
+    if (!isLiteralNumber(port)) continue;
+    const other = seen.get(port);
+    if (other !== undefined) {
+      return problems.add(`${prop} and ${other} must differ, both are ${port}`);
+    }
+    seen.set(port, prop);
+  }
+}
+
+export function requireCidr(problems: Problems, prop: string, value: string): void {
+  if (Token.isUnresolved(value)) return;
+  const problem = cidrProblem(value);
+  if (problem) return problems.add(`${prop} "${value}" is not a valid CIDR: ${problem}`);
+}
+
+export function requireIpv4(problems: Problems, prop: string, value: string | undefined): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  if (!isIpv4Address(value)) {
+    return problems.add(`${prop} "${value}" is not an IPv4 address such as 10.0.1.10`);
+  }
+}
+
+/** Redis memory sizes: a whole number with an optional unit (b, k, kb, m, mb, g, gb). */
+export function requireMemorySize(problems: Problems, prop: string, value: string | undefined, minBytes = 0): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  const bytes = parseMemorySize(value);
+  if (bytes === undefined) {
+    return problems.add(
+      `${prop} "${value}" is not a memory size Redis accepts: use a whole number with an optional unit b, k, kb, m, mb, g or gb, such as "256mb"`,
+    );
+  }
+  if (bytes < minBytes) {
+    return problems.add(`${prop} must be at least ${minBytes} bytes, got "${value}"`);
+  }
+}
+
+export function requireOneOf(problems: Problems, prop: string, value: string | undefined, allowed: readonly string[]): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  if (!allowed.includes(value)) {
+    return problems.add(`${prop} must be one of ${allowed.join(", ")}, got "${value}"`);
+  }
+}
+
+export function requirePattern(problems: Problems, prop: string, value: string | undefined, pattern: RegExp, what: string): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  if (!pattern.test(value)) return problems.add(`${prop} "${value}" is invalid: ${what}`);
+}
+
+/**
+ * AWS resource ids such as vpc-..., subnet-..., sg-...: catches a name, an
+ * ARN or a CIDR passed by mistake, and still accepts the short fake ids of
+ * users' own tests.
+ */
+export function requireAwsId(problems: Problems, prop: string, value: string | undefined, prefix: string): void {
+  requirePattern(problems, prop, value, new RegExp(`^${prefix}-[0-9a-zA-Z]+$`), `expected an id such as ${prefix}-0123456789abcdef0`);
+}
+
+/** EC2 instance types such as t3.medium or r7g.large. */
+export function requireInstanceType(problems: Problems, prop: string, value: string | undefined): void {
+  requirePattern(problems, prop, value, /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "expected an EC2 instance type such as t3.medium or r7g.large");
+}
+
+/**
+ * Runs `check` on every entry of a literal list, naming each `prop[i]`; a
+ * list token (one encoded entry) is Terraform's to check.
+ */
+export function requireEach<T>(
+  problems: Problems,
+  prop: string,
+  values: readonly T[] | undefined,
+  check: (problems: Problems, prop: string, value: T) => void,
+): void {
+  if (values === undefined || Token.isUnresolved(values)) return;
+  values.forEach((value, i) => check(problems, `${prop}[${i}]`, value));
+}
+
+/** A literal list must not be empty; a list token is accepted as it is. */
+export function requireNonEmptyList(problems: Problems, prop: string, value: readonly string[]): void {
+  if (Token.isUnresolved(value)) return;
+  if (value.length === 0) return problems.add(`${prop} must name at least one entry, got an empty list`);
+}
+
+/** The `save` schedule: "<seconds> <changes>" pairs, or "" for none. */
+export function requireSnapshotSchedule(problems: Problems, prop: string, value: string | undefined): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  const problem = snapshotScheduleProblem(value);
+  if (problem) return problems.add(`${prop} "${value}" is invalid: ${problem}`);
+}
+
+/** Runs checks now and throws their problems: for methods, which validate as they are called. */
+export function checkNow(scope: IConstruct, checks: (problems: Problems) => void): void {
+  const problems = new Problems();
+  checks(problems);
+  problems.throwIfAny(scope);
+}

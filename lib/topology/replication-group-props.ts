@@ -1,0 +1,83 @@
+import { RedisPassword } from "../auth/password";
+import { RedisServerOptions, SentinelConfigOptions } from "../options";
+
+/** Sentinel in a replication group. */
+export interface SentinelOptions extends SentinelConfigOptions {
+  /**
+   * Run Sentinel. Without it nothing fails over automatically.
+   * @default true
+   */
+  readonly enabled?: boolean;
+  /**
+   * Number of dedicated sentinel-only nodes. 0 runs a sentinel on every data
+   * node (1 master + 2 replicas = 3 sentinels).
+   * @default 0
+   */
+  readonly dedicatedNodeCount?: number;
+  /** Instance type of dedicated sentinel nodes. @default "t3.micro" */
+  readonly dedicatedInstanceType?: string;
+  /**
+   * AMI of dedicated sentinel nodes.
+   * @default - the group's `amiId` when the sentinels' instance type has the
+   * data nodes' CPU architecture, else the newest Ubuntu 24.04 LTS image for
+   * the sentinels' architecture
+   */
+  readonly dedicatedAmiId?: string;
+  /**
+   * Accept fewer than 3 sentinels. With 1 or 2, losing one sentinel (or its
+   * node) leaves no majority to authorize a failover: not highly available.
+   * @default false
+   */
+  readonly allowFewerThanThreeSentinels?: boolean;
+}
+
+export interface RedisReplicationGroupProps {
+  /** VPC of the nodes. */
+  readonly vpcId: string;
+  /**
+   * Subnets of the nodes, used round-robin: the master in the first, replica
+   * i in subnet (i + 1) mod n. Name subnets in different availability zones.
+   * A list token (from a data source) is accepted.
+   */
+  readonly subnetIds: string[];
+  /** Replicas besides the master. @default 2 */
+  readonly replicaCount?: number;
+  /** Instance type of the data nodes. @default "t3.medium" */
+  readonly instanceType?: string;
+  /** @default - the newest Ubuntu 24.04 LTS image (Redis 7.0 from apt) */
+  readonly amiId?: string;
+  /** EC2 key pair of every node (no SSH port is opened). @default - none: use SSM Session Manager */
+  readonly keyName?: string;
+  /** Encrypted gp3 root volume size of data nodes. @default 20 */
+  readonly rootVolumeSizeGiB?: number;
+  /**
+   * The Redis password (clients, replication and Sentinel).
+   * @default RedisPassword.generated(): a random 32-character password in
+   * an SSM SecureString parameter
+   */
+  readonly password?: RedisPassword;
+  /**
+   * Security groups whose members may reach Redis and Sentinel (the same as
+   * `group.allowFromSecurityGroup` for each).
+   * @default - none
+   */
+  readonly allowedSecurityGroupIds?: string[];
+  /** IPv4 CIDR blocks that may reach Redis and Sentinel (as `group.allowFromCidr`). @default - none */
+  readonly allowedCidrs?: string[];
+  /** @default false (only TCP 80/443 and the group's own Redis ports) */
+  readonly allowAllOutbound?: boolean;
+  /** redis.conf settings of every data node. */
+  readonly redis?: RedisServerOptions;
+  /** Sentinel settings. @default - a sentinel on every data node, quorum a majority */
+  readonly sentinel?: SentinelOptions;
+  /**
+   * `replica-priority` of each data node, the initial master first (it is
+   * used once a failover makes it a replica). 0 = never promote.
+   * @default - 100 for every node
+   */
+  readonly replicaPriorities?: number[];
+  /** Add TerraformOutputs for the addresses, master name and group. @default true */
+  readonly outputs?: boolean;
+  /** @default - no tags besides Name */
+  readonly tags?: { [key: string]: string };
+}

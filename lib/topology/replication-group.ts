@@ -1,0 +1,162 @@
+import { Annotations, Fn, TerraformOutput, Token } from "cdktf";
+import { Construct } from "constructs";
+import { RedisPassword } from "../auth/password";
+import { SecretStore } from "../auth/secret-store";
+import { RedisNodeRole } from "../iam/node-role";
+import { RedisConnections } from "../network/connections";
+import { RedisSecurityGroup } from "../network/security-group";
+import { defaultMaxMemory, lookupUbuntuAmi } from "../node/machine-image";
+import { IRedisNode, RedisNode } from "../node/redis-node";
+import { CpuArchitecture } from "../private/architecture";
+import { nodeBootParts } from "../private/node-boot";
+import { NodeKind, planGroup, validateGroupProps } from "../private/planner";
+import { ImportedRedisReplicationGroup } from "./imported-group";
+import { IRedisReplicationGroup, RedisReplicationGroupAttributes, RedisReplicationGroupBase } from "./replication-group-base";
+import { RedisReplicationGroupProps } from "./replication-group-props";
+
+/**
+ * One master, `replicaCount` replicas and Redis Sentinel for automatic
+ * failover, on EC2, with the security group, instance role and password.
+ */
+export class RedisReplicationGroup extends RedisReplicationGroupBase {
+  /**
+   * A group created in another stack or app, by its attributes: allow
+   * clients in and grant roles the password from here.
+   */
+  public static fromAttributes(scope: Construct, id: string, attrs: RedisReplicationGroupAttributes): IRedisReplicationGroup {
+    return new ImportedRedisReplicationGroup(scope, id, attrs);
+  }
+
+  /** Address of the node created as master. After a failover, ask Sentinel. @attribute */
+  public readonly masterAddress: string;
+  /** @attribute */
+  public readonly replicaAddresses: string[];
+  /** Addresses of the sentinels (empty when Sentinel is disabled). @attribute */
+  public readonly sentinelAddresses: string[];
+  /** The name clients give Sentinel. @attribute */
+  public readonly masterName: string;
+  /** @attribute */
+  public readonly securityGroupId: string;
+  /** ARN of the parameter or secret that holds the password. @attribute */
+  public readonly passwordSecretArn: string;
+  public readonly redisPort: number;
+  public readonly sentinelPort: number;
+  public readonly securityGroup: RedisSecurityGroup;
+  public readonly connections: RedisConnections;
+  /** The nodes' instance role: `addToPolicy` adds statements for them. */
+  public readonly nodeRole: RedisNodeRole;
+  /** The node created as master. */
+  public readonly master: IRedisNode;
+  public readonly replicas: IRedisNode[];
+  /** Dedicated sentinel nodes (empty when sentinels run on the data nodes). */
+  public readonly sentinelNodes: IRedisNode[];
+  protected readonly passwordSecretStore: SecretStore;
+  protected readonly passwordKmsKeyArn?: string;
+  private readonly amis = new Map<CpuArchitecture, string>();
+
+  constructor(scope: Construct, id: string, props: RedisReplicationGroupProps) {
+    super(scope, id);
+    validateGroupProps(props).throwIfAny(this);
+    const plan = planGroup(props);
+    for (const warning of plan.warnings) Annotations.of(this).addWarning(warning);
+
+    this.redisPort = plan.redisPort;
+    this.sentinelPort = plan.sentinelPort;
+    this.masterName = plan.masterName;
+    this.securityGroup = new RedisSecurityGroup(this, "security-group", {
+      vpcId: props.vpcId,
+      redisPort: plan.redisPort,
+      sentinelPort: plan.sentinelPort,
+      allowAllOutbound: props.allowAllOutbound,
+      tags: props.tags,
+    });
+    this.securityGroupId = this.securityGroup.securityGroupId;
+    this.connections = this.securityGroup.connections;
+    for (const sg of props.allowedSecurityGroupIds ?? []) this.allowFromSecurityGroup(sg);
+    for (const cidr of props.allowedCidrs ?? []) this.allowFromCidr(cidr);
+
+    const password = (props.password ?? RedisPassword.generated()).bind(this);
+    this.passwordSecretArn = password.secretArn;
+    this.passwordSecretStore = password.store;
+    this.passwordKmsKeyArn = password.kmsKeyArn;
+    this.nodeRole = new RedisNodeRole(this, "node-role", { tags: props.tags });
+
+    const boot = {
+      plan,
+      password,
+      defaultMaxMemory: plan.redis.maxMemory ?? defaultMaxMemory(this, "instance-type", plan.nodes[0].instanceType),
+    };
+    const subnetAt = (i: number) =>
+      Token.isUnresolved(props.subnetIds) ? Fn.element(props.subnetIds, i) : props.subnetIds[i % props.subnetIds.length];
+    let masterAddress: string | undefined;
+    const nodes = plan.nodes.map((spec) => {
+      const node = new RedisNode(this, spec.id, {
+        spec,
+        subnetId: subnetAt(spec.subnetIndex),
+        securityGroupIds: [this.securityGroupId],
+        role: this.nodeRole,
+        amiId: spec.amiId ?? this.defaultAmi(spec.architecture),
+        keyName: props.keyName,
+        tags: props.tags,
+        bootParts: (address) => nodeBootParts(spec, address, masterAddress, boot),
+      });
+      if (spec.kind === NodeKind.MASTER) masterAddress = node.privateIp;
+      return { spec, node };
+    });
+    const ofKind = (kind: NodeKind) => nodes.filter((n) => n.spec.kind === kind).map((n) => n.node);
+    this.master = ofKind(NodeKind.MASTER)[0];
+    this.replicas = ofKind(NodeKind.REPLICA);
+    this.sentinelNodes = ofKind(NodeKind.SENTINEL);
+    this.masterAddress = this.master.privateIp;
+    this.replicaAddresses = this.replicas.map((r) => r.privateIp);
+    this.sentinelAddresses = nodes.filter((n) => n.spec.runsSentinel).map((n) => n.node.privateIp);
+
+    if (props.outputs ?? true) this.addOutputs(plan.sentinelEnabled);
+  }
+
+  /** What `fromAttributes` needs to use this group from another stack. */
+  public get attributes(): RedisReplicationGroupAttributes {
+    return {
+      securityGroupId: this.securityGroupId,
+      passwordSecretArn: this.passwordSecretArn,
+      passwordSecretStore: this.passwordSecretStore,
+      passwordKmsKeyArn: this.passwordKmsKeyArn,
+      masterName: this.masterName,
+      sentinelAddresses: this.sentinelAddresses,
+      redisPort: this.redisPort,
+      sentinelPort: this.sentinelPort,
+    };
+  }
+
+  /** Opens Redis and Sentinel to every IPv4 address. Only for those who ask by name. */
+  public allowFromAnyIpv4(description?: string): void {
+    this.connections.allowFromAnyIpv4(description);
+  }
+
+  /** One image lookup per CPU architecture, shared by the nodes. */
+  private defaultAmi(architecture: CpuArchitecture): string {
+    let ami = this.amis.get(architecture);
+    if (ami === undefined) {
+      ami = lookupUbuntuAmi(this, `ami-${architecture}`, architecture);
+      this.amis.set(architecture, ami);
+    }
+    return ami;
+  }
+
+  private addOutputs(sentinelEnabled: boolean): void {
+    new TerraformOutput(this, "master-address", {
+      value: this.masterAddress,
+      description: "Private address of the node created as master (after a failover, ask Sentinel)",
+    });
+    new TerraformOutput(this, "replica-addresses", { value: this.replicaAddresses, description: "Private addresses of the replicas" });
+    if (sentinelEnabled) {
+      new TerraformOutput(this, "sentinel-addresses", { value: this.sentinelAddresses, description: "Addresses of the sentinels" });
+      new TerraformOutput(this, "master-name", { value: this.masterName, description: "Master name to give Sentinel" });
+    }
+    new TerraformOutput(this, "security-group-id", { value: this.securityGroupId, description: "Security group of the Redis nodes" });
+    new TerraformOutput(this, "password-secret-arn", {
+      value: this.passwordSecretArn,
+      description: "ARN of the parameter or secret holding the Redis password (the value is never an output)",
+    });
+  }
+}

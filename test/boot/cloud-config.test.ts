@@ -1,0 +1,189 @@
+import { spawnSync } from "child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import {
+  bootAsset,
+  BootPart,
+  BOOT_SCRIPT_PATH,
+  COMMON_SCRIPT_PATH,
+  escapeTerraformTemplate,
+  NODE_ENV_PATH,
+  partStepAsset,
+  partStepPath,
+  REDIS_RESTART_DROP_IN,
+  redisServerPart,
+  renderCloudConfig,
+  renderNodeEnv,
+  renderRedisConf,
+  renderSentinelConf,
+  secretFetchPart,
+  sentinelPart,
+  SYSCTL_FILE,
+  THP_UNIT_FILE,
+  tuningPart,
+  unescapeTerraformTemplate,
+} from "../../lib/boot";
+import { SecretStore } from "../../lib/auth/secret-store";
+import { cloudConfigFiles, parseCloudConfig, redisConfSettings, sentinelConfSettings } from "../helpers";
+
+/** `${` or `%{` that Terraform would read as the start of an interpolation or directive. */
+const UNESCAPED_TEMPLATE_SEQUENCE = /(?<!\$)\$\{|(?<!%)%\{/;
+
+describe("escapeTerraformTemplate / unescapeTerraformTemplate", () => {
+  // Every string of length <= 5 over the characters that matter.
+  const alphabet = ["$", "%", "{", "}", "a"];
+  const samples: string[] = [""];
+  for (let len = 1; len <= 5; len++) {
+    for (const prefix of samples.filter((s) => s.length === len - 1)) for (const c of alphabet) samples.push(prefix + c);
+  }
+
+  test("round trips every short string over $ % { } a", () => {
+    const broken = samples.filter((s) => unescapeTerraformTemplate(escapeTerraformTemplate(s)) !== s);
+    expect(broken).toEqual([]);
+  });
+
+  test("leaves no ${ or %{ that is not escaped", () => {
+    const leaking = samples.map(escapeTerraformTemplate).filter((s) => UNESCAPED_TEMPLATE_SEQUENCE.test(s));
+    expect(leaking).toEqual([]);
+  });
+
+  test("escapes shell parameter expansions of the boot scripts", () => {
+    const common = bootAsset("common.sh");
+    const escaped = escapeTerraformTemplate(common);
+    expect(common).toMatch(/\$\{/);
+    expect(escaped).not.toMatch(UNESCAPED_TEMPLATE_SEQUENCE);
+    expect(escaped).toContain("$${REDIS_NODE_ENV:-/etc/redis-node/node.env}");
+    expect(unescapeTerraformTemplate(escaped)).toBe(common);
+  });
+
+  test("keeps text without template sequences as it is", () => {
+    expect(escapeTerraformTemplate("echo $HOME 100% {x}")).toBe("echo $HOME 100% {x}");
+  });
+});
+
+const secret = { store: SecretStore.SSM, secretId: "/redis/password", secretArn: "arn:aws:ssm:us-east-1:123456789012:parameter/redis/password" };
+const dataNodeParts = (): BootPart[] => [
+  tuningPart({ tcpBacklog: 10000 }),
+  secretFetchPart(secret),
+  redisServerPart({ conf: redisConfSettings({ tcpBacklog: 10000 }), minRedisMajor: 7 }),
+  sentinelPart({ conf: sentinelConfSettings(), minRedisMajor: 7 }),
+];
+
+describe("renderCloudConfig from boot parts", () => {
+  const parts = dataNodeParts();
+  const userData = renderCloudConfig(parts);
+  const doc = parseCloudConfig(userData);
+  const files = cloudConfigFiles(userData);
+
+  test("installs what each part asks for, once", () => {
+    expect(doc.package_update).toBe(true);
+    expect(doc.packages).toEqual(["curl", "python3", "redis-server", "redis-tools", "redis-sentinel"]);
+  });
+
+  test("writes each rendered file unchanged", () => {
+    expect(files["/etc/redis-node/redis.conf.template"]).toBe(renderRedisConf(redisConfSettings({ tcpBacklog: 10000 })));
+    expect(files["/etc/redis-node/sentinel.conf.template"]).toBe(renderSentinelConf(sentinelConfSettings()));
+    expect(files[NODE_ENV_PATH]).toBe(renderNodeEnv(parts));
+    expect(files[BOOT_SCRIPT_PATH]).toBe(bootAsset("boot.sh"));
+    expect(files[COMMON_SCRIPT_PATH]).toBe(bootAsset("common.sh"));
+  });
+
+  test("one step per part, named so that the entry script runs them in part order", () => {
+    const steps = Object.keys(files).filter((p) => p.startsWith("/usr/local/lib/redis-node/parts/"));
+    expect(steps).toEqual([
+      "/usr/local/lib/redis-node/parts/10-tuning.sh",
+      "/usr/local/lib/redis-node/parts/20-secret-fetch.sh",
+      "/usr/local/lib/redis-node/parts/30-redis-server.sh",
+      "/usr/local/lib/redis-node/parts/40-sentinel.sh",
+    ]);
+    expect([...steps].sort()).toEqual(steps);
+    for (const part of parts) expect(files[partStepPath(part)]).toBe(partStepAsset(part.step!));
+  });
+
+  test("the order of the parts given does not matter", () => {
+    expect(renderCloudConfig([...parts].reverse())).toBe(userData);
+  });
+
+  test("tunes the kernel for the node's tcp-backlog", () => {
+    expect(files[SYSCTL_FILE]).toMatch(/^net\.core\.somaxconn = 10000$/m);
+    expect(files[SYSCTL_FILE]).toMatch(/^vm\.overcommit_memory = 1$/m);
+    expect(files[THP_UNIT_FILE]).toMatch(/transparent_hugepage\/enabled/);
+  });
+
+  test("keeps secrets and templates private, the scripts executable", () => {
+    const modes = Object.fromEntries((doc.write_files as Array<{ path: string; permissions: string }>).map((f) => [f.path, f.permissions]));
+    expect(modes[NODE_ENV_PATH]).toBe("0600");
+    expect(modes["/etc/redis-node/redis.conf.template"]).toBe("0600");
+    expect(modes["/etc/redis-node/sentinel.conf.template"]).toBe("0600");
+    expect(modes[BOOT_SCRIPT_PATH]).toBe("0755");
+    expect(modes[COMMON_SCRIPT_PATH]).toBe("0644");
+    for (const part of parts) expect(modes[partStepPath(part)]).toBe("0755");
+  });
+
+  test("runs the entry script once, from runcmd", () => {
+    expect(doc.runcmd).toEqual([[BOOT_SCRIPT_PATH]]);
+  });
+
+  test("is a Terraform template with nothing to interpolate when every value is literal", () => {
+    expect(userData).not.toMatch(UNESCAPED_TEMPLATE_SEQUENCE);
+  });
+
+  test("a node without the redis-server part gets no redis-server, no redis.conf and no step for it", () => {
+    const sentinelOnly = renderCloudConfig(parts.filter((p) => p.name !== "redis-server"));
+    const only = cloudConfigFiles(sentinelOnly);
+    expect(parseCloudConfig(sentinelOnly).packages).toEqual(["curl", "python3", "redis-sentinel", "redis-tools"]);
+    expect(Object.keys(only)).not.toContain("/etc/redis-node/redis.conf.template");
+    expect(Object.keys(only)).not.toContain("/usr/local/lib/redis-node/parts/30-redis-server.sh");
+    expect(Object.keys(only)).toContain("/etc/redis-node/sentinel.conf.template");
+  });
+
+  test("a restart delay becomes a redis-server drop-in; none without one", () => {
+    const delayed = cloudConfigFiles(renderCloudConfig([redisServerPart({ conf: redisConfSettings(), minRedisMajor: 7, restartDelaySeconds: 15 })]));
+    expect(REDIS_RESTART_DROP_IN).toMatch(/^\/etc\/systemd\/system\/redis-server\.service\.d\/[\w-]+\.conf$/);
+    expect(delayed[REDIS_RESTART_DROP_IN]).toMatch(/^\[Service\]\nRestartSec=15$/m);
+    expect(files[REDIS_RESTART_DROP_IN]).toBeUndefined();
+  });
+
+  test("refuses a node without parts, and a part given twice", () => {
+    expect(() => renderCloudConfig([])).toThrow(/at least one boot part/);
+    expect(() => renderCloudConfig([...parts, tuningPart({ tcpBacklog: 1 })])).toThrow(/tuning is there twice/);
+  });
+
+  test("the secret-fetch part grants exactly the read of its secret", () => {
+    const added: unknown[] = [];
+    secretFetchPart({ ...secret, kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/k" }).bind!({ addToPolicy: (s) => added.push(s) });
+    expect(added).toEqual([
+      { actions: ["ssm:GetParameter"], resources: [secret.secretArn] },
+      { actions: ["kms:Decrypt"], resources: ["arn:aws:kms:us-east-1:123456789012:key/k"] },
+    ]);
+  });
+});
+
+describe("renderNodeEnv", () => {
+  const part = (name: string, env: Record<string, string>): BootPart => ({ name, order: 1, packages: [], files: [], env });
+
+  test("bash reads back every value, quotes included", () => {
+    const dir = mkdtempSync(join(tmpdir(), "node-env-"));
+    try {
+      const file = join(dir, "node.env");
+      const odd = "it's $HOME `x` \"y\"";
+      writeFileSync(file, renderNodeEnv([part("a", { REDIS_SECRET_ID: odd, REDIS_PORT: "6379" }), part("b", { SENTINEL_PORT: "26379" })]));
+      const vars = ["REDIS_SECRET_ID", "REDIS_PORT", "SENTINEL_PORT"];
+      const out = spawnSync("bash", ["-c", `set -eu; source "$1"; printf '%s\\n' ${vars.map((v) => `"$${v}"`).join(" ")}`, "_", file], {
+        encoding: "utf8",
+      });
+      expect(out.stderr).toBe("");
+      expect(out.stdout.split("\n").slice(0, -1)).toEqual([odd, "6379", "26379"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a variable two parts set alike is written once; set differently, it is an error", () => {
+    expect(renderNodeEnv([part("a", { MIN_REDIS_MAJOR: "7" }), part("b", { MIN_REDIS_MAJOR: "7" })])).toBe("MIN_REDIS_MAJOR='7'\n");
+    expect(() => renderNodeEnv([part("a", { MIN_REDIS_MAJOR: "7" }), part("b", { MIN_REDIS_MAJOR: "8" })])).toThrow(
+      /Boot parts a and b set MIN_REDIS_MAJOR to different values/,
+    );
+  });
+});

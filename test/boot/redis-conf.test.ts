@@ -1,0 +1,114 @@
+import { PASSWORD_PLACEHOLDER, REDIS_PATHS, renderRedisConf } from "../../lib/boot";
+import { directiveArgs, directivesNamed, masterConfSettings, parseRedisConf, ParsedDirective, redisConfSettings } from "../helpers";
+
+describe("renderRedisConf", () => {
+  const replica = parseRedisConf(renderRedisConf(redisConfSettings()));
+  const master = parseRedisConf(renderRedisConf(masterConfSettings()));
+  const arg = (parsed: ParsedDirective[], name: string, sub?: string) => directiveArgs(parsed, name, sub);
+
+  test("binds the node's own address and loopback, on the port, protected", () => {
+    expect(arg(replica, "bind")).toEqual(["10.0.1.11", "127.0.0.1"]);
+    expect(arg(replica, "port")).toEqual(["6379"]);
+    expect(arg(replica, "protected-mode")).toEqual(["yes"]);
+  });
+
+  test("binds extra addresses after the node's own", () => {
+    const parsed = parseRedisConf(renderRedisConf(redisConfSettings({ extraBindAddresses: ["10.9.9.9"], port: 7000 })));
+    expect(arg(parsed, "bind")).toEqual(["10.0.1.11", "127.0.0.1", "10.9.9.9"]);
+    expect(arg(parsed, "port")).toEqual(["7000"]);
+  });
+
+  test("requirepass and masterauth are the placeholder, written in double quotes", () => {
+    const text = renderRedisConf(redisConfSettings());
+    expect(arg(replica, "requirepass")).toEqual([PASSWORD_PLACEHOLDER]);
+    expect(arg(replica, "masterauth")).toEqual([PASSWORD_PLACEHOLDER]);
+    // The boot script substitutes inside these quotes: they must be there.
+    expect(text).toContain(`\nrequirepass "${PASSWORD_PLACEHOLDER}"\n`);
+    expect(text).toContain(`\nmasterauth "${PASSWORD_PLACEHOLDER}"\n`);
+  });
+
+  test("replicaof is present on a replica only, naming the master", () => {
+    expect(arg(replica, "replicaof")).toEqual(["10.0.1.10", "6379"]);
+    expect(directivesNamed(master, "replicaof")).toEqual([]);
+    expect(directivesNamed(master, "slaveof")).toEqual([]);
+  });
+
+  test("replicaof uses the master's port when it differs", () => {
+    const parsed = parseRedisConf(renderRedisConf(redisConfSettings({ port: 7000, masterPort: 7001 })));
+    expect(arg(parsed, "replicaof")).toEqual(["10.0.1.10", "7001"]);
+  });
+
+  test("announces the node's own address to the master", () => {
+    expect(arg(replica, "replica-announce-ip")).toEqual(["10.0.1.11"]);
+    expect(arg(master, "replica-announce-ip")).toEqual(["10.0.1.10"]);
+  });
+
+  test("connection limits", () => {
+    const parsed = parseRedisConf(renderRedisConf(redisConfSettings({ tcpBacklog: 4000, maxClients: 2500 })));
+    expect(arg(parsed, "tcp-backlog")).toEqual(["4000"]);
+    expect(arg(parsed, "maxclients")).toEqual(["2500"]);
+  });
+
+  test("persistence: save schedule and append-only file", () => {
+    expect(arg(replica, "save")).toEqual(["3600", "1", "300", "100", "60", "10000"]);
+    expect(arg(replica, "appendonly")).toEqual(["no"]);
+    const aof = parseRedisConf(renderRedisConf(redisConfSettings({ snapshotSchedule: "", appendOnly: true, appendFsync: "always" })));
+    expect(arg(aof, "save")).toEqual([""]);
+    expect(arg(aof, "appendonly")).toEqual(["yes"]);
+    expect(arg(aof, "appendfsync")).toEqual(["always"]);
+  });
+
+  test("a save schedule with extra spaces still gives one argument per number", () => {
+    const parsed = parseRedisConf(renderRedisConf(redisConfSettings({ snapshotSchedule: " 900  1 " })));
+    expect(arg(parsed, "save")).toEqual(["900", "1"]);
+  });
+
+  test("memory", () => {
+    const parsed = parseRedisConf(renderRedisConf(redisConfSettings({ maxMemory: "2gb", maxMemoryPolicy: "allkeys-lru" })));
+    expect(arg(parsed, "maxmemory")).toEqual(["2gb"]);
+    expect(arg(parsed, "maxmemory-policy")).toEqual(["allkeys-lru"]);
+  });
+
+  test("replication buffers and write safety", () => {
+    const parsed = parseRedisConf(
+      renderRedisConf(
+        redisConfSettings({
+          replBacklogSize: "64mb",
+          replicaOutputBufferHardLimit: "2gb",
+          replicaOutputBufferSoftLimit: "512mb",
+          replicaOutputBufferSoftSeconds: 60,
+          minReplicasToWrite: 2,
+          minReplicasMaxLag: 5,
+          replicaPriority: 0,
+        }),
+      ),
+    );
+    expect(arg(parsed, "repl-backlog-size")).toEqual(["64mb"]);
+    expect(directivesNamed(parsed, "client-output-buffer-limit")).toEqual([["replica", "2gb", "512mb", "60"]]);
+    expect(arg(parsed, "min-replicas-to-write")).toEqual(["2"]);
+    expect(arg(parsed, "min-replicas-max-lag")).toEqual(["5"]);
+    expect(arg(parsed, "replica-priority")).toEqual(["0"]);
+    expect(arg(parsed, "replica-read-only")).toEqual(["yes"]);
+  });
+
+  test("runs under systemd with the Debian package's paths", () => {
+    expect(arg(replica, "supervised")).toEqual(["systemd"]);
+    expect(arg(replica, "daemonize")).toEqual(["no"]);
+    expect(arg(replica, "logfile")).toEqual(["/var/log/redis/redis-server.log"]);
+    expect(arg(replica, "dir")).toEqual([REDIS_PATHS.dataDir]);
+    expect(arg(replica, "pidfile")).toEqual([REDIS_PATHS.redisPid]);
+  });
+
+  test("writes every directive once", () => {
+    const names = replica.map((d) => d.name);
+    expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
+  });
+
+  test("Terraform references pass through as the node and master addresses", () => {
+    const node = "${aws_network_interface.n.private_ip}";
+    const masterRef = "${aws_network_interface.m.private_ip}";
+    const parsed = parseRedisConf(renderRedisConf(redisConfSettings({ nodeAddress: node, masterAddress: masterRef })));
+    expect(arg(parsed, "bind")[0]).toBe(node);
+    expect(arg(parsed, "replicaof")[0]).toBe(masterRef);
+  });
+});

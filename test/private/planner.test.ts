@@ -1,0 +1,45 @@
+// The planner is pure: props in, node specs out, no construct created.
+import { CpuArchitecture } from "../../lib/private/architecture";
+import { NodeKind, planGroup, validateGroupProps } from "../../lib/private/planner";
+
+const BASE = { vpcId: "vpc-1", subnetIds: ["subnet-a", "subnet-b"] };
+const summary = (props: Parameters<typeof planGroup>[0]) =>
+  planGroup(props).nodes.map((n) => [n.id, n.kind, n.subnetIndex, n.instanceType, n.architecture, n.runsRedis, n.runsSentinel, n.replicaPriority ?? null]);
+
+describe("planGroup", () => {
+  test("defaults: a master and two replicas, each running a sentinel, quorum 2", () => {
+    const plan = planGroup(BASE);
+    expect(summary(BASE)).toEqual([
+      ["master", NodeKind.MASTER, 0, "t3.medium", CpuArchitecture.AMD64, true, true, null],
+      ["replica-1", NodeKind.REPLICA, 1, "t3.medium", CpuArchitecture.AMD64, true, true, null],
+      ["replica-2", NodeKind.REPLICA, 2, "t3.medium", CpuArchitecture.AMD64, true, true, null],
+    ]);
+    expect(plan).toMatchObject({ sentinelCount: 3, quorum: 2, masterName: "main", redisPort: 6379, sentinelPort: 26379, crashRestartDelaySeconds: 15 });
+    expect(plan.redis.minReplicasToWrite).toBe(1);
+    expect(plan.warnings).toEqual([]);
+  });
+
+  test("per-node priorities instead of a parallel array downstream; dedicated sentinels of their own type", () => {
+    const props = { ...BASE, instanceType: "r7g.large", replicaPriorities: [10, 20, 0], sentinel: { dedicatedNodeCount: 3, downAfterMilliseconds: 20000 } };
+    expect(summary(props)).toEqual([
+      ["master", NodeKind.MASTER, 0, "r7g.large", CpuArchitecture.ARM64, true, false, 10],
+      ["replica-1", NodeKind.REPLICA, 1, "r7g.large", CpuArchitecture.ARM64, true, false, 20],
+      ["replica-2", NodeKind.REPLICA, 2, "r7g.large", CpuArchitecture.ARM64, true, false, 0],
+      ["sentinel-1", NodeKind.SENTINEL, 0, "t3.micro", CpuArchitecture.AMD64, false, true, null],
+      ["sentinel-2", NodeKind.SENTINEL, 1, "t3.micro", CpuArchitecture.AMD64, false, true, null],
+      ["sentinel-3", NodeKind.SENTINEL, 2, "t3.micro", CpuArchitecture.AMD64, false, true, null],
+    ]);
+    expect(planGroup(props).crashRestartDelaySeconds).toBe(30);
+  });
+
+  test("Sentinel off: no sentinel anywhere, no restart delay, no even-count warning", () => {
+    const plan = planGroup({ ...BASE, replicaCount: 1, sentinel: { enabled: false, dedicatedNodeCount: 3 } });
+    expect(plan.nodes.map((n) => [n.id, n.runsSentinel])).toEqual([["master", false], ["replica-1", false]]);
+    expect(plan).toMatchObject({ sentinelCount: 0, crashRestartDelaySeconds: undefined, warnings: [] });
+  });
+
+  test("validateGroupProps collects; a valid group has no problem", () => {
+    expect(validateGroupProps(BASE).count).toBe(0);
+    expect(validateGroupProps({ ...BASE, replicaCount: 1, sentinel: { quorum: 5 } }).count).toBe(2);
+  });
+});

@@ -1,0 +1,131 @@
+// A group used from another stack by its attributes: clients allowed in and
+// roles granted the password, without owning the nodes.
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
+import { App, TerraformStack } from "cdktf";
+import { mkdtempSync, readFileSync, rmSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { RedisPassword, RedisPeer, RedisPortKind, RedisReplicationGroup, SecretStore } from "../../lib";
+import { newStack, resources, synthJson, TerraformJson } from "../helpers";
+
+const SSM_ARN = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/redis";
+const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/redis-AbCdEf";
+const KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+const policies = (json: TerraformJson) =>
+  Object.values(resources(json, "aws_iam_role_policy")).map((p) => ({ role: p.role, statements: JSON.parse(p.policy).Statement }));
+const ingress = (json: TerraformJson) =>
+  Object.values(resources(json, "aws_vpc_security_group_ingress_rule")).map((r) => `${r.security_group_id} ${r.from_port} ${r.referenced_security_group_id ?? r.cidr_ipv4}`);
+
+describe("RedisReplicationGroup.fromAttributes", () => {
+  test("allows a security group in on both ports of the imported group, with the given ports", () => {
+    const stack = newStack();
+    const cache = RedisReplicationGroup.fromAttributes(stack, "cache", { securityGroupId: "sg-0redis", passwordSecretArn: SSM_ARN, redisPort: 7000 });
+    cache.allowFromSecurityGroup("sg-0app", "app servers");
+    cache.allowFrom(RedisPeer.ipv4("10.9.0.0/16"), { ports: [RedisPortKind.SENTINEL] });
+    expect(ingress(synthJson(stack)).sort()).toEqual(["sg-0redis 26379 10.9.0.0/16", "sg-0redis 26379 sg-0app", "sg-0redis 7000 sg-0app"]);
+  });
+
+  test.each([
+    ["an SSM parameter", SSM_ARN, undefined, ["ssm:GetParameter"]],
+    ["a Secrets Manager secret", SECRET_ARN, undefined, ["secretsmanager:GetSecretValue"]],
+    ["a store given by name", "arn:aws:ssm:eu-west-1:123456789012:parameter/x", SecretStore.SSM, ["ssm:GetParameter"]],
+  ])("grants a role the read of %s, and nothing else", (_case, arn, store, actions) => {
+    const stack = newStack();
+    const cache = RedisReplicationGroup.fromAttributes(stack, "cache", { securityGroupId: "sg-0redis", passwordSecretArn: arn, passwordSecretStore: store });
+    cache.grantReadPassword("app-role");
+    expect(policies(synthJson(stack))).toEqual([{ role: "app-role", statements: [{ Effect: "Allow", Action: actions, Resource: arn }] }]);
+  });
+
+  test("an ARN that is a token and no store: both read actions, on that one ARN; the key when there is one", () => {
+    const stack = newStack();
+    const arn = new IamRole(stack, "stand-in", { assumeRolePolicy: "{}" }).arn; // any token
+    const cache = RedisReplicationGroup.fromAttributes(stack, "cache", { securityGroupId: "sg-0redis", passwordSecretArn: arn, passwordKmsKeyArn: KEY_ARN });
+    cache.grantReadPassword("app-role");
+    const [policy] = policies(synthJson(stack));
+    expect(policy.statements).toEqual([
+      { Effect: "Allow", Action: ["ssm:GetParameter", "secretsmanager:GetSecretValue"], Resource: "${aws_iam_role.stand-in.arn}" },
+      { Effect: "Allow", Action: ["kms:Decrypt"], Resource: KEY_ARN },
+    ]);
+  });
+
+  test("granting the same role twice gives one policy; another role its own", () => {
+    const stack = newStack();
+    const role = new IamRole(stack, "app", { assumeRolePolicy: "{}" });
+    const cache = RedisReplicationGroup.fromAttributes(stack, "cache", { securityGroupId: "sg-0redis", passwordSecretArn: SSM_ARN });
+    cache.grantReadPassword(role.name);
+    cache.grantReadPassword(role.name);
+    cache.grantReadPassword("worker-role");
+    expect(policies(synthJson(stack)).map((p) => p.role).sort()).toEqual(["${aws_iam_role.app.name}", "worker-role"]);
+  });
+});
+
+describe("a group in one stack, used from another stack of the same app", () => {
+  test("synthesizes: the second stack allows its clients and grants its role through remote state", () => {
+    const outdir = mkdtempSync(join(tmpdir(), "imported-group-"));
+    try {
+      const app = new App({ outdir });
+      const data = new TerraformStack(app, "data");
+      new AwsProvider(data, "aws", { region: "eu-west-1" });
+      const group = new RedisReplicationGroup(data, "cache", {
+        vpcId: "vpc-1",
+        subnetIds: ["subnet-a"],
+        password: RedisPassword.fromSecretsManagerSecretArn(SECRET_ARN, KEY_ARN),
+      });
+
+      const web = new TerraformStack(app, "web");
+      new AwsProvider(web, "aws", { region: "eu-west-1" });
+      const webServers = new SecurityGroup(web, "web-servers", { vpcId: "vpc-1" });
+      const role = new IamRole(web, "web-role", { assumeRolePolicy: "{}" });
+      const cache = RedisReplicationGroup.fromAttributes(web, "cache", group.attributes);
+      cache.allowFromSecurityGroup(webServers.id, "web servers");
+      cache.grantReadPassword(role.name);
+      app.synth();
+
+      const json = JSON.parse(readFileSync(join(outdir, "stacks", "web", "cdk.tf.json"), "utf8")) as TerraformJson;
+      const rules = Object.values(resources(json, "aws_vpc_security_group_ingress_rule"));
+      expect(rules.map((r) => r.from_port).sort()).toEqual([26379, 6379]);
+      for (const rule of rules) {
+        expect(rule.referenced_security_group_id).toBe("${aws_security_group.web-servers.id}");
+        expect(rule.security_group_id).toMatch(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-data\.outputs\.[\w-]+\}$/);
+      }
+      const [policy] = policies(json);
+      expect(policy.role).toBe("${aws_iam_role.web-role.name}");
+      expect(policy.statements).toEqual([
+        { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: SECRET_ARN },
+        { Effect: "Allow", Action: ["kms:Decrypt"], Resource: KEY_ARN },
+      ]);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  test("the group's own grantReadPassword matches what its nodes may read", () => {
+    const stack = newStack();
+    const group = new RedisReplicationGroup(stack, "cache", { vpcId: "vpc-1", subnetIds: ["subnet-a"], password: RedisPassword.fromSsmParameterArn(SSM_ARN) });
+    group.grantReadPassword("app-role");
+    const json = synthJson(stack);
+    const byRole = Object.fromEntries(policies(json).map((p) => [p.role, p.statements]));
+    const nodeRole = Object.keys(byRole).find((r) => r.startsWith("${aws_iam_role.cache_node-role"))!;
+    expect(byRole["app-role"]).toEqual([{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: SSM_ARN }]);
+    expect(byRole[nodeRole]).toEqual(byRole["app-role"]);
+  });
+});
+
+describe("the node role", () => {
+  test("addToPolicy adds a statement once, also after the nodes were built", () => {
+    const stack = newStack();
+    const group = new RedisReplicationGroup(stack, "cache", { vpcId: "vpc-1", subnetIds: ["subnet-a"], password: RedisPassword.fromSsmParameterArn(SSM_ARN) });
+    const statement = { actions: ["s3:GetObject"], resources: ["arn:aws:s3:::backups/*"] };
+    group.nodeRole.addToPolicy(statement);
+    group.nodeRole.addToPolicy({ ...statement });
+    const nodePolicies = Object.values(resources(synthJson(stack), "aws_iam_role_policy"));
+    expect(nodePolicies).toHaveLength(1);
+    expect(JSON.parse(nodePolicies[0].policy).Statement).toEqual([
+      { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: SSM_ARN },
+      { Effect: "Allow", Action: ["s3:GetObject"], Resource: "arn:aws:s3:::backups/*" },
+    ]);
+  });
+});
