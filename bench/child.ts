@@ -43,6 +43,9 @@ switch (scenario) {
     app.synth();
     break;
   }
+  case "group-1m2r":
+    groupsStack(1, 2);
+    break;
   case "group-1m5r":
     groupsStack(1, 5);
     break;
