@@ -16,6 +16,7 @@ test("the package root exports exactly these values (classes, enums)", () => {
       "RedisReplicationGroupBase",
       "RedisReplicationValidationError",
       "RedisSecurityGroup",
+      "RedisUser",
       "SecretStore",
     ].sort(),
   );

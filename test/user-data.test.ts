@@ -7,7 +7,7 @@ import { Testing } from "cdktf";
 import { BasicExampleStack } from "../examples/basic/main";
 import { ExistingAppStack } from "../examples/existing-app/main";
 import { gzipSync } from "zlib";
-import { PASSWORD_PLACEHOLDER, USER_DATA_BUDGET_BYTES } from "../lib/boot";
+import { passwordPlaceholder, SECRET_PLACEHOLDER, USER_DATA_BUDGET_BYTES } from "../lib/boot";
 import {
   cloudConfigFiles,
   directiveArgs,
@@ -108,8 +108,9 @@ describe.each(["basic", "existing-app"])("example %s", (example) => {
       expect(files["/etc/systemd/system/redis-disable-thp.service"]).toContain("echo never > /sys/kernel/mm/transparent_hugepage/enabled");
       const redis = parseRedisConf(files["/etc/redis-node/redis.conf.template"]);
       expect(directiveArgs(redis, "bind")[1]).toBe("127.0.0.1");
-      expect(directiveArgs(redis, "requirepass")).toEqual([PASSWORD_PLACEHOLDER]);
-      expect(directiveArgs(redis, "masterauth")).toEqual([PASSWORD_PLACEHOLDER]);
+      expect(directiveArgs(redis, "masteruser")).toEqual(["replication"]);
+      expect(directiveArgs(redis, "masterauth")).toEqual([passwordPlaceholder("replication")]);
+      expect(files["/etc/redis-node/users.acl.template"]).toMatch(/^user default off /m);
       const replicaof = redis.filter((d) => d.name === "replicaof").map((d) => d.args);
       expect(replicaof).toEqual(node.endsWith("/master") ? [] : [[masterBind, "6379"]]);
       const sentinel = parseRedisConf(files["/etc/redis-node/sentinel.conf.template"]);
@@ -129,11 +130,15 @@ describe.each(["basic", "existing-app"])("example %s", (example) => {
     }
   });
 
-  test("no password in the synthesized JSON", () => {
+  test("no password and no hash in the synthesized JSON: placeholders only", () => {
     const strings = stringsIn(JSON.parse(examples[example].synth));
-    const passwordLines = strings.flatMap((s) => [...s.matchAll(/^\s*(requirepass|masterauth|sentinel auth-pass \S+) (.*)$/gm)]);
-    expect(passwordLines.length).toBeGreaterThanOrEqual(3 * 3);
-    expect(passwordLines.filter((m) => m[2] !== `"${PASSWORD_PLACEHOLDER}"`).map((m) => m[0])).toEqual([]);
+    const secretLines = strings.flatMap((s) => [...s.matchAll(/^\s*(masterauth|sentinel auth-pass \S+|sentinel sentinel-pass|user \S+ on) (\S+).*$/gm)]);
+    // Per node: masterauth, auth-pass, sentinel-pass, 3 sentinel users, 5 data node users.
+    expect(secretLines.length).toBe(3 * 11);
+    const placeholder = new RegExp(`^#?"?${SECRET_PLACEHOLDER.source}"?$`);
+    expect(secretLines.filter((m) => !placeholder.test(m[2])).map((m) => m[0])).toEqual([]);
     expect(strings.flatMap((s) => s.match(/(?<![A-Za-z0-9])[A-Za-z0-9]{32}(?![A-Za-z0-9])/g) ?? [])).toEqual([]);
+    expect(strings.flatMap((s) => s.match(/(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/g) ?? [])).toEqual([]);
+    expect(strings.filter((s) => /requirepass/.test(s))).toEqual([]);
   });
 });

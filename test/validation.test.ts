@@ -129,6 +129,51 @@ describe("bad props fail synth with a RedisReplicationValidationError naming pat
       message: /^\[test\/redis\] instanceType "t3-medium" is invalid: expected an EC2 instance type such as t3\.medium or r7g\.large$/,
     },
     {
+      case: "a user named like one of the library's",
+      build: () => build({ users: [{ name: "admin" }] }),
+      message: /^\[test\/redis\] users\[0\]\.name "admin" is taken by the library \(default, replication, sentinel, sentinel-peer, sentinel-client, admin, monitor\)$/,
+    },
+    {
+      case: "a user name with a space",
+      build: () => build({ users: [{ name: "web app" }] }),
+      message: /^\[test\/redis\] users\[0\]\.name "web app" is invalid: use 1-64 letters, digits, '-' or '_', starting with a letter$/,
+    },
+    {
+      case: "the same user twice",
+      build: () => build({ users: [{ name: "web" }, { name: "web" }] }),
+      message: /^\[test\/redis\] users\[1\]\.name "web" is given twice$/,
+    },
+    {
+      case: "a typo in an ACL category",
+      build: () => build({ users: [{ name: "web", extraRules: ["+@raed"] }] }),
+      message: /^\[test\/redis\] users\[0\]\.extraRules\[0\]: unknown ACL category "@raed"/,
+    },
+    {
+      case: "a typo in an ACL command",
+      build: () => build({ users: [{ name: "web", extraRules: ["+gte"] }] }),
+      message: /^\[test\/redis\] users\[0\]\.extraRules\[0\]: unknown command "gte" in "\+gte"/,
+    },
+    {
+      case: "a password given to an ACL rule",
+      build: () => build({ users: [{ name: "web", extraRules: [">hunter2"] }] }),
+      message: /^\[test\/redis\] users\[0\]\.extraRules\[0\]: ">hunter2" is not allowed here/,
+    },
+    {
+      case: "a key pattern with a space",
+      build: () => build({ users: [{ name: "web", keyPatterns: ["web *"] }] }),
+      message: /^\[test\/redis\] users\[0\]\.keyPatterns\[0\] "web \*" is invalid: a pattern is one word without spaces$/,
+    },
+    {
+      case: "password and users together",
+      build: () => build({ password: RedisPassword.generated(), users: [{ name: "web" }] }),
+      message: /^\[test\/redis\] password is the password of the default user "app"; with users, give each user its password in users\[i\]\.password$/,
+    },
+    {
+      case: "no application user",
+      build: () => build({ users: [] }),
+      message: /^\[test\/redis\] users must name at least one application user, got an empty list$/,
+    },
+    {
       case: "generated password of length 8",
       build: () => build({ password: RedisPassword.generated({ length: 8 }) }),
       message: /^\[test\/redis\] password length must be a whole number from 16 to 128, got 8$/,

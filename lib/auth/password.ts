@@ -1,6 +1,6 @@
 import { DataAwsSecretsmanagerRandomPassword } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-random-password";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
-import { Token } from "cdktf";
+import { Fn, Token } from "cdktf";
 import { Construct } from "constructs";
 import { SecretStore } from "./secret-store";
 
@@ -13,13 +13,28 @@ export interface RedisPasswordBinding {
   readonly secretArn: string;
   /** Customer managed KMS key that encrypts the secret, if any. */
   readonly kmsKeyArn?: string;
+  /**
+   * Where the hex SHA-256 of the password is stored, in the same store and
+   * with the same key, so that nodes which only check the password never
+   * read it.
+   * @default - none: such nodes read the password and hash it at boot
+   */
+  readonly sha256?: RedisSecretLocation;
+}
+
+/** Where a node finds one secret value. */
+export interface RedisSecretLocation {
+  /** The id the node asks the store for. */
+  readonly secretId: string;
+  /** The ARN a role is granted to read. */
+  readonly secretArn: string;
 }
 
 /** Options of a password the library generates and stores. */
 export interface GeneratedRedisPasswordOptions {
   /**
-   * Name of the SSM parameter to create.
-   * @default - "/redis-replication/<stack>/<construct path>/password"
+   * Name of the SSM parameter to create; its SHA-256 goes to "<name>-sha256".
+   * @default - "/redis-replication/<construct path>/password"
    */
   readonly parameterName?: string;
   /**
@@ -110,11 +125,21 @@ class GeneratedPassword extends RedisPassword {
       // The data source yields a new password on every plan: keep the first.
       lifecycle: { ignoreChanges: ["value"] },
     });
+    // The hash that nodes put in their ACL files, computed by Terraform from
+    // the stored value: it follows the password, also one changed by hand.
+    const hash = new SsmParameter(scope, "password-sha256", {
+      name: `${name}-sha256`,
+      description: `SHA-256 of the Redis password of ${scope.node.path}`,
+      type: "SecureString",
+      keyId: this.options.kmsKeyArn,
+      value: Fn.sha256(parameter.value),
+    });
     this.binding = {
       store: SecretStore.SSM,
       secretId: parameter.name,
       secretArn: parameter.arn,
       kmsKeyArn: this.options.kmsKeyArn,
+      sha256: { secretId: hash.name, secretArn: hash.arn },
     };
     return this.binding;
   }

@@ -1,11 +1,36 @@
-import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
-import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { Lazy } from "cdktf";
 import { Construct } from "constructs";
 import { policyDocument, RedisPolicyStatement, statementJson } from "./policy-statement";
+
+/** AmazonSSMManagedInstanceCore's actions (Session Manager, associations, inventory) without reading parameters. */
+export const SESSION_MANAGER_ACTIONS = [
+  "ssm:DescribeAssociation",
+  "ssm:GetDeployablePatchSnapshotForInstance",
+  "ssm:GetDocument",
+  "ssm:DescribeDocument",
+  "ssm:GetManifest",
+  "ssm:ListAssociations",
+  "ssm:ListInstanceAssociations",
+  "ssm:PutInventory",
+  "ssm:PutComplianceItems",
+  "ssm:PutConfigurePackageResult",
+  "ssm:UpdateAssociationStatus",
+  "ssm:UpdateInstanceAssociationStatus",
+  "ssm:UpdateInstanceInformation",
+  "ssmmessages:CreateControlChannel",
+  "ssmmessages:CreateDataChannel",
+  "ssmmessages:OpenControlChannel",
+  "ssmmessages:OpenDataChannel",
+  "ec2messages:AcknowledgeMessage",
+  "ec2messages:DeleteMessage",
+  "ec2messages:FailMessage",
+  "ec2messages:GetEndpoint",
+  "ec2messages:GetMessages",
+  "ec2messages:SendReply",
+];
 
 export interface RedisNodeRoleProps {
   /** @default - no tags */
@@ -14,8 +39,9 @@ export interface RedisNodeRoleProps {
 
 /**
  * Instance role and profile of the Redis nodes: SSM Session Manager (no SSH
- * keys), plus exactly the statements the nodes' boot parts add (the read of
- * the Redis password) and those a user adds with `addToPolicy`.
+ * keys) without access to Parameter Store, plus exactly the statements the
+ * nodes' boot parts add (the reads of the secrets they need) and those a user
+ * adds with `addToPolicy`.
  */
 export class RedisNodeRole extends Construct {
   /** @attribute */
@@ -28,7 +54,6 @@ export class RedisNodeRole extends Construct {
 
   constructor(scope: Construct, id: string, props: RedisNodeRoleProps = {}) {
     super(scope, id);
-    const partition = new DataAwsPartition(this, "partition");
     const role = new IamRole(this, "role", {
       assumeRolePolicy: JSON.stringify({
         Version: "2012-10-17",
@@ -36,9 +61,11 @@ export class RedisNodeRole extends Construct {
       }),
       tags: props.tags,
     });
-    new IamRolePolicyAttachment(this, "ssm-core", {
-      role: role.name,
-      policyArn: `arn:${partition.partition}:iam::aws:policy/AmazonSSMManagedInstanceCore`,
+    // What AmazonSSMManagedInstanceCore allows, but ssm:GetParameter(s) on
+    // every parameter: with it, a node could read any secret of the account.
+    new IamRolePolicy(this, "session-manager", {
+      role: role.id,
+      policy: policyDocument([{ actions: SESSION_MANAGER_ACTIONS, resources: ["*"] }]),
     });
     // Rendered at synth, so statements added after construction (by boot
     // parts of nodes built later, or by the user) land in the one policy.

@@ -26,7 +26,19 @@ export function statementJson(s: RedisPolicyStatement): Record<string, unknown> 
   };
 }
 
-/** A policy document of the given statements, as JSON text. */
+/**
+ * A policy document of the given statements, as JSON text. Statements that
+ * differ only in their resources become one (IAM limits a role's inline
+ * policies to 10,240 characters).
+ */
 export function policyDocument(statements: readonly RedisPolicyStatement[]): string {
-  return JSON.stringify({ Version: "2012-10-17", Statement: statements.map(statementJson) });
+  const merged = new Map<string, { statement: RedisPolicyStatement; resources: string[] }>();
+  for (const s of statements) {
+    const key = JSON.stringify([s.effect ?? "Allow", s.actions, s.conditions ?? null]);
+    const entry = merged.get(key) ?? { statement: s, resources: [] };
+    for (const r of s.resources) if (!entry.resources.includes(r)) entry.resources.push(r);
+    merged.set(key, entry);
+  }
+  const Statement = [...merged.values()].map(({ statement, resources }) => statementJson({ ...statement, resources }));
+  return JSON.stringify({ Version: "2012-10-17", Statement });
 }

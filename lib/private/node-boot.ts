@@ -1,15 +1,86 @@
 import { RedisPasswordBinding } from "../auth/password";
-import { BootPart, redisServerPart, secretFetchPart, sentinelPart, tuningPart } from "../boot";
+import {
+  AclUser,
+  BootPart,
+  NodeSecret,
+  redisServerPart,
+  SecretForm,
+  secretFetchPart,
+  sentinelPart,
+  tuningPart,
+} from "../boot";
 import { resolveRedisConf, resolveSentinelConf } from "../options";
 import { MIN_REDIS_MAJOR } from "./defaults";
 import { GroupPlan, NodeKind, NodeSpec } from "./planner";
 
+/** A user as the boot sees it: its name and where its secrets are. */
+export interface BootUser {
+  readonly name: string;
+  readonly password: RedisPasswordBinding;
+}
+
+/** The users of a group, by role. Sentinel users exist when Sentinel runs. */
+export interface GroupBootUsers {
+  readonly replication: BootUser;
+  readonly admin: BootUser;
+  readonly monitor: BootUser;
+  readonly sentinel?: BootUser;
+  readonly sentinelPeer?: BootUser;
+  readonly sentinelClient?: BootUser;
+  /** Application users and their ACL rules. */
+  readonly applications: ReadonlyArray<{ readonly user: BootUser; readonly rules: readonly string[] }>;
+}
+
 /** What every node's boot needs from the group besides the plan. */
 export interface GroupBootContext {
   readonly plan: GroupPlan;
-  readonly password: RedisPasswordBinding;
+  readonly users: GroupBootUsers;
   /** maxmemory of data nodes when the props leave it unset (a Terraform expression). */
   readonly defaultMaxMemory: string;
+}
+
+function required(user: BootUser | undefined, role: string): BootUser {
+  if (!user) throw new Error(`the plan runs Sentinel but the group has no ${role} user`);
+  return user;
+}
+
+/**
+ * The secrets a node reads: the password of each user it authenticates as,
+ * and only the SHA-256 of each user it authenticates (read as the stored
+ * hash when there is one, else as the password, hashed at boot).
+ */
+export function nodeSecrets(spec: NodeSpec, users: GroupBootUsers): NodeSecret[] {
+  const needs = new Map<string, { user: BootUser; form: SecretForm }>();
+  const need = (user: BootUser, form: SecretForm) => {
+    // A password serves both: the boot makes the hash from it.
+    if (needs.get(user.name)?.form !== SecretForm.PASSWORD) needs.set(user.name, { user, form });
+  };
+  if (spec.runsRedis) {
+    need(users.replication, SecretForm.PASSWORD);
+    need(users.admin, SecretForm.SHA256);
+    need(users.monitor, SecretForm.SHA256);
+    if (users.sentinel) need(users.sentinel, SecretForm.SHA256);
+    for (const app of users.applications) need(app.user, SecretForm.SHA256);
+  }
+  if (spec.runsSentinel) {
+    need(required(users.sentinel, "sentinel"), SecretForm.PASSWORD);
+    need(required(users.sentinelPeer, "sentinel-peer"), SecretForm.PASSWORD);
+    need(required(users.sentinelClient, "sentinel-client"), SecretForm.SHA256);
+    need(users.admin, SecretForm.SHA256);
+  }
+  return [...needs.values()].map(({ user, form }) => {
+    const { password } = user;
+    const hashed = form === SecretForm.SHA256 && password.sha256 !== undefined;
+    const location = hashed ? password.sha256! : password;
+    return {
+      user: user.name,
+      form: hashed ? SecretForm.SHA256 : SecretForm.PASSWORD,
+      store: password.store,
+      secretId: location.secretId,
+      secretArn: location.secretArn,
+      kmsKeyArn: password.kmsKeyArn,
+    };
+  });
 }
 
 /**
@@ -17,7 +88,7 @@ export interface GroupBootContext {
  * settings resolved for this node's address and the master's.
  */
 export function nodeBootParts(spec: NodeSpec, nodeAddress: string, masterAddress: string | undefined, ctx: GroupBootContext): BootPart[] {
-  const { plan } = ctx;
+  const { plan, users } = ctx;
   const master = spec.kind === NodeKind.MASTER ? nodeAddress : masterAddress;
   if (master === undefined) throw new Error(`node ${spec.id} is planned before the master`);
   const redis = spec.runsRedis
@@ -29,17 +100,18 @@ export function nodeBootParts(spec: NodeSpec, nodeAddress: string, masterAddress
         maxMemory: plan.redis.maxMemory ?? ctx.defaultMaxMemory,
       })
     : undefined;
-  const parts: BootPart[] = [
-    tuningPart({ tcpBacklog: redis?.tcpBacklog ?? 511 }),
-    secretFetchPart({
-      store: ctx.password.store,
-      secretId: ctx.password.secretId,
-      secretArn: ctx.password.secretArn,
-      kmsKeyArn: ctx.password.kmsKeyArn,
-    }),
-  ];
+  const parts: BootPart[] = [tuningPart({ tcpBacklog: redis?.tcpBacklog ?? 511 }), secretFetchPart(nodeSecrets(spec, users))];
   if (redis) {
-    parts.push(redisServerPart({ conf: redis, minRedisMajor: MIN_REDIS_MAJOR, restartDelaySeconds: plan.crashRestartDelaySeconds }));
+    const applicationUsers: AclUser[] = users.applications.map((a) => ({ name: a.user.name, rules: a.rules }));
+    parts.push(
+      redisServerPart({
+        conf: redis,
+        applicationUsers,
+        sentinelUser: users.sentinel !== undefined,
+        minRedisMajor: MIN_REDIS_MAJOR,
+        restartDelaySeconds: plan.crashRestartDelaySeconds,
+      }),
+    );
   }
   if (spec.runsSentinel) {
     const conf = resolveSentinelConf(plan.sentinel, {

@@ -11,6 +11,8 @@ import {
   validateRedisServerOptions,
   validateSentinelOptions,
 } from "../options";
+import type { RedisUserOptions } from "../auth/user";
+import { aclRuleProblem, applicationUserRules, RESERVED_USER_NAMES, USER_NAME_PATTERN } from "../boot/render/acl";
 import type { RedisReplicationGroupProps } from "../topology/replication-group-props";
 import { architectureOf, CpuArchitecture } from "./architecture";
 import {
@@ -132,6 +134,8 @@ export function validateGroupProps(props: RedisReplicationGroupProps): Problems 
     requireEach(p, "replicaPriorities", priorities, (q, prop, value) => requireInteger(q, prop, value, 0, MAX_REPLICA_PRIORITY));
   }
 
+  validateUsers(p, props);
+
   const dedicated = sentinel.dedicatedNodeCount ?? 0;
   requireInteger(p, "sentinel.dedicatedNodeCount", dedicated, 0, MAX_DEDICATED_SENTINELS);
   if (countKnown && (sentinel.enabled ?? true)) {
@@ -149,6 +153,54 @@ export function validateGroupProps(props: RedisReplicationGroupProps): Problems 
     }
   }
   return p;
+}
+
+/** The default application user when `users` is not given. */
+export const DEFAULT_APPLICATION_USER = "app";
+
+/** The application users, with the defaults applied. */
+export function applicationUsersOf(props: RedisReplicationGroupProps): RedisUserOptions[] {
+  return props.users ?? [{ name: DEFAULT_APPLICATION_USER, password: props.password }];
+}
+
+/** The ACL rules of an application user. */
+export function rulesOf(user: RedisUserOptions): string[] {
+  return applicationUserRules({
+    keyPatterns: user.keyPatterns ?? ["*"],
+    channelPatterns: user.channelPatterns ?? ["*"],
+    readOnly: user.readOnly ?? false,
+    allowScripting: user.allowScripting ?? false,
+    extraRules: user.extraRules ?? [],
+  });
+}
+
+function validateUsers(p: Problems, props: RedisReplicationGroupProps): void {
+  if (props.users && props.password) {
+    p.add("password is the password of the default user \"app\"; with users, give each user its password in users[i].password");
+  }
+  if (props.users && props.users.length === 0) p.add("users must name at least one application user, got an empty list");
+  const seen = new Set<string>();
+  (props.users ?? []).forEach((user, i) => {
+    const at = `users[${i}]`;
+    if (!USER_NAME_PATTERN.test(user.name)) {
+      p.add(`${at}.name "${user.name}" is invalid: use 1-64 letters, digits, '-' or '_', starting with a letter`);
+    } else if (RESERVED_USER_NAMES.includes(user.name)) {
+      p.add(`${at}.name "${user.name}" is taken by the library (${RESERVED_USER_NAMES.join(", ")})`);
+    } else if (seen.has(user.name)) {
+      p.add(`${at}.name "${user.name}" is given twice`);
+    }
+    seen.add(user.name);
+    for (const [field, patterns] of [["keyPatterns", user.keyPatterns], ["channelPatterns", user.channelPatterns]] as const) {
+      (patterns ?? []).forEach((pattern, j) => {
+        if (pattern === "" || /\s/.test(pattern)) p.add(`${at}.${field}[${j}] "${pattern}" is invalid: a pattern is one word without spaces`);
+      });
+    }
+    (user.extraRules ?? []).forEach((rule, j) => {
+      const problem = aclRuleProblem(rule);
+      if (problem) p.add(`${at}.extraRules[${j}]: ${problem}`);
+    });
+    for (const problem of user.password?.validate() ?? []) p.add(`${at}.${problem}`);
+  });
 }
 
 /** Turns validated props into node specs and resolved group settings. */

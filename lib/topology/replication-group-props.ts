@@ -1,4 +1,5 @@
 import { RedisPassword } from "../auth/password";
+import { RedisUserOptions } from "../auth/user";
 import { RedisServerOptions, SentinelConfigOptions } from "../options";
 
 /** Sentinel in a replication group. */
@@ -51,11 +52,20 @@ export interface RedisReplicationGroupProps {
   /** Encrypted gp3 root volume size of data nodes. @default 20 */
   readonly rootVolumeSizeGiB?: number;
   /**
-   * The Redis password (clients, replication and Sentinel).
+   * The password of the default application user "app", when `users` is not
+   * given. Replication, Sentinel, admin and monitor have users and
+   * passwords of their own.
    * @default RedisPassword.generated(): a random 32-character password in
    * an SSM SecureString parameter
    */
   readonly password?: RedisPassword;
+  /**
+   * Application users (ACL): each with its keys, channels and commands, and
+   * its own password. The default user is off.
+   * @default - one user "app": every key and channel, every command but
+   * @admin, @dangerous and @scripting, with the `password` prop's password
+   */
+  readonly users?: RedisUserOptions[];
   /**
    * Security groups whose members may reach Redis and Sentinel (the same as
    * `group.allowFromSecurityGroup` for each).

@@ -2,14 +2,16 @@ import { Annotations, Fn, TerraformOutput, Token } from "cdktf";
 import { Construct } from "constructs";
 import { RedisPassword } from "../auth/password";
 import { SecretStore } from "../auth/secret-store";
+import { RedisUser } from "../auth/user";
+import { BUILTIN_USERS } from "../boot/render/acl";
 import { RedisNodeRole } from "../iam/node-role";
 import { RedisConnections } from "../network/connections";
 import { RedisSecurityGroup } from "../network/security-group";
 import { defaultMaxMemory, lookupUbuntuAmi } from "../node/machine-image";
 import { IRedisNode, RedisNode } from "../node/redis-node";
 import { CpuArchitecture } from "../private/architecture";
-import { nodeBootParts } from "../private/node-boot";
-import { NodeKind, planGroup, validateGroupProps } from "../private/planner";
+import { GroupBootContext, nodeBootParts } from "../private/node-boot";
+import { applicationUsersOf, NodeKind, planGroup, rulesOf, validateGroupProps } from "../private/planner";
 import { ImportedRedisReplicationGroup } from "./imported-group";
 import { IRedisReplicationGroup, RedisReplicationGroupAttributes, RedisReplicationGroupBase } from "./replication-group-base";
 import { RedisReplicationGroupProps } from "./replication-group-props";
@@ -37,8 +39,16 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
   public readonly masterName: string;
   /** @attribute */
   public readonly securityGroupId: string;
-  /** ARN of the parameter or secret that holds the password. @attribute */
+  /** ARN of the secret of the first application user's password ("app" by default). @attribute */
   public readonly passwordSecretArn: string;
+  /** The application users, in the order of the `users` prop. */
+  public readonly users: RedisUser[];
+  /** Operators' user: every command on data nodes and sentinels. Grant its password with `adminUser.grantRead`. */
+  public readonly adminUser: RedisUser;
+  /** Read-only statistics (INFO, PING, SLOWLOG GET, LATENCY), for metrics agents. */
+  public readonly monitorUser: RedisUser;
+  /** The user clients give the sentinels: master discovery only (undefined when Sentinel is off). */
+  public readonly sentinelClientUser?: RedisUser;
   public readonly redisPort: number;
   public readonly sentinelPort: number;
   public readonly securityGroup: RedisSecurityGroup;
@@ -75,15 +85,39 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     for (const sg of props.allowedSecurityGroupIds ?? []) this.allowFromSecurityGroup(sg);
     for (const cidr of props.allowedCidrs ?? []) this.allowFromCidr(cidr);
 
-    const password = (props.password ?? RedisPassword.generated()).bind(this);
-    this.passwordSecretArn = password.secretArn;
-    this.passwordSecretStore = password.store;
-    this.passwordKmsKeyArn = password.kmsKeyArn;
+    // Every user has its own secret; the default user is off.
+    const users = new Construct(this, "users");
+    const userNamed = (name: string, password?: RedisPassword) => new RedisUser(users, name, { userName: name, password });
+    this.users = applicationUsersOf(props).map((u) => userNamed(u.name, u.password));
+    this.adminUser = userNamed(BUILTIN_USERS.admin);
+    this.monitorUser = userNamed(BUILTIN_USERS.monitor);
+    const replicationUser = userNamed(BUILTIN_USERS.replication);
+    const sentinelUsers = plan.sentinelEnabled
+      ? {
+          sentinel: userNamed(BUILTIN_USERS.sentinel),
+          sentinelPeer: userNamed(BUILTIN_USERS.sentinelPeer),
+          sentinelClient: userNamed(BUILTIN_USERS.sentinelClient),
+        }
+      : undefined;
+    this.sentinelClientUser = sentinelUsers?.sentinelClient;
+    const appPassword = this.users[0].password;
+    this.passwordSecretArn = appPassword.secretArn;
+    this.passwordSecretStore = appPassword.store;
+    this.passwordKmsKeyArn = appPassword.kmsKeyArn;
     this.nodeRole = new RedisNodeRole(this, "node-role", { tags: props.tags });
 
-    const boot = {
+    const asBootUser = (u: RedisUser) => ({ name: u.userName, password: u.password });
+    const boot: GroupBootContext = {
       plan,
-      password,
+      users: {
+        replication: asBootUser(replicationUser),
+        admin: asBootUser(this.adminUser),
+        monitor: asBootUser(this.monitorUser),
+        sentinel: sentinelUsers && asBootUser(sentinelUsers.sentinel),
+        sentinelPeer: sentinelUsers && asBootUser(sentinelUsers.sentinelPeer),
+        sentinelClient: sentinelUsers && asBootUser(sentinelUsers.sentinelClient),
+        applications: applicationUsersOf(props).map((options, i) => ({ user: asBootUser(this.users[i]), rules: rulesOf(options) })),
+      },
       defaultMaxMemory: plan.redis.maxMemory ?? defaultMaxMemory(this, "instance-type", plan.nodes[0].instanceType),
     };
     const subnetAt = (i: number) =>

@@ -17,7 +17,9 @@ import {
   renderNodeEnv,
   renderRedisConf,
   renderSentinelConf,
+  SecretForm,
   secretFetchPart,
+  SECRETS_LIST_PATH,
   sentinelPart,
   SYSCTL_FILE,
   THP_UNIT_FILE,
@@ -62,11 +64,19 @@ describe("escapeTerraformTemplate / unescapeTerraformTemplate", () => {
   });
 });
 
-const secret = { store: SecretStore.SSM, secretId: "/redis/password", secretArn: "arn:aws:ssm:us-east-1:123456789012:parameter/redis/password" };
+const secret = {
+  user: "replication",
+  form: SecretForm.PASSWORD,
+  store: SecretStore.SSM,
+  secretId: "/redis/password",
+  secretArn: "arn:aws:ssm:us-east-1:123456789012:parameter/redis/password",
+};
+const redisPart = (restartDelaySeconds?: number) =>
+  redisServerPart({ conf: redisConfSettings({ tcpBacklog: 10000 }), applicationUsers: [], sentinelUser: true, minRedisMajor: 7, restartDelaySeconds });
 const dataNodeParts = (): BootPart[] => [
   tuningPart({ tcpBacklog: 10000 }),
-  secretFetchPart(secret),
-  redisServerPart({ conf: redisConfSettings({ tcpBacklog: 10000 }), minRedisMajor: 7 }),
+  secretFetchPart([secret]),
+  redisPart(),
   sentinelPart({ conf: sentinelConfSettings(), minRedisMajor: 7 }),
 ];
 
@@ -139,7 +149,7 @@ describe("renderCloudConfig from boot parts", () => {
   });
 
   test("a restart delay becomes a redis-server drop-in; none without one", () => {
-    const delayed = cloudConfigFiles(renderCloudConfig([redisServerPart({ conf: redisConfSettings(), minRedisMajor: 7, restartDelaySeconds: 15 })]));
+    const delayed = cloudConfigFiles(renderCloudConfig([redisPart(15)]));
     expect(REDIS_RESTART_DROP_IN).toMatch(/^\/etc\/systemd\/system\/redis-server\.service\.d\/[\w-]+\.conf$/);
     expect(delayed[REDIS_RESTART_DROP_IN]).toMatch(/^\[Service\]\nRestartSec=15$/m);
     expect(files[REDIS_RESTART_DROP_IN]).toBeUndefined();
@@ -150,12 +160,16 @@ describe("renderCloudConfig from boot parts", () => {
     expect(() => renderCloudConfig([...parts, tuningPart({ tcpBacklog: 1 })])).toThrow(/tuning is there twice/);
   });
 
-  test("the secret-fetch part grants exactly the read of its secret", () => {
+  test("the secret-fetch part lists its secrets for the node and grants exactly their reads", () => {
+    const hash = { ...secret, user: "admin", form: SecretForm.SHA256, secretId: "/redis/admin-sha256", secretArn: `${secret.secretArn}-x` };
+    const part = secretFetchPart([{ ...secret, kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/k" }, hash]);
+    expect(part.files).toEqual([{ path: SECRETS_LIST_PATH, permissions: "0600", content: "replication password ssm /redis/password\nadmin sha256 ssm /redis/admin-sha256\n" }]);
     const added: unknown[] = [];
-    secretFetchPart({ ...secret, kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/k" }).bind!({ addToPolicy: (s) => added.push(s) });
+    part.bind!({ addToPolicy: (s) => added.push(s) });
     expect(added).toEqual([
       { actions: ["ssm:GetParameter"], resources: [secret.secretArn] },
       { actions: ["kms:Decrypt"], resources: ["arn:aws:kms:us-east-1:123456789012:key/k"] },
+      { actions: ["ssm:GetParameter"], resources: [hash.secretArn] },
     ]);
   });
 });

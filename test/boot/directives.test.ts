@@ -1,4 +1,4 @@
-import { directive, formatArgument, formatDirective, PASSWORD_PLACEHOLDER, renderDirectives } from "../../lib/boot";
+import { directive, formatArgument, formatDirective, passwordPlaceholder, renderDirectives, sha256Placeholder } from "../../lib/boot";
 import { parseRedisConf, splitRedisArgs } from "../helpers";
 
 /** What Redis reads back from `name <formatted value>`. */
@@ -44,8 +44,9 @@ describe("formatArgument", () => {
     expect(formatArgument("é\u0001")).toMatch(/^[\x20-\x7e]*$/);
   });
 
-  test("always puts the password placeholder inside double quotes", () => {
-    expect(formatArgument(PASSWORD_PLACEHOLDER)).toBe(`"${PASSWORD_PLACEHOLDER}"`);
+  test("always puts a password placeholder inside double quotes; a hash needs none", () => {
+    expect(formatArgument(passwordPlaceholder("replication"))).toBe(`"@@PASSWORD:replication@@"`);
+    expect(formatArgument(`#${sha256Placeholder("admin")}`)).toBe("#@@SHA256:admin@@");
   });
 });
 

@@ -1,4 +1,4 @@
-import { PASSWORD_PLACEHOLDER, REDIS_PATHS, renderRedisConf } from "../../lib/boot";
+import { passwordPlaceholder, REDIS_PATHS, renderRedisConf } from "../../lib/boot";
 import { directiveArgs, directivesNamed, masterConfSettings, parseRedisConf, ParsedDirective, redisConfSettings } from "../helpers";
 
 describe("renderRedisConf", () => {
@@ -18,13 +18,18 @@ describe("renderRedisConf", () => {
     expect(arg(parsed, "port")).toEqual(["7000"]);
   });
 
-  test("requirepass and masterauth are the placeholder, written in double quotes", () => {
+  test("users come from the ACL file; replicas log in as the replication user, its password a placeholder in double quotes", () => {
     const text = renderRedisConf(redisConfSettings());
-    expect(arg(replica, "requirepass")).toEqual([PASSWORD_PLACEHOLDER]);
-    expect(arg(replica, "masterauth")).toEqual([PASSWORD_PLACEHOLDER]);
+    expect(directivesNamed(replica, "requirepass")).toEqual([]);
+    expect(arg(replica, "aclfile")).toEqual([REDIS_PATHS.aclFile]);
+    expect(arg(replica, "masteruser")).toEqual(["replication"]);
+    expect(arg(replica, "masterauth")).toEqual([passwordPlaceholder("replication")]);
     // The boot script substitutes inside these quotes: they must be there.
-    expect(text).toContain(`\nrequirepass "${PASSWORD_PLACEHOLDER}"\n`);
-    expect(text).toContain(`\nmasterauth "${PASSWORD_PLACEHOLDER}"\n`);
+    expect(text).toContain(`\nmasterauth "${passwordPlaceholder("replication")}"\n`);
+  });
+
+  test("protected configs, DEBUG and MODULE stay off for every user", () => {
+    for (const name of ["enable-protected-configs", "enable-debug-command", "enable-module-command"]) expect(arg(master, name)).toEqual(["no"]);
   });
 
   test("replicaof is present on a replica only, naming the master", () => {

@@ -1,17 +1,21 @@
-// The rendered redis.conf and sentinel.conf, with the password put in by the
-// boot script's own render_template, run on the redis-server of this machine.
+// The rendered redis.conf, ACL file and sentinel.conf, with the secrets put in
+// by the boot script's own render_template, run on the redis-server of this
+// machine: every user can do what it needs and nothing else.
 import { ChildProcess, spawn, spawnSync } from "child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { createHash } from "crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
 import { Redis } from "ioredis";
-import { renderRedisConf, renderSentinelConf } from "../../lib/boot";
+import { BUILTIN_USERS, dataNodeUsers, renderAclFile, renderRedisConf, renderSentinelConf } from "../../lib/boot";
 import { resolveRedisConf, resolveSentinelConf } from "../../lib/options";
+import { rulesOf } from "../../lib/private/planner";
 import { directiveArgs, freePort, masterConfSettings, parseRedisConf, testNeeding } from "../helpers";
 
-const SETUP_SCRIPT = resolve(__dirname, "../../lib/boot/assets/common.sh");
-// Space, both quotes, backslash, '#', '&', '$' and a non-ASCII letter.
-const PASSWORD = `p a"s's\\w#r&d$HOME é \\"`;
+const COMMON_SCRIPT = resolve(__dirname, "../../lib/boot/assets/common.sh");
+// Space, both quotes, backslash, '#', '&', '$' and a non-ASCII letter, different for each user.
+const passwordOf = (user: string) => `p a"s's\\w#r&d$HOME é \\" ${user}`;
+const USERS = [...Object.values(BUILTIN_USERS), "app", "reader", "scripter"];
 // What formatArgument must carry through redis.conf: every character class it escapes.
 const ODD_VALUE = `a b"c'd\\e#f&g$h é\t\n\x01\x7f end`;
 
@@ -27,15 +31,23 @@ let dir = "";
 const servers: Server[] = [];
 const clients: Redis[] = [];
 
-/** Writes `template` with the placeholder replaced by the boot script's render_template. */
-function renderWithSetupScript(name: string, template: string): string {
+/**
+ * Writes `template` with the placeholders replaced by the boot script's
+ * render_template, from a secrets directory as the secret-fetch part leaves
+ * it: passwords, and for the admin user only its stored hash.
+ */
+function renderWithBootScript(name: string, template: string): string {
+  const secrets = join(dir, "secrets");
+  mkdirSync(secrets, { recursive: true, mode: 0o700 });
+  for (const user of USERS) writeFileSync(join(secrets, `${user}.password`), passwordOf(user), { mode: 0o600 });
+  rmSync(join(secrets, "admin.password"));
+  writeFileSync(join(secrets, "admin.sha256"), createHash("sha256").update(passwordOf("admin")).digest("hex"), { mode: 0o600 });
   const templateFile = join(dir, `${name}.template`);
-  const passwordFile = join(dir, "password");
   const dest = join(dir, name);
   writeFileSync(templateFile, template);
-  writeFileSync(passwordFile, PASSWORD, { mode: 0o600 });
-  const run = spawnSync("bash", ["-c", 'source "$1" && render_template "$2" "$3" "$4"', "_", SETUP_SCRIPT, templateFile, dest, passwordFile], {
+  const run = spawnSync("bash", ["-c", 'source "$1" && render_template "$2" "$3"', "_", COMMON_SCRIPT, templateFile, dest], {
     encoding: "utf8",
+    env: { ...process.env, REDIS_NODE_SECRETS_DIR: secrets },
   });
   if (run.status !== 0) throw new Error(`render_template failed: ${run.stderr}`);
   return dest;
@@ -73,12 +85,31 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   }
 }
 
+/** A connected client, logged in as `user` when one is given. */
+async function as(port: number, user?: string): Promise<Redis> {
+  const c = client(port);
+  await c.connect();
+  if (user) await c.auth(user, passwordOf(user));
+  return c;
+}
+
+/** The first word of the reply or error of a command: "OK", "NOPERM", "WRONGPASS", ... */
+async function outcome(c: Redis, ...command: string[]): Promise<string> {
+  try {
+    const reply = await c.call(command[0], ...command.slice(1));
+    return typeof reply === "string" && !reply.includes("\n") ? reply.split(" ")[0] : "reply";
+  } catch (e) {
+    return (e as Error).message.split(" ")[0];
+  }
+}
+
 describe("rendered configuration on a real redis-server", () => {
   let masterPort = 0;
   let replicaPort = 0;
   let sentinelPort = 0;
   let oddPort = 0;
   let replicaConf = "";
+  let aclFile = "";
 
   beforeAll(async () => {
     if (spawnSync("redis-server", ["--version"]).status !== 0) return;
@@ -87,24 +118,31 @@ describe("rendered configuration on a real redis-server", () => {
     const node = { nodeAddress: "127.0.0.1", maxMemory: "64mb" };
     // The defaults the constructs render, with the group's min-replicas-to-write.
     const redis = { minReplicasToWrite: 1 };
-    const masterConf = renderWithSetupScript("master.conf", renderRedisConf(resolveRedisConf({ ...redis, port: masterPort }, node)));
-    replicaConf = renderWithSetupScript(
+    const applicationUsers = [
+      { name: "app" },
+      { name: "reader", readOnly: true, keyPatterns: ["cache:*"], channelPatterns: [] },
+      { name: "scripter", allowScripting: true, extraRules: ["-get"] },
+    ].map((u) => ({ name: u.name, rules: rulesOf(u) }));
+    aclFile = renderWithBootScript("users.acl", renderAclFile(dataNodeUsers(applicationUsers, true)));
+    const withAcl = ["--aclfile", aclFile];
+    const masterConf = renderWithBootScript("master.conf", renderRedisConf(resolveRedisConf({ ...redis, port: masterPort }, node)));
+    replicaConf = renderWithBootScript(
       "replica.conf",
       renderRedisConf(resolveRedisConf({ ...redis, port: replicaPort }, { ...node, masterAddress: "127.0.0.1", masterPort })),
     );
-    const sentinelConf = renderWithSetupScript(
+    const sentinelConf = renderWithBootScript(
       "sentinel.conf",
       renderSentinelConf(
         resolveSentinelConf({ port: sentinelPort }, { nodeAddress: "127.0.0.1", masterAddress: "127.0.0.1", masterPort, defaultQuorum: 1 }),
       ),
     );
     // Only the 5 s wait of diskless sync is shortened, to keep the test fast.
-    await start(masterConf, masterPort, ["--repl-diskless-sync-delay", "0"]);
-    await start(replicaConf, replicaPort);
+    await start(masterConf, masterPort, ["--repl-diskless-sync-delay", "0", ...withAcl]);
+    await start(replicaConf, replicaPort, withAcl);
     await start(sentinelConf, sentinelPort, ["--sentinel"]);
     // A standalone server whose announced address is an odd string (its bind is overridden).
-    const oddConf = renderWithSetupScript("odd.conf", renderRedisConf(masterConfSettings({ nodeAddress: ODD_VALUE, port: oddPort, minReplicasToWrite: 0 })));
-    await start(oddConf, oddPort);
+    const oddConf = renderWithBootScript("odd.conf", renderRedisConf(masterConfSettings({ nodeAddress: ODD_VALUE, port: oddPort, minReplicasToWrite: 0 })));
+    await start(oddConf, oddPort, withAcl);
   }, 30_000);
 
   afterAll(async () => {
@@ -127,60 +165,138 @@ describe("rendered configuration on a real redis-server", () => {
   });
 
   it("formatArgument's quoting reaches Redis intact: an odd string comes back from CONFIG GET", async () => {
-    const c = client(oddPort);
-    await c.connect();
-    await c.auth(PASSWORD);
+    const c = await as(oddPort, "admin");
     expect(await c.config("GET", "replica-announce-ip")).toEqual(["replica-announce-ip", ODD_VALUE]);
   });
 
-  it("redis-server reads the rendered file as the tests' parser does", async () => {
+  it("redis-server reads the rendered file as the tests' parser does; the password went in escaped", async () => {
     const parsed = parseRedisConf(readFileSync(replicaConf, "utf8"));
-    const c = client(replicaPort);
-    await c.connect();
-    await c.auth(PASSWORD);
-    for (const name of ["requirepass", "masterauth", "replicaof", "replica-announce-ip", "save", "maxmemory-policy", "min-replicas-to-write", "appendonly"]) {
+    const c = await as(replicaPort, "admin");
+    for (const name of ["masteruser", "masterauth", "replicaof", "replica-announce-ip", "save", "maxmemory-policy", "min-replicas-to-write", "appendonly"]) {
       const [, value] = (await c.config("GET", name)) as string[];
       expect({ name, value }).toEqual({ name, value: directiveArgs(parsed, name).join(" ") });
     }
-    expect(directiveArgs(parsed, "requirepass")).toEqual([PASSWORD]);
+    expect(directiveArgs(parsed, "masterauth")).toEqual([passwordOf("replication")]);
   });
 
-  it("the master accepts the raw password, refuses a wrong one and unauthenticated commands", async () => {
-    const c = client(masterPort);
-    await c.connect();
-    await expect(c.ping()).rejects.toThrow(/NOAUTH/);
-    await expect(c.auth(PASSWORD + "x")).rejects.toThrow(/WRONGPASS|invalid password/);
-    await expect(c.auth(PASSWORD)).resolves.toBe("OK");
-    await expect(c.ping()).resolves.toBe("PONG");
+  it("the ACL file holds hashes, never a password; Redis loaded every user from it", async () => {
+    const text = readFileSync(aclFile, "utf8");
+    for (const user of USERS) expect({ user, leaked: text.includes(passwordOf(user)) }).toEqual({ user, leaked: false });
+    const c = await as(masterPort, "admin");
+    const list = (await c.call("ACL", "LIST")) as string[];
+    expect(list.map((l) => l.split(" ").slice(0, 3).join(" ")).sort()).toEqual(
+      ["admin", "app", "monitor", "reader", "replication", "scripter", "sentinel"].map((u) => `user ${u} on`).concat(["user default off"]).sort(),
+    );
+    // The hash that render_template made from the password is the one Redis computes.
+    expect(list.find((l) => l.startsWith("user app "))).toContain(`#${createHash("sha256").update(passwordOf("app")).digest("hex")}`);
   });
 
-  it("the replica authenticates to the master with masterauth and replicates", async () => {
-    const r = client(replicaPort);
-    await r.connect();
-    await expect(r.auth("wrong")).rejects.toThrow(/WRONGPASS|invalid password/);
-    await r.auth(PASSWORD);
+  it("the default user is off: no command without a user, and no login with a bare password", async () => {
+    const c = await as(masterPort);
+    expect(await outcome(c, "PING")).toBe("NOAUTH");
+    expect(await outcome(c, "AUTH", passwordOf("app"))).toBe("WRONGPASS");
+    expect(await outcome(c, "AUTH", "app", passwordOf("app") + "x")).toBe("WRONGPASS");
+  });
+
+  it("the application user reads and writes its keys, and can do none of the dangerous things", async () => {
+    const app = await as(masterPort, "app");
+    expect(await outcome(app, "SET", "k", "v")).toBe("OK");
+    expect(await outcome(app, "GET", "k")).toBe("v");
+    expect(await outcome(app, "INFO", "replication")).toBe("reply");
+    const denied = [
+      ["CONFIG", "GET", "masterauth"],
+      ["CONFIG", "SET", "maxmemory", "1"],
+      ["ACL", "SETUSER", "backdoor", "on", ">x", "+@all"],
+      ["REPLICAOF", "10.0.0.1", "6379"],
+      ["MIGRATE", "10.0.0.1", "6379", "k", "0", "1000", "COPY"],
+      ["SHUTDOWN", "NOSAVE"],
+      ["FLUSHALL"],
+      ["MODULE", "LIST"],
+      ["EVAL", "return 1", "0"],
+      ["FUNCTION", "LIST"],
+      ["KEYS", "*"],
+    ];
+    const outcomes = [];
+    for (const command of denied) outcomes.push(`${command.slice(0, 2).join(" ")}: ${await outcome(app, ...command)}`);
+    expect(outcomes).toEqual(denied.map((command) => `${command.slice(0, 2).join(" ")}: NOPERM`));
+    // DEBUG is off for everyone (enable-debug-command no) before ACLs are asked; the ACL denies it too.
+    expect(await outcome(app, "DEBUG", "SLEEP", "0")).toBe("ERR");
+    const admin = await as(masterPort, "admin");
+    expect(await admin.call("ACL", "DRYRUN", "app", "DEBUG", "SLEEP", "0")).toMatch(/no permissions to run the 'debug' command/);
+  });
+
+  it("application user options: read-only users, key and channel patterns, scripting and extra rules", async () => {
+    const admin = await as(masterPort, "admin");
+    const dryrun = async (user: string, ...command: string[]) => {
+      const reply = (await admin.call("ACL", "DRYRUN", user, ...command)) as string;
+      return reply === "OK" ? "OK" : "denied";
+    };
+    expect([
+      await dryrun("reader", "GET", "cache:1"),
+      await dryrun("reader", "GET", "orders:1"),
+      await dryrun("reader", "SET", "cache:1", "v"),
+      await dryrun("reader", "PUBLISH", "news", "x"),
+      await dryrun("app", "EVAL", "return 1", "0"),
+      await dryrun("scripter", "EVAL", "return 1", "0"),
+      await dryrun("scripter", "GET", "k"),
+      await dryrun("app", "GET", "k"),
+      await dryrun("scripter", "CONFIG", "GET", "masterauth"),
+    ]).toEqual(["OK", "denied", "denied", "denied", "denied", "OK", "denied", "OK", "denied"]);
+  });
+
+  it("monitor reads statistics only; admin can do everything", async () => {
+    const monitor = await as(masterPort, "monitor");
+    expect(await outcome(monitor, "INFO", "memory")).toBe("reply");
+    expect(await outcome(monitor, "SLOWLOG", "GET")).toBe("reply");
+    for (const command of [["CONFIG", "GET", "masterauth"], ["GET", "k"], ["SET", "k", "x"], ["CLIENT", "LIST"]]) {
+      expect({ command, result: await outcome(monitor, ...command) }).toEqual({ command, result: "NOPERM" });
+    }
+    const admin = await as(masterPort, "admin");
+    expect(await outcome(admin, "CONFIG", "GET", "maxmemory")).toBe("reply");
+    // Pinned off in redis.conf: not even the admin user has them.
+    expect(await outcome(admin, "DEBUG", "SLEEP", "0")).toBe("ERR");
+  });
+
+  it("the replica logs in to the master as the replication user and replicates", async () => {
+    const r = await as(replicaPort, "admin");
     await waitFor("master_link_status:up", async () => /master_link_status:up/.test(await r.info("replication")));
-    const m = client(masterPort);
-    await m.connect();
-    await m.auth(PASSWORD);
+    const m = await as(masterPort, "app");
     // min-replicas-to-write 1: the write is accepted because the replica is connected.
     await waitFor("the master to count its replica", async () => /connected_slaves:1/.test(await m.info("replication")));
-    await expect(m.set("k", "v")).resolves.toBe("OK");
-    await waitFor("the write to reach the replica", async () => (await r.get("k")) === "v");
+    await expect(m.set("k2", "v")).resolves.toBe("OK");
+    await waitFor("the write to reach the replica", async () => (await r.get("k2")) === "v");
+    // The replication user itself can do nothing else.
+    const replication = await as(masterPort, "replication");
+    expect(await outcome(replication, "GET", "k2")).toBe("NOPERM");
   });
 
-  it("Sentinel requires the password and authenticates to the master with auth-pass", async () => {
-    const s = client(sentinelPort);
-    await s.connect();
-    await expect(s.ping()).rejects.toThrow(/NOAUTH/);
-    await expect(s.auth(PASSWORD)).resolves.toBe("OK");
-    // The replica is only known from INFO on the master, which needs auth-pass.
+  it("Sentinel: logs in as the sentinel user; clients discover the master but cannot steer it", async () => {
+    const s = await as(sentinelPort);
+    expect(await outcome(s, "PING")).toBe("NOAUTH");
+    const admin = await as(sentinelPort, "admin");
+    // The replica is only known from INFO on the master, which needs the sentinel user.
     const master = async () => {
-      const flat = (await s.call("SENTINEL", "MASTER", "main")) as string[];
+      const flat = (await admin.call("SENTINEL", "MASTER", "main")) as string[];
       return Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]]] : [])));
     };
     await waitFor("Sentinel to discover the replica", async () => (await master())["num-slaves"] === "1");
     expect((await master()).flags).toBe("master");
-    expect((await master()).port).toBe(String(masterPort));
+
+    const clientUser = await as(sentinelPort, "sentinel-client");
+    expect(await clientUser.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "main")).toEqual(["127.0.0.1", String(masterPort)]);
+    const steering = [
+      ["SENTINEL", "REMOVE", "main"],
+      ["SENTINEL", "MONITOR", "evil", "10.0.0.1", "6379", "1"],
+      ["SENTINEL", "SET", "main", "down-after-milliseconds", "1"],
+      ["SENTINEL", "FAILOVER", "main"],
+      ["SENTINEL", "CONFIG", "GET", "*"],
+      ["SENTINEL", "RESET", "*"],
+      ["PUBLISH", "__sentinel__:hello", "x"],
+      ["ACL", "SETUSER", "backdoor", "on", ">x", "+@all"],
+    ];
+    const outcomes = [];
+    for (const command of steering) outcomes.push(`${command.slice(0, 2).join(" ")}: ${await outcome(clientUser, ...command)}`);
+    expect(outcomes).toEqual(steering.map((command) => `${command.slice(0, 2).join(" ")}: NOPERM`));
+    expect((await master()).name).toBe("main");
   });
 });

@@ -206,7 +206,7 @@ describe("fetch_secret against a fake IMDSv2 and AWS", () => {
     const r = await fetchSecret("ssm", "/redis/prod/password");
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toContain("cannot read the Redis password from ssm");
+    expect(r.stderr).toContain("cannot read the secret from ssm");
     expect(fake.apiCalls).toBe(10);
     expect(fake.rejected).toHaveLength(10);
     expect(fake.rejected[0]).toMatch(/^InvalidSignatureException: The request signature we calculated does not match/);
@@ -216,7 +216,7 @@ describe("fetch_secret against a fake IMDSv2 and AWS", () => {
     fake.hasRole = false;
     const r = await fetchSecret("ssm", "/redis/prod/password");
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("cannot read the Redis password from ssm '/redis/prod/password': the instance has no IAM role");
+    expect(r.stderr).toContain("cannot read the secret from ssm '/redis/prod/password': the instance has no IAM role");
     expect(fake.tokenPuts).toBe(10);
     expect(fake.apiCalls).toBe(0);
   });

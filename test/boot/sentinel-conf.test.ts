@@ -1,4 +1,4 @@
-import { PASSWORD_PLACEHOLDER, REDIS_PATHS, renderSentinelConf } from "../../lib/boot";
+import { passwordPlaceholder, REDIS_PATHS, renderSentinelConf, sha256Placeholder } from "../../lib/boot";
 import { directiveArgs, directivesNamed, parseRedisConf, sentinelConfSettings } from "../helpers";
 
 describe("renderSentinelConf", () => {
@@ -19,11 +19,31 @@ describe("renderSentinelConf", () => {
     expect(sentinel("monitor")).toEqual(["web-cache", "10.0.1.10", "6379", "3"]);
   });
 
-  test("authenticates to the master and its clients with the placeholder, in double quotes", () => {
-    expect(sentinel("auth-pass")).toEqual(["web-cache", PASSWORD_PLACEHOLDER]);
-    expect(directiveArgs(parsed, "requirepass")).toEqual([PASSWORD_PLACEHOLDER]);
-    expect(text).toContain(`sentinel auth-pass web-cache "${PASSWORD_PLACEHOLDER}"\n`);
-    expect(text).toContain(`requirepass "${PASSWORD_PLACEHOLDER}"\n`);
+  test("logs in to the data nodes as the sentinel user and to its peers as sentinel-peer, passwords quoted placeholders", () => {
+    expect(sentinel("auth-user")).toEqual(["web-cache", "sentinel"]);
+    expect(sentinel("auth-pass")).toEqual(["web-cache", passwordPlaceholder("sentinel")]);
+    expect(sentinel("sentinel-user")).toEqual(["sentinel-peer"]);
+    expect(sentinel("sentinel-pass")).toEqual([passwordPlaceholder("sentinel-peer")]);
+    expect(text).toContain(`sentinel auth-pass web-cache "${passwordPlaceholder("sentinel")}"\n`);
+    expect(text).toContain(`sentinel sentinel-pass "${passwordPlaceholder("sentinel-peer")}"\n`);
+    expect(directivesNamed(parsed, "requirepass")).toEqual([]);
+    // auth-user names a master that must be monitored first.
+    expect(text.indexOf("sentinel monitor ")).toBeLessThan(text.indexOf("sentinel auth-user "));
+  });
+
+  test("its users: default off; sentinel-peer, sentinel-client and admin with password hashes", () => {
+    const users = directivesNamed(parsed, "user");
+    expect(users.map((u) => u.slice(0, 3))).toEqual([
+      ["default", "off", "resetkeys"],
+      ["sentinel-peer", "on", `#${sha256Placeholder("sentinel-peer")}`],
+      ["sentinel-client", "on", `#${sha256Placeholder("sentinel-client")}`],
+      ["admin", "on", `#${sha256Placeholder("admin")}`],
+    ]);
+    const client = users.find((u) => u[0] === "sentinel-client")!;
+    expect(client).toContain("+sentinel|get-master-addr-by-name");
+    for (const denied of ["+sentinel", "+sentinel|remove", "+sentinel|monitor", "+sentinel|set", "+sentinel|failover", "+sentinel|config", "+sentinel|reset", "+publish", "+@all"]) {
+      expect({ denied, granted: client.includes(denied) }).toEqual({ denied, granted: false });
+    }
   });
 
   test("failure detection and failover timing, per master name", () => {

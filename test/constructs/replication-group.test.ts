@@ -1,6 +1,6 @@
 import { TerraformVariable } from "cdktf";
 import { RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
-import { compressedSize, PASSWORD_PLACEHOLDER, REDIS_RESTART_DROP_IN, USER_DATA_BUDGET_BYTES } from "../../lib/boot";
+import { compressedSize, passwordPlaceholder, REDIS_RESTART_DROP_IN, SECRETS_LIST_PATH, USER_DATA_BUDGET_BYTES } from "../../lib/boot";
 import {
   cloudConfigFiles,
   dataSources,
@@ -33,7 +33,9 @@ const eniSubnets = (json: TerraformJson): Record<string, string> =>
     Object.entries(resources(json, "aws_network_interface")).map(([id, eni]) => [pathOfLogicalId(id).replace(/^redis\/|\/eni$/g, ""), eni.subnet_id]),
   );
 
-const passwordPolicy = (json: TerraformJson) => JSON.parse(Object.values(resources(json, "aws_iam_role_policy"))[0].policy as string);
+/** The nodes' inline policy of secret reads. */
+const passwordPolicy = (json: TerraformJson) =>
+  JSON.parse(resources(json, "aws_iam_role_policy")[logicalIdAt(json, "aws_iam_role_policy", "redis/node-role/read-password")].policy as string);
 
 describe("RedisReplicationGroup: topology", () => {
   test("one master and replicaCount replicas, each with its own interface", () => {
@@ -85,48 +87,99 @@ describe("RedisReplicationGroup: topology", () => {
   });
 });
 
-describe("RedisReplicationGroup: password", () => {
-  test("generated: an SSM SecureString whose value comes from GetRandomPassword and is never updated", () => {
+describe("RedisReplicationGroup: users and their secrets", () => {
+  const USERS = ["app", "admin", "monitor", "replication", "sentinel", "sentinel-peer", "sentinel-client"];
+  const param = (json: TerraformJson, user: string, suffix = "") =>
+    `\${aws_ssm_parameter.${logicalIdAt(json, "aws_ssm_parameter", `redis/users/${user}/password${suffix}`)}`;
+
+  test("generated: each user has its own SSM SecureString from GetRandomPassword, and its SHA-256 beside it", () => {
     const json = synthGroup();
-    const generatorId = Object.keys(dataSources(json, "aws_secretsmanager_random_password"))[0];
-    expect(dataSources(json, "aws_secretsmanager_random_password")[generatorId]).toMatchObject({ password_length: 32, exclude_punctuation: true });
-    const parameters = Object.values(resources(json, "aws_ssm_parameter"));
-    expect(parameters).toHaveLength(1);
-    expect(parameters[0]).toMatchObject({
-      type: "SecureString",
-      value: `\${data.aws_secretsmanager_random_password.${generatorId}.random_password}`,
-      lifecycle: { ignore_changes: ["value"] },
-    });
+    expect(Object.keys(dataSources(json, "aws_secretsmanager_random_password"))).toHaveLength(USERS.length);
+    expect(Object.keys(resources(json, "aws_ssm_parameter"))).toHaveLength(USERS.length * 2);
+    for (const user of USERS) {
+      const generator = logicalIdAt({ resource: json.data }, "aws_secretsmanager_random_password", `redis/users/${user}/password-generator`);
+      const parameters = resources(json, "aws_ssm_parameter");
+      const password = parameters[logicalIdAt(json, "aws_ssm_parameter", `redis/users/${user}/password`)];
+      expect(password).toMatchObject({
+        type: "SecureString",
+        name: `/redis-replication/test/redis/users/${user}/password`,
+        value: `\${data.aws_secretsmanager_random_password.${generator}.random_password}`,
+        lifecycle: { ignore_changes: ["value"] },
+      });
+      // Made from the stored value, so it follows the password even when that is changed by hand.
+      expect(parameters[logicalIdAt(json, "aws_ssm_parameter", `redis/users/${user}/password-sha256`)]).toMatchObject({
+        type: "SecureString",
+        name: `/redis-replication/test/redis/users/${user}/password-sha256`,
+        value: `\${sha256(${param(json, user).slice(2)}.value)}`,
+      });
+    }
   });
 
-  test("generated: the instance role may read exactly that parameter", () => {
+  test("the nodes may read the passwords they log in with and only the hashes of the others", () => {
     const json = synthGroup();
-    const parameterArn = `\${aws_ssm_parameter.${logicalIdAt(json, "aws_ssm_parameter", "redis/password")}.arn}`;
-    expect(passwordPolicy(json).Statement).toEqual([{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: parameterArn }]);
-    const env = cloudConfigFiles(userDataOf(json)["redis/master"])["/etc/redis-node/node.env"];
-    expect(env).toContain("REDIS_SECRET_STORE='ssm'");
-    expect(env).toContain(`REDIS_SECRET_ID='\${aws_ssm_parameter.${logicalIdAt(json, "aws_ssm_parameter", "redis/password")}.name}'`);
+    const statements = passwordPolicy(json).Statement;
+    expect(statements).toHaveLength(1);
+    expect(statements[0].Action).toEqual(["ssm:GetParameter"]);
+    expect([...statements[0].Resource].sort()).toEqual(
+      [
+        `${param(json, "replication")}.arn}`,
+        `${param(json, "sentinel")}.arn}`,
+        `${param(json, "sentinel-peer")}.arn}`,
+        `${param(json, "app", "-sha256")}.arn}`,
+        `${param(json, "admin", "-sha256")}.arn}`,
+        `${param(json, "monitor", "-sha256")}.arn}`,
+        `${param(json, "sentinel-client", "-sha256")}.arn}`,
+      ].sort(),
+    );
+    const list = cloudConfigFiles(userDataOf(json)["redis/master"])[SECRETS_LIST_PATH].trim().split("\n");
+    expect(list.map((l) => l.split(" ").slice(0, 3).join(" ")).sort()).toEqual(
+      [
+        "replication password ssm",
+        "admin sha256 ssm",
+        "monitor sha256 ssm",
+        "sentinel password ssm",
+        "app sha256 ssm",
+        "sentinel-peer password ssm",
+        "sentinel-client sha256 ssm",
+      ].sort(),
+    );
+  });
+
+  test("no node reads a parameter it was not granted, and Session Manager reads none", () => {
+    const json = synthGroup();
+    const policies = Object.values(resources(json, "aws_iam_role_policy")).map((p) => JSON.parse(p.policy).Statement).flat();
+    const actions = policies.flatMap((st: { Action: string[]; Resource: string | string[] }) => st.Action.map((a) => `${a} ${st.Resource}`));
+    expect(actions.filter((a) => /^ssm:GetParameter/.test(a) && a.endsWith(" *"))).toEqual([]);
+    expect(resources(json, "aws_iam_role_policy_attachment")).toEqual({});
   });
 
   test.each([
     ["an existing SSM parameter", RedisPassword.fromSsmParameterArn(SSM_ARN), "ssm", "ssm:GetParameter", SSM_ARN],
     ["a Secrets Manager secret", RedisPassword.fromSecretsManagerSecretArn(SECRET_ARN), "secretsmanager", "secretsmanager:GetSecretValue", SECRET_ARN],
-  ])("%s: the matching IAM action on its ARN, and the store in node.env", (_case, password, store, action, arn) => {
+  ])("the app user's password from %s: no hash stored, so the nodes read it and hash it at boot", (_case, password, store, action, arn) => {
     const json = synthGroup({ password });
-    expect(resources(json, "aws_ssm_parameter")).toEqual({});
-    expect(dataSources(json, "aws_secretsmanager_random_password")).toEqual({});
-    expect(passwordPolicy(json).Statement).toEqual([{ Effect: "Allow", Action: [action], Resource: arn }]);
+    expect(Object.keys(resources(json, "aws_ssm_parameter"))).toHaveLength((USERS.length - 1) * 2);
+    const read = passwordPolicy(json).Statement.find((st: { Action: string[] }) => st.Action[0] === action);
+    expect([read.Resource].flat()).toContain(arn);
     for (const userData of Object.values(userDataOf(json))) {
-      const env = cloudConfigFiles(userData)["/etc/redis-node/node.env"];
-      expect(env).toContain(`REDIS_SECRET_STORE='${store}'`);
-      expect(env).toContain(`REDIS_SECRET_ID='${arn}'`);
+      expect(cloudConfigFiles(userData)[SECRETS_LIST_PATH]).toContain(`app password ${store} ${arn}\n`);
     }
+  });
+
+  test("users: several application users, each with its own secret and ACL line", () => {
+    const json = synthGroup({ users: [{ name: "web", keyPatterns: ["web:*"] }, { name: "reports", readOnly: true }] });
+    const acl = cloudConfigFiles(userDataOf(json)["redis/replica-1"])["/etc/redis-node/users.acl.template"];
+    expect(acl).toMatch(/^user web on #@@SHA256:web@@ resetkeys ~web:\* /m);
+    expect(acl).toMatch(/^user reports on #@@SHA256:reports@@ .* -@write /m);
+    expect(acl).not.toMatch(/^user app /m);
+    expect(() => logicalIdAt(json, "aws_ssm_parameter", "redis/users/web/password")).not.toThrow();
   });
 
   test("generated with a customer managed key ARN: the parameter uses it and the role may decrypt with it", () => {
     const key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     const json = synthGroup({ password: RedisPassword.generated({ kmsKeyArn: key, parameterName: "/app/redis" }) });
-    expect(Object.values(resources(json, "aws_ssm_parameter"))[0]).toMatchObject({ key_id: key, name: "/app/redis" });
+    expect(resources(json, "aws_ssm_parameter")[logicalIdAt(json, "aws_ssm_parameter", "redis/users/app/password")]).toMatchObject({ key_id: key, name: "/app/redis" });
+    expect(resources(json, "aws_ssm_parameter")[logicalIdAt(json, "aws_ssm_parameter", "redis/users/app/password-sha256")]).toMatchObject({ key_id: key, name: "/app/redis-sha256" });
     expect(passwordPolicy(json).Statement).toContainEqual({ Effect: "Allow", Action: ["kms:Decrypt"], Resource: key });
   });
 
@@ -143,7 +196,8 @@ describe("RedisReplicationGroup: password", () => {
     const key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     const json = synthGroup({ password: RedisPassword.fromSecretsManagerSecretArn(SECRET_ARN, key) });
     expect(passwordPolicy(json).Statement).toContainEqual({ Effect: "Allow", Action: ["kms:Decrypt"], Resource: key });
-    expect(passwordPolicy(json).Statement).toHaveLength(2);
+    // ssm:GetParameter on the generated users, secretsmanager on the app's secret, kms:Decrypt.
+    expect(passwordPolicy(json).Statement).toHaveLength(3);
   });
 });
 
@@ -177,15 +231,16 @@ describe("RedisReplicationGroup: every node's user data", () => {
 
     const redis = parseRedisConf(files["/etc/redis-node/redis.conf.template"]);
     expect(directiveArgs(redis, "bind")).toEqual([eniAddressRef(json, node), "127.0.0.1"]);
-    expect(directiveArgs(redis, "requirepass")).toEqual([PASSWORD_PLACEHOLDER]);
-    expect(directiveArgs(redis, "masterauth")).toEqual([PASSWORD_PLACEHOLDER]);
+    expect(directivesNamed(redis, "requirepass")).toEqual([]);
+    expect(directiveArgs(redis, "masteruser")).toEqual(["replication"]);
+    expect(directiveArgs(redis, "masterauth")).toEqual([passwordPlaceholder("replication")]);
     expect(directivesNamed(redis, "replicaof")).toEqual(node === "redis/master" ? [] : [[master, "6379"]]);
     expect(directiveArgs(redis, "min-replicas-to-write")).toEqual(["1"]);
 
     const sentinel = parseRedisConf(files["/etc/redis-node/sentinel.conf.template"]);
     expect(directiveArgs(sentinel, "sentinel", "monitor")).toEqual(["main", master, "6379", "2"]);
     expect(directiveArgs(sentinel, "sentinel", "announce-ip")).toEqual([eniAddressRef(json, node)]);
-    expect(directiveArgs(sentinel, "sentinel", "auth-pass")).toEqual(["main", PASSWORD_PLACEHOLDER]);
+    expect(directiveArgs(sentinel, "sentinel", "auth-pass")).toEqual(["main", passwordPlaceholder("sentinel")]);
   });
 
   test("replica priorities go to the nodes in order, the master first", () => {

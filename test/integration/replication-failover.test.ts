@@ -6,12 +6,13 @@
  * one topology.
  */
 import { execFileSync } from "child_process";
-import { randomBytes } from "crypto";
+import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import Redis from "ioredis";
-import { connect, info, withClient } from "./harness/client";
+import { BUILTIN_USERS } from "../../lib/boot";
+import { connect, info, Login, withClient } from "./harness/client";
 import { FirewallRule, OUTSIDE, ROOT, Topology, applyFirewall, cleanupStale, createTopology, probeTcp, randomPrefix, run, sleep } from "./harness/netns";
 import { allLogs, isRunning, kill9, processOf, restart, startRedis, startSentinel, stop, stopAll, waitUntil } from "./harness/processes";
 import { resolveReferences, synthesizeBasicExample } from "./synthesized-nodes";
@@ -19,10 +20,23 @@ import { resolveReferences, synthesizeBasicExample } from "./synthesized-nodes";
 // The boot's shared functions, render_template among them.
 const SETUP_SCRIPT = "/usr/local/lib/redis-node/common.sh";
 const REDIS_TEMPLATE = "/etc/redis-node/redis.conf.template";
+const ACL_TEMPLATE = "/etc/redis-node/users.acl.template";
+const SECRETS_LIST = "/etc/redis-node/secrets.list";
 const SENTINEL_TEMPLATE = "/etc/redis-node/sentinel.conf.template";
 const MAXMEMORY_MB = 256;
-// A space, a double quote, a backslash, '#' and '&' prove the boot script's escaping.
-const PASSWORD = `it pw "q" \\ #h &a ${randomBytes(4).toString("hex")}`;
+// Every user of the example has its own password, as the secret store gives them.
+// Generated passwords are letters and digits; the app user's is one of the
+// user's own: a space, a double quote, a backslash, '#' and '&' prove the
+// boot script's escaping and hashing.
+const generated = () => randomBytes(24).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
+const PASSWORDS: Record<string, string> = {
+  ...Object.fromEntries(Object.values(BUILTIN_USERS).map((user) => [user, generated()])),
+  app: `it pw "q" \\ #h &a ${randomBytes(4).toString("hex")}`,
+};
+const login = (username: string): Login => ({ username, password: PASSWORDS[username] });
+const APP = login("app");
+const ADMIN = login("admin");
+const SENTINEL_CLIENT = login(BUILTIN_USERS.sentinelClient);
 const SUITE = "Redis replication and Sentinel failover with the synthesized configuration";
 
 interface Node {
@@ -86,10 +100,13 @@ function scenarios(): void {
     if (!node) throw new Error(`${ip} is not one of our nodes`);
     return node;
   };
-  const redis = <T>(node: Node, fn: (c: Redis) => Promise<T>) => withClient(node.ip, redisPort, PASSWORD, fn, { connectTimeoutMs: 1000, commandTimeoutMs: 2000 });
+  const redis = <T>(node: Node, fn: (c: Redis) => Promise<T>) => withClient(node.ip, redisPort, ADMIN, fn, { connectTimeoutMs: 1000, commandTimeoutMs: 2000 });
   const replication = (node: Node) => redis(node, (c) => info(c, "replication"));
   const sentinel = (node: Node, ...args: string[]) =>
-    withClient(node.ip, sentinelPort, PASSWORD, (c) => c.call("SENTINEL", ...args), { connectTimeoutMs: 1000, commandTimeoutMs: 2000 });
+    withClient(node.ip, sentinelPort, args[0] === "failover" ? ADMIN : SENTINEL_CLIENT, (c) => c.call("SENTINEL", ...args), {
+      connectTimeoutMs: 1000,
+      commandTimeoutMs: 2000,
+    });
   const onlineReplicas = (repl: Record<string, string>) =>
     Object.entries(repl).filter(([k, v]) => /^slave\d+$/.test(k) && v.includes("state=online")).map(([, v]) => /ip=([^,]+)/.exec(v)![1]);
 
@@ -144,9 +161,8 @@ function scenarios(): void {
     nodes = example.nodes.map((n) => ({ name: n.name, ip: topo.addressOf(n.name), dir: path.join(workRoot!, n.name) }));
     const addressesByEni = Object.fromEntries(example.nodes.map((n) => [n.eni, topo.addressOf(n.name)]));
 
-    // Inject the password exactly as the boot script does on a node.
-    const passwordFile = path.join(workRoot, "password");
-    fs.writeFileSync(passwordFile, PASSWORD, { mode: 0o600 });
+    // Put the secrets in exactly as the boot does on a node: each node's
+    // secrets.list says which users' passwords, and which only hashes, it reads.
     const rendered = new Map<string, { redis: string; sentinel: string }>();
     for (const [i, synthesized] of example.nodes.entries()) {
       const node = nodes[i];
@@ -156,14 +172,25 @@ function scenarios(): void {
         fs.writeFileSync(file, resolveReferences(synthesized.files[source], addressesByEni, MAXMEMORY_MB), { mode: 0o600 });
         return file;
       };
+      const secrets = path.join(workRoot, `${node.name}-secrets`);
+      fs.mkdirSync(secrets, { mode: 0o700 });
+      for (const line of fs.readFileSync(write(path.join(workRoot, `${node.name}-secrets.list`), SECRETS_LIST), "utf8").trim().split("\n")) {
+        const [user, form] = line.split(" ");
+        if (PASSWORDS[user] === undefined) throw new Error(`${node.name} reads a secret of user ${user}, who has no test password`);
+        const value = form === "sha256" ? createHash("sha256").update(PASSWORDS[user]).digest("hex") : PASSWORDS[user];
+        fs.writeFileSync(path.join(secrets, `${user}.${form}`), value, { mode: 0o600 });
+      }
       const script = write(path.join(workRoot, `${node.name}-setup`), SETUP_SCRIPT);
-      const render = async (source: string, role: string) => {
-        const template = write(path.join(workRoot!, `${node.name}-${role}.conf.template`), source);
-        const dest = path.join(workRoot!, `${node.name}-${role}.conf`);
-        await run(["bash", "-c", 'source "$1" && render_template "$2" "$3" "$4"', "render", script, template, dest, passwordFile]);
+      const render = async (source: string, dest: string) => {
+        const template = write(`${dest}.template`, source);
+        await run(["bash", "-c", 'source "$1" && render_template "$2" "$3"', "render", script, template, dest], { env: { REDIS_NODE_SECRETS_DIR: secrets } });
         return dest;
       };
-      rendered.set(node.name, { redis: await render(REDIS_TEMPLATE, "redis"), sentinel: await render(SENTINEL_TEMPLATE, "sentinel") });
+      await render(ACL_TEMPLATE, path.join(node.dir, "users.acl"));
+      rendered.set(node.name, {
+        redis: await render(REDIS_TEMPLATE, path.join(workRoot, `${node.name}-redis.conf`)),
+        sentinel: await render(SENTINEL_TEMPLATE, path.join(workRoot, `${node.name}-sentinel.conf`)),
+      });
     }
 
     const sentinelConf = fs.readFileSync(rendered.get(nodes[0].name)!.sentinel, "utf8");
@@ -231,9 +258,35 @@ function scenarios(): void {
     expect(refusals).toEqual(nodes.flatMap((n) => [`${n.name}:redis NOAUTH WRONGPASS`, `${n.name}:sentinel NOAUTH WRONGPASS`]));
   });
 
+  scenario("1b. an application's credentials cannot steer Sentinel, read secrets, change config or reach another host", 30_000, async () => {
+    const master = await agreedMaster();
+    const refused: string[] = [];
+    const outcome = (p: Promise<unknown>) => p.then(() => "accepted", (e: Error) => e.message.split(" ")[0]);
+    for (const node of nodes) {
+      await withClient(node.ip, redisPort, APP, async (c) => {
+        for (const command of [["CONFIG", "GET", "masterauth"], ["CONFIG", "SET", "requirepass", "x"], ["ACL", "SETUSER", "backdoor", "on", ">x", "+@all"], ["REPLICAOF", topology!.clientAddress, "6379"], ["MIGRATE", topology!.clientAddress, "6379", "k", "0", "500", "COPY"], ["EVAL", "return 1", "0"], ["FLUSHALL"]]) {
+          refused.push(`${node.name} ${command[0]} ${await outcome(c.call(command[0], ...command.slice(1)))}`);
+        }
+      });
+      await withClient(node.ip, sentinelPort, SENTINEL_CLIENT, async (c) => {
+        for (const command of [["SENTINEL", "REMOVE", masterName], ["SENTINEL", "MONITOR", masterName, topology!.clientAddress, "6379", "1"], ["SENTINEL", "SET", masterName, "quorum", "1"], ["SENTINEL", "FAILOVER", masterName], ["PUBLISH", "__sentinel__:hello", "x"]]) {
+          refused.push(`${node.name} ${command.slice(0, 2).join(" ")} ${await outcome(c.call(command[0], ...command.slice(1)))}`);
+        }
+      });
+      // The application's password opens no other user.
+      for (const user of ["admin", "replication", "sentinel", BUILTIN_USERS.sentinelPeer]) {
+        const port = user === BUILTIN_USERS.sentinelPeer ? sentinelPort : redisPort;
+        refused.push(`${node.name} AUTH ${user} ${await outcome(connect(node.ip, port, { username: user, password: APP.password }).then((c) => c.disconnect()))}`);
+      }
+    }
+    expect(refused.filter((r) => !/ (NOPERM|cannot)$/.test(r))).toEqual([]);
+    expect(refused).toHaveLength(nodes.length * 16);
+    expect(await agreedMaster()).toBe(master);
+  });
+
   scenario("2. kill -9 of the master: sentinels promote a replica, no write acknowledged by WAIT is lost", 120_000, async () => {
     const oldMaster = await agreedMaster();
-    const writer = await connect(oldMaster.ip, redisPort, PASSWORD, { commandTimeoutMs: 2000 });
+    const writer = await connect(oldMaster.ip, redisPort, APP, { commandTimeoutMs: 2000 });
     let killedAt = 0;
     let writes = 0;
     try {
@@ -352,8 +405,10 @@ function scenarios(): void {
     const client = new Redis({
       sentinels: nodes.map((n) => ({ host: n.ip, port: sentinelPort })),
       name: masterName,
-      password: PASSWORD,
-      sentinelPassword: PASSWORD,
+      username: APP.username,
+      password: APP.password,
+      sentinelUsername: SENTINEL_CLIENT.username,
+      sentinelPassword: SENTINEL_CLIENT.password,
       lazyConnect: true,
       connectTimeout: 1000,
       commandTimeout: 1000,
@@ -418,7 +473,7 @@ function scenarios(): void {
         topology!.exec(master.name, ["iptables", op, "INPUT", "-s", o.ip, "-j", "DROP"]),
         topology!.exec(master.name, ["iptables", op, "OUTPUT", "-d", o.ip, "-j", "DROP"]),
       ]));
-    const writer = await connect(master.ip, redisPort, PASSWORD, { commandTimeoutMs: 2000 });
+    const writer = await connect(master.ip, redisPort, APP, { commandTimeoutMs: 2000 });
     const accepted: string[] = [];
     let partitionedAt = 0;
     let refusedAt = 0;

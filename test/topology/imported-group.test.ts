@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { RedisPassword, RedisPeer, RedisPortKind, RedisReplicationGroup, SecretStore } from "../../lib";
-import { newStack, resources, synthJson, TerraformJson } from "../helpers";
+import { logicalIdAt, newStack, resources, synthJson, TerraformJson } from "../helpers";
 
 const SSM_ARN = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/redis";
 const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/redis-AbCdEf";
@@ -102,15 +102,18 @@ describe("a group in one stack, used from another stack of the same app", () => 
     }
   });
 
-  test("the group's own grantReadPassword matches what its nodes may read", () => {
+  test("the group's own grantReadPassword grants the app user's password, and the admin user's only through adminUser", () => {
     const stack = newStack();
     const group = new RedisReplicationGroup(stack, "cache", { vpcId: "vpc-1", subnetIds: ["subnet-a"], password: RedisPassword.fromSsmParameterArn(SSM_ARN) });
     group.grantReadPassword("app-role");
+    group.adminUser.grantRead("ops-role");
+    group.adminUser.grantRead("ops-role");
     const json = synthJson(stack);
     const byRole = Object.fromEntries(policies(json).map((p) => [p.role, p.statements]));
-    const nodeRole = Object.keys(byRole).find((r) => r.startsWith("${aws_iam_role.cache_node-role"))!;
     expect(byRole["app-role"]).toEqual([{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: SSM_ARN }]);
-    expect(byRole[nodeRole]).toEqual(byRole["app-role"]);
+    const adminParameter = Object.keys(resources(json, "aws_ssm_parameter")).find((id) => id.startsWith("cache_users_admin_password_"));
+    expect(byRole["ops-role"]).toEqual([{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: `\${aws_ssm_parameter.${adminParameter}.arn}` }]);
+    expect(policies(json).filter((p) => p.role === "ops-role")).toHaveLength(1);
   });
 });
 
@@ -121,11 +124,11 @@ describe("the node role", () => {
     const statement = { actions: ["s3:GetObject"], resources: ["arn:aws:s3:::backups/*"] };
     group.nodeRole.addToPolicy(statement);
     group.nodeRole.addToPolicy({ ...statement });
-    const nodePolicies = Object.values(resources(synthJson(stack), "aws_iam_role_policy"));
-    expect(nodePolicies).toHaveLength(1);
-    expect(JSON.parse(nodePolicies[0].policy).Statement).toEqual([
-      { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: SSM_ARN },
-      { Effect: "Allow", Action: ["s3:GetObject"], Resource: "arn:aws:s3:::backups/*" },
-    ]);
+    const json = synthJson(stack);
+    const nodePolicy = resources(json, "aws_iam_role_policy")[logicalIdAt(json, "aws_iam_role_policy", "cache/node-role/read-password")];
+    const statements = JSON.parse(nodePolicy.policy).Statement;
+    expect(statements).toHaveLength(2);
+    expect(statements[0].Action).toEqual(["ssm:GetParameter"]);
+    expect(statements[1]).toEqual({ Effect: "Allow", Action: ["s3:GetObject"], Resource: "arn:aws:s3:::backups/*" });
   });
 });

@@ -12,7 +12,7 @@ source "$LIB_DIR/common.sh"
 main() {
   local phase part name
   mkdir -p "$RUN_DIR" "$STATE_DIR"
-  trap 'rm -f "$PASSWORD_FILE"' EXIT
+  trap 'rm -rf "$SECRETS_DIR"' EXIT
   for phase in check prepare start; do
     for part in "$LIB_DIR"/parts/*.sh; do
       name=$(basename "$part" .sh)

@@ -10,9 +10,9 @@ readonly RUN_DIR=${REDIS_NODE_RUN_DIR:-/run/redis-node}
 # Present once the first boot finished: configs are never rendered again,
 # because Redis and Sentinel rewrite their own files after a failover.
 readonly DONE_MARKER=$STATE_DIR/setup-done
-# Written by the secret-fetch part, removed by the entry script on exit.
-readonly PASSWORD_FILE=$RUN_DIR/password
-readonly PLACEHOLDER='@@REDIS_PASSWORD@@'
+# Written by the secret-fetch part (<user>.password, <user>.sha256),
+# removed by the entry script on exit.
+readonly SECRETS_DIR=${REDIS_NODE_SECRETS_DIR:-$RUN_DIR/secrets}
 
 log() { echo "redis-node-setup: $*" >&2; }
 fail() {
@@ -47,20 +47,57 @@ check_redis_version() {
   log "$binary version $version"
 }
 
-# render_template TEMPLATE DEST PASSWORD_FILE
-# Writes TEMPLATE to DEST with the placeholder replaced by the password,
-# escaped for a double-quoted redis.conf string.
-render_template() {
-  local template=$1 dest=$2 password escaped content
-  password=$(<"$3")
-  [[ -n $password ]] || fail "the Redis password is empty"
+# A user's password from the secrets directory; refuses what configs cannot hold.
+secret_password() {
+  local file="$SECRETS_DIR/$1.password" password
+  [[ -f $file ]] || fail "no password of user $1 was read at boot"
+  password=$(<"$file")
+  [[ -n $password ]] || fail "the password of user $1 is empty"
   if [[ $password == *[[:cntrl:]]* ]]; then
-    fail "the Redis password contains control characters (newline, tab, ...); store one without them"
+    fail "the password of user $1 contains control characters (newline, tab, ...); store one without them"
   fi
-  escaped=${password//\\/\\\\}
-  escaped=${escaped//\"/\\\"}
+  printf '%s' "$password"
+}
+
+# A user's password hash: read at boot, or made from the password.
+secret_sha256() {
+  local file="$SECRETS_DIR/$1.sha256" hash
+  if [[ -f $file ]]; then
+    hash=$(<"$file")
+  else
+    hash=$(secret_password "$1" | sha256sum) || exit 1
+    hash=${hash%% *}
+  fi
+  [[ $hash =~ ^[0-9a-f]{64}$ ]] || fail "the SHA-256 of user $1's password is not 64 lowercase hex digits"
+  printf '%s' "$hash"
+}
+
+# The users named by the KIND (SHA256, PASSWORD) placeholders of a file, once each.
+placeholder_users() {
+  grep -oE "@@$1:[A-Za-z0-9_-]+@@" "$2" | sed -E "s/^@@$1:(.*)@@\$/\\1/" | sort -u || true
+}
+
+# render_template TEMPLATE DEST
+# Writes TEMPLATE to DEST with each @@SHA256:<user>@@ replaced by the hash
+# and each @@PASSWORD:<user>@@ by the password, escaped for the
+# double-quoted string the renderer put it in. Placeholders are found once
+# in the template, so a secret that looks like one is left alone.
+render_template() {
+  local template=$1 dest=$2 content user value
+  local -a hashed with_password
   content=$(<"$template")
-  content=${content//"$PLACEHOLDER"/"$escaped"}
+  mapfile -t hashed < <(placeholder_users SHA256 "$template")
+  mapfile -t with_password < <(placeholder_users PASSWORD "$template")
+  for user in "${hashed[@]}"; do
+    value=$(secret_sha256 "$user") || exit 1
+    content=${content//"@@SHA256:$user@@"/"$value"}
+  done
+  for user in "${with_password[@]}"; do
+    value=$(secret_password "$user") || exit 1
+    value=${value//\\/\\\\}
+    value=${value//\"/\\\"}
+    content=${content//"@@PASSWORD:$user@@"/"$value"}
+  done
   (umask 077 && printf '%s\n' "$content" >"$dest")
 }
 
@@ -72,16 +109,16 @@ install_config() {
     log "keeping $dest: setup already ran on this node"
     return 0
   fi
-  render_template "$TEMPLATE_DIR/$name.template" "$dest" "$PASSWORD_FILE"
+  render_template "$TEMPLATE_DIR/$name.template" "$dest"
   chown redis:redis "$dest"
   chmod 0640 "$dest"
 }
 
-# Waits (bounded) until redis-cli PING on the port answers PONG.
+# Waits (bounded) until redis-cli PING on the port, as USER, answers PONG.
 wait_for_pong() {
-  local port=$1 attempt
+  local port=$1 user=$2 attempt
   for attempt in $(seq 1 30); do
-    if [[ $(redis-cli -h 127.0.0.1 -p "$port" --no-auth-warning ping 2>/dev/null) == PONG ]]; then
+    if [[ $(redis-cli -h 127.0.0.1 -p "$port" --user "$user" --no-auth-warning ping 2>/dev/null) == PONG ]]; then
       log "port $port answers PING (attempt $attempt)"
       return 0
     fi
@@ -90,11 +127,12 @@ wait_for_pong() {
   return 1
 }
 
+# start_service UNIT PORT LOG USER: starts the unit and waits until USER's PING is answered.
 start_service() {
-  local unit=$1 port=$2 log_file=$3
+  local unit=$1 port=$2 log_file=$3 user=$4
   systemctl enable "$unit"
   systemctl restart "$unit"
-  if ! REDISCLI_AUTH=$(<"$PASSWORD_FILE") wait_for_pong "$port"; then
+  if ! REDISCLI_AUTH=$(secret_password "$user") wait_for_pong "$port" "$user"; then
     tail -n 30 "$log_file" >&2 || true
     fail "$unit does not answer on port $port after 30 s"
   fi

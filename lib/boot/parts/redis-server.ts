@@ -1,5 +1,6 @@
 import { BootPart } from "../boot-part";
 import { TEMPLATE_DIR } from "../cloud-config";
+import { AclUser, BUILTIN_USERS, dataNodeUsers, renderAclFile } from "../render/acl";
 import { RedisConfSettings, renderRedisConf } from "../render/redis-conf";
 
 export const REDIS_RESTART_DROP_IN = "/etc/systemd/system/redis-server.service.d/10-restart-delay.conf";
@@ -19,15 +20,39 @@ export function renderRestartDelay(seconds: number): string {
   ].join("\n");
 }
 
+/**
+ * systemd drop-in for redis-server and redis-sentinel: files that Redis
+ * rewrites (CONFIG REWRITE, ACL SAVE, Sentinel's config) stay 0640, and the
+ * processes cannot reach the instance metadata service (the role's keys).
+ */
+export function renderHardeningDropIn(): string {
+  return [
+    "# Written by cloud-init: private rewritten configs, no instance metadata for Redis.",
+    "[Service]",
+    "UMask=0027",
+    "IPAddressDeny=169.254.169.254/32 fd00:ec2::254/128",
+    "",
+  ].join("\n");
+}
+
+/** Where the hardening drop-in of a unit goes. */
+export function hardeningDropInPath(unit: string): string {
+  return `/etc/systemd/system/${unit}.d/20-hardening.conf`;
+}
+
 export interface RedisServerPartOptions {
   readonly conf: RedisConfSettings;
+  /** The application users (the library's own users are added). */
+  readonly applicationUsers: readonly AclUser[];
+  /** Whether sentinels watch the node (they log in as the sentinel user). */
+  readonly sentinelUser: boolean;
   /** Lowest Redis major version the boot accepts. */
   readonly minRedisMajor: number;
   /** Seconds systemd waits before restarting a crashed redis-server. @default - the packaged unit's setting */
   readonly restartDelaySeconds?: number;
 }
 
-/** redis-server: the package, redis.conf (rendered once at first boot), the unit's restart delay. */
+/** redis-server: the package, redis.conf and the ACL file (rendered once at first boot), the unit's restart delay. */
 export function redisServerPart(options: RedisServerPartOptions): BootPart {
   const delay = options.restartDelaySeconds;
   return {
@@ -36,9 +61,12 @@ export function redisServerPart(options: RedisServerPartOptions): BootPart {
     packages: ["redis-server", "redis-tools"],
     files: [
       ...(delay !== undefined ? [{ path: REDIS_RESTART_DROP_IN, permissions: "0644", content: renderRestartDelay(delay) }] : []),
+      { path: hardeningDropInPath("redis-server.service"), permissions: "0644", content: renderHardeningDropIn() },
       { path: `${TEMPLATE_DIR}/redis.conf.template`, permissions: "0600", content: renderRedisConf(options.conf) },
+      { path: `${TEMPLATE_DIR}/users.acl.template`, permissions: "0600", content: renderAclFile(dataNodeUsers(options.applicationUsers, options.sentinelUser)) },
     ],
-    env: { REDIS_PORT: String(options.conf.port), MIN_REDIS_MAJOR: String(options.minRedisMajor) },
+    // The boot checks the server as the replication user, whose password this node holds.
+    env: { REDIS_PORT: String(options.conf.port), MIN_REDIS_MAJOR: String(options.minRedisMajor), REDIS_HEALTH_USER: BUILTIN_USERS.replication },
     step: "redis-server.sh",
   };
 }

@@ -1,27 +1,48 @@
 import { SecretStore, secretReadStatements } from "../../auth/secret-store";
 import { BootPart, IBootPartGrantee } from "../boot-part";
 
-export interface SecretFetchOptions {
+/** The form of a secret on the node: the password, or the hex SHA-256 of it. */
+export enum SecretForm {
+  PASSWORD = "password",
+  SHA256 = "sha256",
+}
+
+/** One secret a node reads at boot. */
+export interface NodeSecret {
+  /** The ACL user the secret belongs to. */
+  readonly user: string;
+  readonly form: SecretForm;
   readonly store: SecretStore;
   /** What the node asks the store for: parameter name or ARN, or secret ARN. */
   readonly secretId: string;
-  /** ARN the node role may read, and nothing else. */
+  /** ARN the node role may read. */
   readonly secretArn: string;
   /** Customer managed key of the secret, if any. */
   readonly kmsKeyArn?: string;
 }
 
-/** Fetches the Redis password at boot with the instance role, and grants the role that one read. */
-export function secretFetchPart(options: SecretFetchOptions): BootPart {
+export const SECRETS_LIST_PATH = "/etc/redis-node/secrets.list";
+
+/** One line per secret: user, form, store, id (last: an ARN may hold anything but a newline). */
+export function renderSecretsList(secrets: readonly NodeSecret[]): string {
+  return secrets.map((s) => `${s.user} ${s.form} ${s.store} ${s.secretId}`).join("\n") + "\n";
+}
+
+/**
+ * Fetches the node's secrets at boot with the instance role, into files
+ * under /run that the boot removes when it ends, and grants the role
+ * exactly those reads.
+ */
+export function secretFetchPart(secrets: readonly NodeSecret[]): BootPart {
   return {
     name: "secret-fetch",
     order: 20,
     packages: ["curl", "python3"],
-    files: [],
-    env: { REDIS_SECRET_STORE: options.store, REDIS_SECRET_ID: options.secretId },
+    files: [{ path: SECRETS_LIST_PATH, permissions: "0600", content: renderSecretsList(secrets) }],
+    env: { SECRETS_LIST: SECRETS_LIST_PATH },
     step: "secret-fetch.sh",
     bind(grantee: IBootPartGrantee) {
-      for (const s of secretReadStatements(options.secretArn, options.store, options.kmsKeyArn)) grantee.addToPolicy(s);
+      for (const s of secrets) for (const statement of secretReadStatements(s.secretArn, s.store, s.kmsKeyArn)) grantee.addToPolicy(statement);
     },
   };
 }

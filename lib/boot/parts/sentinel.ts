@@ -1,5 +1,7 @@
 import { BootPart } from "../boot-part";
 import { TEMPLATE_DIR } from "../cloud-config";
+import { hardeningDropInPath, renderHardeningDropIn } from "./redis-server";
+import { BUILTIN_USERS } from "../render/acl";
 import { renderSentinelConf, SentinelConfSettings } from "../render/sentinel-conf";
 
 export interface SentinelPartOptions {
@@ -14,8 +16,12 @@ export function sentinelPart(options: SentinelPartOptions): BootPart {
     name: "sentinel",
     order: 40,
     packages: ["redis-sentinel", "redis-tools"],
-    files: [{ path: `${TEMPLATE_DIR}/sentinel.conf.template`, permissions: "0600", content: renderSentinelConf(options.conf) }],
-    env: { SENTINEL_PORT: String(options.conf.port), MIN_REDIS_MAJOR: String(options.minRedisMajor) },
+    files: [
+      { path: hardeningDropInPath("redis-sentinel.service"), permissions: "0644", content: renderHardeningDropIn() },
+      { path: `${TEMPLATE_DIR}/sentinel.conf.template`, permissions: "0600", content: renderSentinelConf(options.conf) },
+    ],
+    // The boot checks Sentinel as its peers do, whose password this node holds.
+    env: { SENTINEL_PORT: String(options.conf.port), MIN_REDIS_MAJOR: String(options.minRedisMajor), SENTINEL_HEALTH_USER: BUILTIN_USERS.sentinelPeer },
     step: "sentinel.sh",
   };
 }

@@ -14,11 +14,12 @@ export interface Directive {
 }
 
 /**
- * Stands for the Redis password in rendered configuration. The boot script
- * replaces it (inside the double quotes the renderer always puts around it)
- * with the escaped secret it fetched, so no secret is ever rendered.
+ * A placeholder for a user's password in rendered configuration
+ * (`@@PASSWORD:<user>@@`, see acl.ts). The boot script replaces it, inside
+ * the double quotes the renderer always puts around it, with the escaped
+ * secret it fetched, so no secret is ever rendered.
  */
-export const PASSWORD_PLACEHOLDER = "@@REDIS_PASSWORD@@";
+const PASSWORD_PLACEHOLDER_ARGUMENT = /^@@PASSWORD:[A-Za-z0-9_-]+@@$/;
 
 // Anything sdssplitargs would split, unquote or unescape must be quoted.
 const NEEDS_QUOTES = /[\s"'\\]|[^\x20-\x7e]/;
@@ -50,7 +51,7 @@ export function formatArgument(value: DirectiveArgument): string {
     if (!Number.isFinite(value)) throw new Error(`Cannot write ${value} as a Redis config argument`);
     return String(value);
   }
-  if (value === PASSWORD_PLACEHOLDER) return `"${PASSWORD_PLACEHOLDER}"`;
+  if (PASSWORD_PLACEHOLDER_ARGUMENT.test(value)) return `"${value}"`;
   if (value.length > 0 && !NEEDS_QUOTES.test(value)) return value;
   // Non-ASCII is written byte by byte so the file stays 7-bit clean.
   let out = "";

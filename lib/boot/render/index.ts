@@ -4,3 +4,4 @@ export * from "./values";
 export * from "./redis-conf";
 export * from "./sentinel-conf";
 export * from "./system-tuning";
+export * from "./acl";

@@ -1,4 +1,5 @@
-import { directive, Directive, PASSWORD_PLACEHOLDER, renderDirectives } from "./directives";
+import { BUILTIN_USERS, passwordPlaceholder } from "./acl";
+import { directive, Directive, renderDirectives } from "./directives";
 
 /** Paths on the node, as laid out by Debian's and Ubuntu's redis packages. */
 export const REDIS_PATHS = {
@@ -10,6 +11,7 @@ export const REDIS_PATHS = {
   sentinelLog: "/var/log/redis/redis-sentinel.log",
   redisPid: "/run/redis/redis-server.pid",
   sentinelPid: "/run/sentinel/redis-sentinel.pid",
+  aclFile: "/etc/redis/users.acl",
 } as const;
 
 /** Everything redis.conf needs, fully resolved (the constructs apply the defaults). */
@@ -41,8 +43,8 @@ export interface RedisConfSettings {
 }
 
 /**
- * Renders /etc/redis/redis.conf. The password appears only as
- * {@link PASSWORD_PLACEHOLDER}; the boot script substitutes the secret.
+ * Renders /etc/redis/redis.conf. Users live in the ACL file; the replication
+ * password appears only as a placeholder that the boot substitutes.
  */
 export function renderRedisConf(s: RedisConfSettings): string {
   const d: Directive[] = [
@@ -61,10 +63,16 @@ export function renderRedisConf(s: RedisConfSettings): string {
     directive("maxclients", s.maxClients),
     directive("maxmemory", s.maxMemory),
     directive("maxmemory-policy", s.maxMemoryPolicy),
-    // Auth: clients use the default user's password; replicas (and a
-    // demoted master after a failover) authenticate to the master with it.
-    directive("requirepass", PASSWORD_PLACEHOLDER),
-    directive("masterauth", PASSWORD_PLACEHOLDER),
+    // Auth: ACL users (the default user is off). Replicas, and a demoted
+    // master after a failover, authenticate to the master as the
+    // replication user, which may do nothing but replicate.
+    directive("aclfile", REDIS_PATHS.aclFile),
+    directive("masteruser", BUILTIN_USERS.replication),
+    directive("masterauth", passwordPlaceholder(BUILTIN_USERS.replication)),
+    // What no client needs, not even the admin user, stays off for good.
+    directive("enable-protected-configs", false),
+    directive("enable-debug-command", false),
+    directive("enable-module-command", false),
     // Persistence.
     ...(s.snapshotSchedule === ""
       ? [directive("save", "")]

@@ -1,4 +1,5 @@
-import { directive, PASSWORD_PLACEHOLDER, renderDirectives } from "./directives";
+import { BUILTIN_USERS, passwordPlaceholder, sentinelUsers, userLineArgs } from "./acl";
+import { directive, renderDirectives } from "./directives";
 import { REDIS_PATHS } from "./redis-conf";
 
 /** Everything sentinel.conf needs, fully resolved. */
@@ -32,16 +33,21 @@ export function renderSentinelConf(s: SentinelConfSettings): string {
       directive("pidfile", REDIS_PATHS.sentinelPid),
       directive("logfile", REDIS_PATHS.sentinelLog),
       directive("dir", REDIS_PATHS.dataDir),
-      // Clients and the other sentinels authenticate with the same password
-      // (Sentinel uses its requirepass towards its peers).
-      directive("requirepass", PASSWORD_PLACEHOLDER),
+      // ACL users: the default user off, the other sentinels as
+      // sentinel-peer, clients as sentinel-client (discovery only), operators
+      // as admin. Sentinel stores their passwords as hashes when it rewrites.
+      directive("user", ...userLineArgs("default-off")),
+      ...sentinelUsers().map((u) => directive("user", ...userLineArgs(u))),
+      directive("sentinel", "sentinel-user", BUILTIN_USERS.sentinelPeer),
+      directive("sentinel", "sentinel-pass", passwordPlaceholder(BUILTIN_USERS.sentinelPeer)),
       // Announce the ENI address, never a loopback or NAT address.
       directive("sentinel", "announce-ip", s.nodeAddress),
       directive("sentinel", "announce-port", s.port),
       directive("sentinel", "resolve-hostnames", false),
       directive("sentinel", "deny-scripts-reconfig", true),
       directive("sentinel", "monitor", name, s.masterAddress, s.masterPort, s.quorum),
-      directive("sentinel", "auth-pass", name, PASSWORD_PLACEHOLDER),
+      directive("sentinel", "auth-user", name, BUILTIN_USERS.sentinel),
+      directive("sentinel", "auth-pass", name, passwordPlaceholder(BUILTIN_USERS.sentinel)),
       directive("sentinel", "down-after-milliseconds", name, s.downAfterMilliseconds),
       directive("sentinel", "failover-timeout", name, s.failoverTimeoutMilliseconds),
       directive("sentinel", "parallel-syncs", name, s.parallelSyncs),

@@ -5,6 +5,12 @@
 import Redis from "ioredis";
 import { Topology } from "./netns";
 
+/** An ACL user and its password. */
+export interface Login {
+  readonly username: string;
+  readonly password: string;
+}
+
 export interface ConnectOptions {
   /** @default 2000 */
   readonly connectTimeoutMs?: number;
@@ -17,11 +23,12 @@ export interface ConnectOptions {
  * queues commands on its own: during a failover a test must see every error
  * and decide itself, and a dead client must not keep jest alive.
  */
-export async function connect(host: string, port: number, password: string, opts: ConnectOptions = {}): Promise<Redis> {
+export async function connect(host: string, port: number, login: Login, opts: ConnectOptions = {}): Promise<Redis> {
   const client = new Redis({
     host,
     port,
-    password,
+    username: login.username,
+    password: login.password,
     lazyConnect: true,
     connectTimeout: opts.connectTimeoutMs ?? 2000,
     commandTimeout: opts.commandTimeoutMs ?? 5000,
@@ -44,8 +51,8 @@ export async function connect(host: string, port: number, password: string, opts
 }
 
 /** connect, run fn, always disconnect. */
-export async function withClient<T>(host: string, port: number, password: string, fn: (client: Redis) => Promise<T>, opts?: ConnectOptions): Promise<T> {
-  const client = await connect(host, port, password, opts);
+export async function withClient<T>(host: string, port: number, login: Login, fn: (client: Redis) => Promise<T>, opts?: ConnectOptions): Promise<T> {
+  const client = await connect(host, port, login, opts);
   try {
     return await fn(client);
   } finally {

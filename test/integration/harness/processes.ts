@@ -44,7 +44,8 @@ const STOP_TIMEOUT_MS = 10_000;
 
 /**
  * Copies confPath to <workDir>/redis.conf and runs redis-server on it inside
- * the node's namespace; resolves once it accepts connections.
+ * the node's namespace, with the ACL file <workDir>/users.acl; resolves once
+ * it accepts connections.
  */
 export function startRedis(topology: Topology, node: string, confPath: string, workDir: string): Promise<NodeProcess> {
   return start(topology, node, "redis", confPath, workDir);
@@ -75,6 +76,7 @@ async function start(topology: Topology, node: string, role: Role, confPath: str
     "--pidfile", path.resolve(workDir, `${role}.pid`),
     "--daemonize", "no",
     "--supervised", "no",
+    ...(role === "redis" ? ["--aclfile", path.resolve(workDir, "users.acl")] : []),
   ];
   return launch(node, role, argv, confFile, logFile);
 }

@@ -1,11 +1,11 @@
 #!/bin/bash
-# Boot part "redis-server": checks the packaged Redis, renders redis.conf
-# from its template once, and starts redis-server under systemd.
+# Boot part "redis-server": checks the packaged Redis, renders redis.conf and
+# the ACL file from their templates once, and starts redis-server under systemd.
 set -euo pipefail
 # shellcheck source=/dev/null
 source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/common.sh"
 load_node_env
-: "${REDIS_PORT:?}" "${MIN_REDIS_MAJOR:?}"
+: "${REDIS_PORT:?}" "${MIN_REDIS_MAJOR:?}" "${REDIS_HEALTH_USER:?}"
 
 case ${1:-} in
   check)
@@ -17,8 +17,9 @@ case ${1:-} in
     # The package started the service with its stock settings.
     systemctl stop redis-server.service 2>/dev/null || true
     systemctl daemon-reload
+    install_config users.acl
     install_config redis.conf
     ;;
-  start) start_service redis-server.service "$REDIS_PORT" /var/log/redis/redis-server.log ;;
+  start) start_service redis-server.service "$REDIS_PORT" /var/log/redis/redis-server.log "$REDIS_HEALTH_USER" ;;
   *) fail "usage: $0 check|prepare|start" ;;
 esac

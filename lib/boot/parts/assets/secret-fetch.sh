@@ -1,8 +1,8 @@
 #!/bin/bash
-# Boot part "secret-fetch": reads the Redis password from SSM Parameter Store
-# or Secrets Manager with the instance role (curl --aws-sigv4 and IMDSv2, so
-# the image needs no AWS CLI) into a private file under /run that the entry
-# script removes when the boot ends.
+# Boot part "secret-fetch": reads the node's secrets (users' passwords, or
+# their SHA-256) from SSM Parameter Store or Secrets Manager with the instance
+# role (curl --aws-sigv4 and IMDSv2, so the image needs no AWS CLI) into
+# private files under /run that the entry script removes when the boot ends.
 set -euo pipefail
 # shellcheck source=/dev/null
 source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/common.sh"
@@ -78,10 +78,24 @@ fetch_secret() {
   local store=$1 secret_id=$2 attempt
   for attempt in 1 2 3 4 5 6 7 8 9 10; do
     try_fetch_secret "$store" "$secret_id" && return 0
-    log "reading the Redis password failed (attempt $attempt of 10): $FETCH_ERROR"
+    log "reading a secret failed (attempt $attempt of 10): $FETCH_ERROR"
     ((attempt < 10)) && sleep "$SECRET_RETRY_SECONDS"
   done
-  fail "cannot read the Redis password from $store '$secret_id': $FETCH_ERROR (does the instance role allow it, and does the subnet reach the endpoint?)"
+  fail "cannot read the secret from $store '$secret_id': $FETCH_ERROR (does the instance role allow it, and does the subnet reach the endpoint?)"
+}
+
+# Fetches every secret of the list: lines "<user> <form> <store> <id>".
+fetch_all() {
+  local list=$1 user form store id count=0
+  mkdir -p "$SECRETS_DIR"
+  chmod 0700 "$SECRETS_DIR"
+  while read -r user form store id; do
+    [[ -n $user ]] || continue
+    [[ $user =~ ^[A-Za-z0-9_-]+$ && $form =~ ^(password|sha256)$ ]] || fail "bad line in $list: $user $form"
+    (umask 077 && fetch_secret "$store" "$id" >"$SECRETS_DIR/$user.$form")
+    count=$((count + 1))
+  done <"$list"
+  log "read $count secrets"
 }
 
 main() {
@@ -92,9 +106,8 @@ main() {
       ;;
     prepare)
       load_node_env
-      : "${REDIS_SECRET_STORE:?}" "${REDIS_SECRET_ID:?}"
-      mkdir -p "$RUN_DIR"
-      (umask 077 && fetch_secret "$REDIS_SECRET_STORE" "$REDIS_SECRET_ID" >"$PASSWORD_FILE")
+      : "${SECRETS_LIST:?}"
+      fetch_all "$SECRETS_LIST"
       ;;
     start) ;;
     *) fail "usage: $0 check|prepare|start" ;;

@@ -5,7 +5,7 @@ set -euo pipefail
 # shellcheck source=/dev/null
 source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/common.sh"
 load_node_env
-: "${SENTINEL_PORT:?}" "${MIN_REDIS_MAJOR:?}"
+: "${SENTINEL_PORT:?}" "${MIN_REDIS_MAJOR:?}" "${SENTINEL_HEALTH_USER:?}"
 
 case ${1:-} in
   check)
@@ -18,6 +18,6 @@ case ${1:-} in
     systemctl stop redis-sentinel.service 2>/dev/null || true
     install_config sentinel.conf
     ;;
-  start) start_service redis-sentinel.service "$SENTINEL_PORT" /var/log/redis/redis-sentinel.log ;;
+  start) start_service redis-sentinel.service "$SENTINEL_PORT" /var/log/redis/redis-sentinel.log "$SENTINEL_HEALTH_USER" ;;
   *) fail "usage: $0 check|prepare|start" ;;
 esac

@@ -1,0 +1,227 @@
+import { REDIS_COMMANDS } from "./redis-commands";
+
+/**
+ * Redis ACL users: the users the library runs on every group, the rules of
+ * application users, and a check of rules against what Redis 7.0 knows.
+ * Secrets appear only as placeholders that the boot replaces.
+ */
+
+/** Stands for a user's password (quoted in configs; the boot escapes it). */
+export function passwordPlaceholder(user: string): string {
+  return `@@PASSWORD:${user}@@`;
+}
+
+/** Stands for the hex SHA-256 of a user's password (ACL `#<hash>`). */
+export function sha256Placeholder(user: string): string {
+  return `@@SHA256:${user}@@`;
+}
+
+/** Any placeholder, for tests and checks that no secret was rendered. */
+export const SECRET_PLACEHOLDER = /@@(PASSWORD|SHA256):([A-Za-z0-9_-]+)@@/g;
+
+/** The users every group has, by role. Application users are the user's own. */
+export const BUILTIN_USERS = {
+  /** Replicas authenticate to the master with it (`masteruser`). */
+  replication: "replication",
+  /** Sentinels authenticate to the data nodes with it (`sentinel auth-user`). */
+  sentinel: "sentinel",
+  /** Sentinels authenticate to each other with it (`sentinel sentinel-user`). */
+  sentinelPeer: "sentinel-peer",
+  /** Clients ask the sentinels for the master with it. */
+  sentinelClient: "sentinel-client",
+  /** Operators: everything. */
+  admin: "admin",
+  /** Metrics: read-only statistics. */
+  monitor: "monitor",
+} as const;
+
+export const RESERVED_USER_NAMES: readonly string[] = ["default", ...Object.values(BUILTIN_USERS)];
+
+/** Names Redis accepts and configs need no quotes for. */
+export const USER_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+
+/** One ACL user: its name and its rules after `on #<hash>`. */
+export interface AclUser {
+  readonly name: string;
+  readonly rules: readonly string[];
+}
+
+// What each built-in user may do. Redis's documentation lists the commands
+// replicas and Sentinel need; everything else is denied.
+const REPLICATION_RULES = ["resetkeys", "resetchannels", "-@all", "+psync", "+replconf", "+ping"];
+const SENTINEL_RULES = [
+  "resetkeys",
+  "allchannels",
+  "-@all",
+  "+multi",
+  "+slaveof",
+  "+ping",
+  "+exec",
+  "+subscribe",
+  "+config|rewrite",
+  "+role",
+  "+publish",
+  "+info",
+  "+client|setname",
+  "+client|kill",
+  "+script|kill",
+];
+const ADMIN_RULES = ["~*", "&*", "+@all"];
+// Statistics only: never CONFIG GET, which reveals secrets.
+const MONITOR_RULES = [
+  "resetkeys",
+  "resetchannels",
+  "-@all",
+  "+ping",
+  "+hello",
+  "+client|setname",
+  "+info",
+  "+slowlog|get",
+  "+slowlog|len",
+  "+latency|latest",
+  "+latency|history",
+  "+latency|doctor",
+];
+// Sentinel to sentinel: liveness, the failure agreement and the leader vote,
+// and the hello messages that carry the configuration.
+const SENTINEL_PEER_RULES = [
+  "resetkeys",
+  "allchannels",
+  "-@all",
+  "+ping",
+  "+hello",
+  "+client|setname",
+  "+publish",
+  "+subscribe",
+  "+info",
+  "+role",
+  "+sentinel|is-master-down-by-addr",
+];
+// Clients discover the master and follow failovers; they can change nothing
+// (no REMOVE, MONITOR, SET, FAILOVER, CONFIG, RESET) and publish no hello.
+// INFO (Sentinel's own statistics) answers clients' ready checks.
+const SENTINEL_CLIENT_RULES = [
+  "resetkeys",
+  "allchannels",
+  "-@all",
+  "+ping",
+  "+hello",
+  "+info",
+  "+client|setname",
+  "+role",
+  "+subscribe",
+  "+psubscribe",
+  "+unsubscribe",
+  "+punsubscribe",
+  "+sentinel|get-master-addr-by-name",
+  "+sentinel|master",
+  "+sentinel|masters",
+  "+sentinel|replicas",
+  "+sentinel|slaves",
+  "+sentinel|sentinels",
+  "+sentinel|myid",
+];
+
+/** What an application user may do. */
+export interface ApplicationUserRules {
+  /** Key patterns (`~pattern`). */
+  readonly keyPatterns: readonly string[];
+  /** Pub/Sub channel patterns (`&pattern`). */
+  readonly channelPatterns: readonly string[];
+  readonly readOnly: boolean;
+  readonly allowScripting: boolean;
+  /** Further rules, checked by aclRuleProblems. */
+  readonly extraRules: readonly string[];
+}
+
+/**
+ * The rules of an application user: its keys and channels, every command but
+ * @admin and @dangerous (CONFIG, ACL, REPLICAOF, MIGRATE, SHUTDOWN, FLUSHALL,
+ * DEBUG, MODULE, KEYS...), no scripting unless asked, no writes when read-only.
+ * INFO comes back: clients such as ioredis ask it before they use a connection.
+ */
+export function applicationUserRules(o: ApplicationUserRules): string[] {
+  return [
+    "resetkeys",
+    ...o.keyPatterns.map((p) => `~${p}`),
+    "resetchannels",
+    ...o.channelPatterns.map((p) => `&${p}`),
+    "+@all",
+    "-@admin",
+    "-@dangerous",
+    ...(o.allowScripting ? [] : ["-@scripting"]),
+    ...(o.readOnly ? ["-@write"] : []),
+    "+info",
+    ...o.extraRules,
+  ];
+}
+
+/** The ACL users of a data node (redis.conf `aclfile`); the sentinel user when sentinels watch it. */
+export function dataNodeUsers(applicationUsers: readonly AclUser[], sentinel: boolean): AclUser[] {
+  return [
+    { name: BUILTIN_USERS.replication, rules: REPLICATION_RULES },
+    ...(sentinel ? [{ name: BUILTIN_USERS.sentinel, rules: SENTINEL_RULES }] : []),
+    { name: BUILTIN_USERS.admin, rules: ADMIN_RULES },
+    { name: BUILTIN_USERS.monitor, rules: MONITOR_RULES },
+    ...applicationUsers,
+  ];
+}
+
+/** The ACL users of a sentinel (`user` lines in sentinel.conf). */
+export function sentinelUsers(): AclUser[] {
+  return [
+    { name: BUILTIN_USERS.sentinelPeer, rules: SENTINEL_PEER_RULES },
+    { name: BUILTIN_USERS.sentinelClient, rules: SENTINEL_CLIENT_RULES },
+    { name: BUILTIN_USERS.admin, rules: ADMIN_RULES },
+  ];
+}
+
+/** The arguments of a `user` line: the default user off, every other user on with its password hash. */
+export function userLineArgs(user: AclUser | "default-off"): string[] {
+  if (user === "default-off") return ["default", "off", "resetkeys", "resetchannels", "-@all"];
+  return [user.name, "on", `#${sha256Placeholder(user.name)}`, ...user.rules];
+}
+
+/**
+ * An ACL file: the default user off, then one line per user, passwords as
+ * SHA-256 hashes. Redis takes no comments in it.
+ */
+export function renderAclFile(users: readonly AclUser[]): string {
+  const lines = [
+    `user ${userLineArgs("default-off").join(" ")}`,
+    ...users.map((u) => `user ${userLineArgs(u).join(" ")}`),
+  ];
+  return lines.join("\n") + "\n";
+}
+
+// Redis 7.0's ACL categories and commands (`ACL CAT`, `COMMAND LIST`), to
+// refuse a typo at synth time instead of at the node's first start.
+export const ACL_CATEGORIES: readonly string[] = [
+  "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog", "geo", "stream",
+  "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection", "transaction", "scripting", "all",
+];
+
+const COMMAND_RULE = /^[+-]([a-z][a-z0-9_-]*)(\|[a-z][a-z0-9_-]*)?$/;
+
+/**
+ * Why an ACL rule is not one Redis 7.0 takes from this library's users, or
+ * undefined: categories and commands are checked against Redis 7.0's own
+ * lists. Passwords and user switches are not rules a user may add: the
+ * library owns them.
+ */
+export function aclRuleProblem(rule: string): string | undefined {
+  if (/^[+-]@/.test(rule)) {
+    const category = rule.slice(2);
+    return ACL_CATEGORIES.includes(category) ? undefined : `unknown ACL category "@${category}" (Redis 7.0 has ${ACL_CATEGORIES.map((c) => `@${c}`).join(", ")})`;
+  }
+  if (/^[+-]/.test(rule)) {
+    const m = COMMAND_RULE.exec(rule);
+    if (!m) return `"${rule}" is not a command rule such as +get or -client|kill`;
+    const command = m[1] + (m[2] ?? "");
+    // "+config|get" needs the subcommand; "+client" (all subcommands) the container.
+    return REDIS_COMMANDS.has(command) ? undefined : `unknown command "${command}" in "${rule}" (not a Redis 7.0 command or subcommand)`;
+  }
+  if (/^[~&%]/.test(rule)) return /\s/.test(rule) || rule.length < 2 ? `"${rule}" is not a key or channel pattern` : undefined;
+  if (["allkeys", "allchannels", "allcommands", "nocommands", "resetkeys", "resetchannels"].includes(rule)) return undefined;
+  return `"${rule}" is not allowed here: use +command, -command, +@category, -@category, ~key, &channel or %R~/%W~ patterns`;
+}

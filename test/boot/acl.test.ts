@@ -1,0 +1,61 @@
+import { aclRuleProblem, applicationUserRules, dataNodeUsers, renderAclFile, sentinelUsers } from "../../lib/boot";
+import { parseRedisConf } from "../helpers";
+
+describe("aclRuleProblem: users' rules checked against Redis 7.0", () => {
+  test.each(["+get", "-flushdb", "+client|setname", "+@read", "-@dangerous", "~cache:*", "&news:*", "%R~reports:*", "resetkeys", "allchannels"])(
+    "accepts %s",
+    (rule) => expect(aclRuleProblem(rule)).toBeUndefined(),
+  );
+
+  test.each([
+    ["+@raed", /unknown ACL category "@raed"/],
+    ["+gte", /unknown command "gte"/],
+    ["+client|setnam", /unknown command "client\|setnam"/],
+    ["+GET", /not a command rule/],
+    [">secret", /not allowed here/],
+    ["on", /not allowed here/],
+    ["nopass", /not allowed here/],
+    ["~", /not a key or channel pattern/],
+  ])("refuses %s", (rule, message) => expect(aclRuleProblem(rule)).toMatch(message));
+});
+
+describe("applicationUserRules", () => {
+  const base = { keyPatterns: ["*"], channelPatterns: [] as string[], readOnly: false, allowScripting: false, extraRules: [] as string[] };
+
+  test("every command but @admin, @dangerous and @scripting, INFO back, on its keys and channels", () => {
+    expect(applicationUserRules({ ...base, keyPatterns: ["a:*", "b:*"], channelPatterns: ["n:*"] })).toEqual([
+      "resetkeys", "~a:*", "~b:*", "resetchannels", "&n:*", "+@all", "-@admin", "-@dangerous", "-@scripting", "+info",
+    ]);
+  });
+
+  test("scripting opt-in, read-only, and extra rules last", () => {
+    const rules = applicationUserRules({ ...base, allowScripting: true, readOnly: true, extraRules: ["+keys"] });
+    expect(rules).not.toContain("-@scripting");
+    expect(rules).toContain("-@write");
+    expect(rules[rules.length - 1]).toBe("+keys");
+  });
+});
+
+describe("renderAclFile", () => {
+  test("the default user off first, then every user with a hash placeholder, no comment (Redis refuses them)", () => {
+    const text = renderAclFile(dataNodeUsers([{ name: "app", rules: ["+get"] }], true));
+    const users = parseRedisConf(text).map((d) => [d.args[0], d.args[1], d.args[2]]);
+    expect(users).toEqual([
+      ["default", "off", "resetkeys"],
+      ["replication", "on", "#@@SHA256:replication@@"],
+      ["sentinel", "on", "#@@SHA256:sentinel@@"],
+      ["admin", "on", "#@@SHA256:admin@@"],
+      ["monitor", "on", "#@@SHA256:monitor@@"],
+      ["app", "on", "#@@SHA256:app@@"],
+    ]);
+    expect(text).not.toMatch(/^#/m);
+  });
+
+  test("no sentinel user when no sentinel watches the node", () => {
+    expect(dataNodeUsers([], false).map((u) => u.name)).toEqual(["replication", "admin", "monitor"]);
+  });
+
+  test("the sentinels' users", () => {
+    expect(sentinelUsers().map((u) => u.name)).toEqual(["sentinel-peer", "sentinel-client", "admin"]);
+  });
+});
