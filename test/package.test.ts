@@ -86,8 +86,16 @@ test("installs into a fresh cdktf app, compiles strictly and synthesizes two sta
   ]);
   const [policy] = Object.values(resources(web, "aws_iam_role_policy"));
   expect(policy.role).toBe("${aws_iam_role.web-role.name}");
+  // The application user's password and the sentinel-client user's, from the other stack's state.
   expect(JSON.parse(policy.policy).Statement).toEqual([
-    { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: expect.stringMatching(/^\$\{data\.terraform_remote_state\./) },
+    {
+      Effect: "Allow",
+      Action: ["ssm:GetParameter"],
+      Resource: [
+        expect.stringMatching(/^\$\{data\.terraform_remote_state\..*users_app_password_/),
+        expect.stringMatching(/^\$\{data\.terraform_remote_state\..*users_sentinel-client_password_/),
+      ],
+    },
   ]);
   const data = JSON.parse(readFileSync(join(outdir, "stacks", "data", "cdk.tf.json"), "utf8")) as TerraformJson;
   expect(Object.keys(resources(data, "aws_instance"))).toHaveLength(3);

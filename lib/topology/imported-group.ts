@@ -16,6 +16,7 @@ export class ImportedRedisReplicationGroup extends RedisReplicationGroupBase {
   public readonly connections: RedisConnections;
   protected readonly passwordSecretStore?: SecretStore;
   protected readonly passwordKmsKeyArn?: string;
+  protected readonly sentinelClientPasswordSecretArn?: string;
 
   constructor(scope: Construct, id: string, attrs: RedisReplicationGroupAttributes) {
     super(scope, id);
@@ -27,6 +28,7 @@ export class ImportedRedisReplicationGroup extends RedisReplicationGroupBase {
     this.passwordSecretArn = attrs.passwordSecretArn;
     this.passwordSecretStore = attrs.passwordSecretStore ?? storeOfArn(attrs.passwordSecretArn);
     this.passwordKmsKeyArn = attrs.passwordKmsKeyArn;
+    this.sentinelClientPasswordSecretArn = attrs.sentinelClientPasswordSecretArn;
     this.connections = new RedisConnections(this, {
       securityGroupId: attrs.securityGroupId,
       ports: { redis: this.redisPort, sentinel: this.sentinelPort },

@@ -62,6 +62,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
   public readonly sentinelNodes: IRedisNode[];
   protected readonly passwordSecretStore: SecretStore;
   protected readonly passwordKmsKeyArn?: string;
+  protected readonly sentinelClientPasswordSecretArn?: string;
   private readonly amis = new Map<CpuArchitecture, string>();
 
   constructor(scope: Construct, id: string, props: RedisReplicationGroupProps) {
@@ -104,6 +105,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     this.passwordSecretArn = appPassword.secretArn;
     this.passwordSecretStore = appPassword.store;
     this.passwordKmsKeyArn = appPassword.kmsKeyArn;
+    this.sentinelClientPasswordSecretArn = this.sentinelClientUser?.passwordSecretArn;
     this.nodeRole = new RedisNodeRole(this, "node-role", { tags: props.tags });
 
     const asBootUser = (u: RedisUser) => ({ name: u.userName, password: u.password });
@@ -155,6 +157,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       passwordSecretArn: this.passwordSecretArn,
       passwordSecretStore: this.passwordSecretStore,
       passwordKmsKeyArn: this.passwordKmsKeyArn,
+      sentinelClientPasswordSecretArn: this.sentinelClientPasswordSecretArn,
       masterName: this.masterName,
       sentinelAddresses: this.sentinelAddresses,
       redisPort: this.redisPort,

@@ -96,13 +96,15 @@ describe("a group in one stack, used from another stack of the same app", () => 
       expect(policy.statements).toEqual([
         { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: SECRET_ARN },
         { Effect: "Allow", Action: ["kms:Decrypt"], Resource: KEY_ARN },
+        // A client through Sentinel also needs the sentinel-client user's password.
+        { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: expect.stringMatching(/^\$\{data\.terraform_remote_state\..*users_sentinel-client_password_/) },
       ]);
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
   });
 
-  test("the group's own grantReadPassword grants the app user's password, and the admin user's only through adminUser", () => {
+  test("the group's own grantReadPassword grants the app user's and the sentinel-client user's passwords, the admin user's only through adminUser", () => {
     const stack = newStack();
     const group = new RedisReplicationGroup(stack, "cache", { vpcId: "vpc-1", subnetIds: ["subnet-a"], password: RedisPassword.fromSsmParameterArn(SSM_ARN) });
     group.grantReadPassword("app-role");
@@ -110,7 +112,10 @@ describe("a group in one stack, used from another stack of the same app", () => 
     group.adminUser.grantRead("ops-role");
     const json = synthJson(stack);
     const byRole = Object.fromEntries(policies(json).map((p) => [p.role, p.statements]));
-    expect(byRole["app-role"]).toEqual([{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: SSM_ARN }]);
+    const sentinelClientParameter = Object.keys(resources(json, "aws_ssm_parameter")).find((id) => id.startsWith("cache_users_sentinel-client_password_"));
+    expect(byRole["app-role"]).toEqual([
+      { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: [SSM_ARN, `\${aws_ssm_parameter.${sentinelClientParameter}.arn}`] },
+    ]);
     const adminParameter = Object.keys(resources(json, "aws_ssm_parameter")).find((id) => id.startsWith("cache_users_admin_password_"));
     expect(byRole["ops-role"]).toEqual([{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: `\${aws_ssm_parameter.${adminParameter}.arn}` }]);
     expect(policies(json).filter((p) => p.role === "ops-role")).toHaveLength(1);
