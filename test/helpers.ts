@@ -273,6 +273,17 @@ export function sentinelConfSettings(overrides: Partial<SentinelConfSettings> = 
   };
 }
 
+/** The kms:Decrypt statement that lets a role decrypt one secret of `store` ("ssm" or "secretsmanager") through that store only. */
+export function kmsDecryptStatement(key: string, store: string, secretArn: string): TerraformJson {
+  const context = store === "ssm" ? "kms:EncryptionContext:PARAMETER_ARN" : "kms:EncryptionContext:SecretARN";
+  return {
+    Effect: "Allow",
+    Action: ["kms:Decrypt"],
+    Resource: key,
+    Condition: { StringLike: { "kms:ViaService": `${store}.*` }, StringEquals: { [context]: secretArn } },
+  };
+}
+
 // ---- Annotations, external tools ----
 
 /** The warnings cdktf's Annotations.of(...).addWarning recorded on `scope` and below. */

@@ -168,7 +168,11 @@ describe("renderCloudConfig from boot parts", () => {
     part.bind!({ addToPolicy: (s) => added.push(s) });
     expect(added).toEqual([
       { actions: ["ssm:GetParameter"], resources: [secret.secretArn] },
-      { actions: ["kms:Decrypt"], resources: ["arn:aws:kms:us-east-1:123456789012:key/k"] },
+      {
+        actions: ["kms:Decrypt"],
+        resources: ["arn:aws:kms:us-east-1:123456789012:key/k"],
+        conditions: { StringLike: { "kms:ViaService": "ssm.*" }, StringEquals: { "kms:EncryptionContext:PARAMETER_ARN": secret.secretArn } },
+      },
       { actions: ["ssm:GetParameter"], resources: [hash.secretArn] },
     ]);
   });

@@ -7,6 +7,7 @@ import {
   directiveArgs,
   directivesNamed,
   eniAddressRef,
+  kmsDecryptStatement,
   logicalIdAt,
   newStack,
   parseCloudConfig,
@@ -180,7 +181,9 @@ describe("RedisReplicationGroup: users and their secrets", () => {
     const json = synthGroup({ password: RedisPassword.generated({ kmsKeyArn: key, parameterName: "/app/redis" }) });
     expect(resources(json, "aws_ssm_parameter")[logicalIdAt(json, "aws_ssm_parameter", "redis/users/app/password")]).toMatchObject({ key_id: key, name: "/app/redis" });
     expect(resources(json, "aws_ssm_parameter")[logicalIdAt(json, "aws_ssm_parameter", "redis/users/app/password-sha256")]).toMatchObject({ key_id: key, name: "/app/redis-sha256" });
-    expect(passwordPolicy(json).Statement).toContainEqual({ Effect: "Allow", Action: ["kms:Decrypt"], Resource: key });
+    const app = `\${aws_ssm_parameter.${logicalIdAt(json, "aws_ssm_parameter", "redis/users/app/password-sha256")}.arn}`;
+    // The nodes read the app user's hash, so they may decrypt exactly that parameter with the key.
+    expect(passwordPolicy(json).Statement).toContainEqual(kmsDecryptStatement(key, "ssm", app));
   });
 
   // Known lib bug: GeneratedRedisPasswordOptions.kmsKeyArn is documented as
@@ -195,7 +198,7 @@ describe("RedisReplicationGroup: users and their secrets", () => {
   test("a customer managed key adds kms:Decrypt on that key only", () => {
     const key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     const json = synthGroup({ password: RedisPassword.fromSecretsManagerSecretArn(SECRET_ARN, key) });
-    expect(passwordPolicy(json).Statement).toContainEqual({ Effect: "Allow", Action: ["kms:Decrypt"], Resource: key });
+    expect(passwordPolicy(json).Statement).toContainEqual(kmsDecryptStatement(key, "secretsmanager", SECRET_ARN));
     // ssm:GetParameter on the generated users, secretsmanager on the app's secret, kms:Decrypt.
     expect(passwordPolicy(json).Statement).toHaveLength(3);
   });

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { RedisPassword, RedisPeer, RedisPortKind, RedisReplicationGroup, SecretStore } from "../../lib";
-import { logicalIdAt, newStack, resources, synthJson, TerraformJson } from "../helpers";
+import { kmsDecryptStatement, logicalIdAt, newStack, resources, synthJson, TerraformJson } from "../helpers";
 
 const SSM_ARN = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/redis";
 const SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/redis-AbCdEf";
@@ -45,9 +45,11 @@ describe("RedisReplicationGroup.fromAttributes", () => {
     const cache = RedisReplicationGroup.fromAttributes(stack, "cache", { securityGroupId: "sg-0redis", passwordSecretArn: arn, passwordKmsKeyArn: KEY_ARN });
     cache.grantReadPassword("app-role");
     const [policy] = policies(synthJson(stack));
+    const arnRef = "${aws_iam_role.stand-in.arn}";
     expect(policy.statements).toEqual([
-      { Effect: "Allow", Action: ["ssm:GetParameter", "secretsmanager:GetSecretValue"], Resource: "${aws_iam_role.stand-in.arn}" },
-      { Effect: "Allow", Action: ["kms:Decrypt"], Resource: KEY_ARN },
+      { Effect: "Allow", Action: ["ssm:GetParameter", "secretsmanager:GetSecretValue"], Resource: arnRef },
+      kmsDecryptStatement(KEY_ARN, "ssm", arnRef),
+      kmsDecryptStatement(KEY_ARN, "secretsmanager", arnRef),
     ]);
   });
 
@@ -95,7 +97,7 @@ describe("a group in one stack, used from another stack of the same app", () => 
       expect(policy.role).toBe("${aws_iam_role.web-role.name}");
       expect(policy.statements).toEqual([
         { Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: SECRET_ARN },
-        { Effect: "Allow", Action: ["kms:Decrypt"], Resource: KEY_ARN },
+        kmsDecryptStatement(KEY_ARN, "secretsmanager", SECRET_ARN),
         // A client through Sentinel also needs the sentinel-client user's password.
         { Effect: "Allow", Action: ["ssm:GetParameter"], Resource: expect.stringMatching(/^\$\{data\.terraform_remote_state\..*users_sentinel-client_password_/) },
       ]);
