@@ -8,6 +8,7 @@ export { RedisPassword } from "./auth/password";
 export type { GeneratedRedisPasswordOptions, RedisPasswordBinding } from "./auth/password";
 export type { RedisSecretLocation } from "./auth/password";
 export { SecretStore } from "./auth/secret-store";
+export type { RedisTlsOptions } from "./auth/tls-options";
 export { RedisUser } from "./auth/user";
 export type { RedisUserOptions, RedisUserProps } from "./auth/user";
 export { RedisNodeRole } from "./iam/node-role";

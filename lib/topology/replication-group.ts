@@ -1,5 +1,6 @@
 import { Annotations, Fn, TerraformOutput, Token } from "cdktf";
 import { Construct } from "constructs";
+import { RedisCertificateAuthority } from "../auth/certificate-authority";
 import { RedisPassword } from "../auth/password";
 import { SecretStore } from "../auth/secret-store";
 import { RedisUser } from "../auth/user";
@@ -41,6 +42,12 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
   public readonly securityGroupId: string;
   /** ARN of the secret of the first application user's password ("app" by default). @attribute */
   public readonly passwordSecretArn: string;
+  /**
+   * The group's CA certificate (PEM): clients verify the nodes with it
+   * (ioredis `tls: { ca }`, `redis-cli --tls --cacert`). Undefined when TLS is off.
+   * @attribute
+   */
+  public readonly caCertificatePem?: string;
   /** The application users, in the order of the `users` prop. */
   public readonly users: RedisUser[];
   /** Operators' user: every command on data nodes and sentinels. Grant its password with `adminUser.grantRead`. */
@@ -107,6 +114,8 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     this.passwordKmsKeyArn = appPassword.kmsKeyArn;
     this.sentinelClientPasswordSecretArn = this.sentinelClientUser?.passwordSecretArn;
     this.nodeRole = new RedisNodeRole(this, "node-role", { tags: props.tags });
+    const certificateAuthority = plan.tls.enabled ? new RedisCertificateAuthority(this, "tls", { tags: props.tags }) : undefined;
+    this.caCertificatePem = certificateAuthority?.certificatePem;
 
     const asBootUser = (u: RedisUser) => ({ name: u.userName, password: u.password });
     const boot: GroupBootContext = {
@@ -134,7 +143,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
         amiId: spec.amiId ?? this.defaultAmi(spec.architecture),
         keyName: props.keyName,
         tags: props.tags,
-        bootParts: (address) => nodeBootParts(spec, address, masterAddress, boot),
+        bootParts: (address) => nodeBootParts(spec, address, masterAddress, boot, certificateAuthority?.issueNodeCertificate(spec.id, address)),
       });
       if (spec.kind === NodeKind.MASTER) masterAddress = node.privateIp;
       return { spec, node };
@@ -158,6 +167,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       passwordSecretStore: this.passwordSecretStore,
       passwordKmsKeyArn: this.passwordKmsKeyArn,
       sentinelClientPasswordSecretArn: this.sentinelClientPasswordSecretArn,
+      caCertificatePem: this.caCertificatePem,
       masterName: this.masterName,
       sentinelAddresses: this.sentinelAddresses,
       redisPort: this.redisPort,
@@ -189,6 +199,9 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     if (sentinelEnabled) {
       new TerraformOutput(this, "sentinel-addresses", { value: this.sentinelAddresses, description: "Addresses of the sentinels" });
       new TerraformOutput(this, "master-name", { value: this.masterName, description: "Master name to give Sentinel" });
+    }
+    if (this.caCertificatePem !== undefined) {
+      new TerraformOutput(this, "ca-certificate", { value: this.caCertificatePem, description: "CA certificate (PEM) that clients verify the nodes with" });
     }
     new TerraformOutput(this, "security-group-id", { value: this.securityGroupId, description: "Security group of the Redis nodes" });
     new TerraformOutput(this, "password-secret-arn", {
