@@ -321,6 +321,21 @@ function scenarios(): void {
     );
   });
 
+  scenario("1d. the boot's PING check over TLS passes on every node: 127.0.0.1, with a certificate that names only the node's address", 60_000, async () => {
+    const answers: string[] = [];
+    for (const node of nodes) {
+      for (const [port, user] of [[redisPort, BUILTIN_USERS.replication], [sentinelPort, BUILTIN_USERS.sentinelPeer]] as const) {
+        const check = await topology!.exec(node.name, ["bash", "-c", 'source "$1" && wait_for_pong "$2" "$3"', "_", path.join(workRoot!, `${node.name}-setup`), String(port), user], {
+          env: { TLS_DIR: path.join(node.dir, "tls"), REDISCLI_AUTH: PASSWORDS[user] },
+          timeoutMs: 40_000,
+          allowFailure: true,
+        });
+        answers.push(`${node.name}:${port} ${/answers PING/.test(check.stderr) ? "PONG" : check.stderr.trim()}`);
+      }
+    }
+    expect(answers).toEqual(nodes.flatMap((n) => [`${n.name}:${redisPort} PONG`, `${n.name}:${sentinelPort} PONG`]));
+  });
+
   scenario("2. kill -9 of the master: sentinels promote a replica, no write acknowledged by WAIT is lost", 120_000, async () => {
     const oldMaster = await agreedMaster();
     const writer = await connect(oldMaster.ip, redisPort, APP, { commandTimeoutMs: 2000, tls });
