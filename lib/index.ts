@@ -9,6 +9,8 @@ export type { GeneratedRedisPasswordOptions, RedisPasswordBinding } from "./auth
 export type { RedisSecretLocation } from "./auth/password";
 export { SecretStore } from "./auth/secret-store";
 export type { RedisTlsOptions } from "./auth/tls-options";
+export { RedisClientCertificate } from "./auth/client-certificate";
+export type { RedisClientCertificateProps } from "./auth/client-certificate";
 export { RedisUser } from "./auth/user";
 export type { RedisUserOptions, RedisUserProps } from "./auth/user";
 export { RedisNodeRole } from "./iam/node-role";

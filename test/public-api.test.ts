@@ -7,6 +7,7 @@ test("the package root exports exactly these values (classes, enums)", () => {
     [
       "AppendFsync",
       "MaxMemoryPolicy",
+      "RedisClientCertificate",
       "RedisConnections",
       "RedisNodeRole",
       "RedisPassword",

@@ -10,9 +10,9 @@ import type { NodeTlsMaterial, TlsParameter } from "../boot/parts/tls";
 
 /** Ten years: a CA rollover means new certificates on every node and every client's trust store. */
 export const CA_VALIDITY_HOURS = 10 * 365 * 24;
-/** One year per node certificate. */
+/** One year per node or client certificate. */
 export const NODE_CERTIFICATE_VALIDITY_HOURS = 365 * 24;
-/** A plan within 30 days of a node certificate's expiry re-issues it. */
+/** A plan within 30 days of a node or client certificate's expiry re-issues it. */
 export const NODE_CERTIFICATE_EARLY_RENEWAL_HOURS = 30 * 24;
 
 /** The stack's tls providers, aliased or not. */
@@ -48,7 +48,8 @@ export interface RedisCertificateAuthorityProps {
 export class RedisCertificateAuthority extends Construct {
   /** The CA certificate (PEM) that clients trust. @attribute */
   public readonly certificatePem: string;
-  private readonly key: PrivateKey;
+  /** The CA's private key (a reference; the value is in the Terraform state only). */
+  public readonly privateKeyPem: string;
   private readonly caParameter: TlsParameter;
   private readonly tags?: { [key: string]: string };
 
@@ -65,9 +66,10 @@ export class RedisCertificateAuthority extends Construct {
           : [];
       },
     });
-    this.key = new PrivateKey(this, "ca-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
+    const key = new PrivateKey(this, "ca-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
+    this.privateKeyPem = key.privateKeyPem;
     const certificate = new SelfSignedCert(this, "ca-certificate", {
-      privateKeyPem: this.key.privateKeyPem,
+      privateKeyPem: key.privateKeyPem,
       subject: [{ commonName: commonName(`Redis CA ${scope.node.path}`) }],
       isCaCertificate: true,
       allowedUses: ["cert_signing", "crl_signing"],
@@ -91,39 +93,72 @@ export class RedisCertificateAuthority extends Construct {
    * ".../certificate"). Call once per node.
    */
   public issueNodeCertificate(nodeName: string, address: string): NodeTlsMaterial {
-    const scope = new Construct(this, nodeName);
-    const key = new PrivateKey(scope, "private-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
-    const request = new CertRequest(scope, "certificate-request", {
-      privateKeyPem: key.privateKeyPem,
-      subject: [{ commonName: commonName(scope.node.path) }],
+    const issued = issueCertificate(new Construct(this, nodeName), {
+      caPrivateKeyPem: this.privateKeyPem,
+      caCertificatePem: this.certificatePem,
       ipAddresses: [address],
-    });
-    const certificate = new LocallySignedCert(scope, "certificate", {
-      certRequestPem: request.certRequestPem,
-      caPrivateKeyPem: this.key.privateKeyPem,
-      caCertPem: this.certificatePem,
       allowedUses: ["digital_signature", "server_auth", "client_auth"],
-      validityPeriodHours: NODE_CERTIFICATE_VALIDITY_HOURS,
-      earlyRenewalHours: NODE_CERTIFICATE_EARLY_RENEWAL_HOURS,
-    });
-    const keyParameter = new SsmParameter(scope, "key-parameter", {
-      name: parameterName(scope, "key"),
-      description: `TLS private key of ${scope.node.path}`,
-      type: "SecureString",
-      value: key.privateKeyPem,
       tags: this.tags,
     });
-    const certificateParameter = new SsmParameter(scope, "certificate-parameter", {
-      name: parameterName(scope, "certificate"),
-      description: `TLS certificate of ${scope.node.path}`,
-      type: "String",
-      value: certificate.certPem,
-      tags: this.tags,
-    });
-    return {
-      key: { secretId: keyParameter.name, secretArn: keyParameter.arn },
-      certificate: { secretId: certificateParameter.name, secretArn: certificateParameter.arn },
-      caCertificate: this.caParameter,
-    };
+    return { key: issued.key, certificate: issued.certificate, caCertificate: this.caParameter };
   }
+}
+
+/** A certificate and its key, in SSM parameters. */
+export interface IssuedCertificate {
+  readonly key: TlsParameter;
+  readonly certificate: TlsParameter;
+  /** The certificate (PEM). */
+  readonly certificatePem: string;
+}
+
+export interface IssueCertificateOptions {
+  readonly caPrivateKeyPem: string;
+  readonly caCertificatePem: string;
+  /** IP SANs; none for a client certificate. */
+  readonly ipAddresses?: string[];
+  readonly allowedUses: string[];
+  readonly tags?: { [key: string]: string };
+}
+
+/**
+ * An ECDSA P-256 key and a certificate of the CA under `scope`, valid one
+ * year and re-issued early, the key in a SecureString parameter
+ * ("/redis-replication/<scope path>/key"), the certificate in a String one
+ * (".../certificate").
+ */
+export function issueCertificate(scope: Construct, options: IssueCertificateOptions): IssuedCertificate {
+  const key = new PrivateKey(scope, "private-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
+  const request = new CertRequest(scope, "certificate-request", {
+    privateKeyPem: key.privateKeyPem,
+    subject: [{ commonName: commonName(scope.node.path) }],
+    ipAddresses: options.ipAddresses,
+  });
+  const certificate = new LocallySignedCert(scope, "certificate", {
+    certRequestPem: request.certRequestPem,
+    caPrivateKeyPem: options.caPrivateKeyPem,
+    caCertPem: options.caCertificatePem,
+    allowedUses: options.allowedUses,
+    validityPeriodHours: NODE_CERTIFICATE_VALIDITY_HOURS,
+    earlyRenewalHours: NODE_CERTIFICATE_EARLY_RENEWAL_HOURS,
+  });
+  const keyParameter = new SsmParameter(scope, "key-parameter", {
+    name: parameterName(scope, "key"),
+    description: `TLS private key of ${scope.node.path}`,
+    type: "SecureString",
+    value: key.privateKeyPem,
+    tags: options.tags,
+  });
+  const certificateParameter = new SsmParameter(scope, "certificate-parameter", {
+    name: parameterName(scope, "certificate"),
+    description: `TLS certificate of ${scope.node.path}`,
+    type: "String",
+    value: certificate.certPem,
+    tags: options.tags,
+  });
+  return {
+    key: { secretId: keyParameter.name, secretArn: keyParameter.arn },
+    certificate: { secretId: certificateParameter.name, secretArn: certificateParameter.arn },
+    certificatePem: certificate.certPem,
+  };
 }

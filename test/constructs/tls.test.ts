@@ -3,7 +3,7 @@
 // the configs with and without TLS.
 import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
 import { Testing, TerraformOutput, TerraformStack } from "cdktf";
-import { RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
+import { RedisClientCertificate, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
 import { CA_VALIDITY_HOURS, NODE_CERTIFICATE_EARLY_RENEWAL_HOURS, NODE_CERTIFICATE_VALIDITY_HOURS } from "../../lib/auth/certificate-authority";
 import { TLS_PATHS } from "../../lib/boot";
 import {
@@ -236,5 +236,45 @@ describe("the tls provider", () => {
     new RedisReplicationGroup(stack, "redis", BASE);
     new TlsProvider(stack, "my-tls");
     expect(() => Testing.synth(stack, true)).toThrow(/the stack has 2 tls providers without an alias.*create yours before the group/);
+  });
+});
+
+describe("client certificates", () => {
+  test("issued by the group's CA for client use only, key and certificate in parameters; grantRead lets a role read both", () => {
+    const stack = newStack();
+    const group = new RedisReplicationGroup(stack, "redis", { ...BASE, tls: { requireClientCertificates: true } });
+    const web = group.issueClientCertificate("web");
+    expect(web).toBeInstanceOf(RedisClientCertificate);
+    expect(group.issueClientCertificate("web")).toBe(web);
+    web.grantRead("web-role");
+    web.grantRead("web-role");
+    const json = synthJson(stack);
+    const at = "redis/tls/clients/web";
+    expect(resourceAt(json, "tls_cert_request", `${at}/certificate-request`).ip_addresses).toBeUndefined();
+    expect(resourceAt(json, "tls_locally_signed_cert", `${at}/certificate`)).toMatchObject({
+      allowed_uses: ["digital_signature", "client_auth"],
+      ca_cert_pem: ref(json, "tls_self_signed_cert", "redis/tls/ca-certificate", "cert_pem"),
+      ca_private_key_pem: ref(json, "tls_private_key", "redis/tls/ca-key", "private_key_pem"),
+      validity_period_hours: NODE_CERTIFICATE_VALIDITY_HOURS,
+      early_renewal_hours: NODE_CERTIFICATE_EARLY_RENEWAL_HOURS,
+    });
+    expect(resourceAt(json, "aws_ssm_parameter", `${at}/key-parameter`)).toMatchObject({ name: "/redis-replication/test/redis/tls/clients/web/key", type: "SecureString" });
+    expect(resourceAt(json, "aws_ssm_parameter", `${at}/certificate-parameter`)).toMatchObject({ name: "/redis-replication/test/redis/tls/clients/web/certificate", type: "String" });
+    const grants = Object.values(resources(json, "aws_iam_role_policy")).filter((p) => p.role === "web-role");
+    expect(grants.map((p) => JSON.parse(p.policy).Statement)).toEqual([
+      [{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: [ref(json, "aws_ssm_parameter", `${at}/key-parameter`, "arn"), ref(json, "aws_ssm_parameter", `${at}/certificate-parameter`, "arn")] }],
+    ]);
+    // The nodes are not granted a client's key.
+    const nodeRole = resourceAt(json, "aws_iam_role_policy", "redis/node-role/read-password").policy as string;
+    expect(nodeRole).not.toContain("_clients_");
+    expect(Testing.synth(stack)).not.toMatch(/PRIVATE KEY/);
+  });
+
+  test("need TLS, and a name that fits a parameter path", () => {
+    const off = new RedisReplicationGroup(newStack(), "redis", { ...BASE, tls: { enabled: false } });
+    expect(() => off.issueClientCertificate("web")).toThrow(RedisReplicationValidationError);
+    expect(() => off.issueClientCertificate("web")).toThrow(/issueClientCertificate needs TLS, and tls\.enabled is false/);
+    const on = new RedisReplicationGroup(newStack(), "redis", BASE);
+    expect(() => on.issueClientCertificate("web app")).toThrow(/client certificate name "web app" is invalid/);
   });
 });
