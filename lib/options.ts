@@ -1,5 +1,6 @@
 import { RedisConfSettings } from "./boot/render/redis-conf";
 import { SentinelConfSettings } from "./boot/render/sentinel-conf";
+import { TlsSettings } from "./boot/render/tls";
 import { MASTER_NAME_PATTERN } from "./boot/render/values";
 import { DEFAULT_REDIS_PORT, DEFAULT_SENTINEL_PORT } from "./private/defaults";
 import {
@@ -179,7 +180,7 @@ export function validateSentinelOptions(problems: Problems, o: SentinelConfigOpt
 /** Applies the defaults: the settings redis.conf is rendered from. */
 export function resolveRedisConf(
   o: RedisServerOptions,
-  node: { nodeAddress: string; masterAddress?: string; masterPort?: number; replicaPriority?: number; maxMemory: string },
+  node: { nodeAddress: string; masterAddress?: string; masterPort?: number; replicaPriority?: number; maxMemory: string; tls?: TlsSettings },
 ): RedisConfSettings {
   return {
     nodeAddress: node.nodeAddress,
@@ -201,12 +202,13 @@ export function resolveRedisConf(
     minReplicasToWrite: o.minReplicasToWrite ?? 0,
     minReplicasMaxLag: o.minReplicasMaxLag ?? 10,
     replicaPriority: node.replicaPriority ?? 100,
+    tls: node.tls,
   };
 }
 
 export function resolveSentinelConf(
   o: SentinelConfigOptions,
-  node: { nodeAddress: string; masterAddress: string; masterPort: number; defaultQuorum: number },
+  node: { nodeAddress: string; masterAddress: string; masterPort: number; defaultQuorum: number; tls?: TlsSettings },
 ): SentinelConfSettings {
   return {
     nodeAddress: node.nodeAddress,
@@ -218,6 +220,7 @@ export function resolveSentinelConf(
     downAfterMilliseconds: o.downAfterMilliseconds ?? DEFAULT_DOWN_AFTER_MS,
     failoverTimeoutMilliseconds: o.failoverTimeoutMilliseconds ?? 60000,
     parallelSyncs: o.parallelSyncs ?? 1,
+    tls: node.tls,
   };
 }
 

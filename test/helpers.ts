@@ -310,8 +310,12 @@ export type TestFn = (name: string, fn: jest.ProvidesCallback, timeout?: number)
  */
 export function testNeeding(tools: readonly string[]): TestFn {
   const missing = tools.filter((t) => !toolAvailable(t));
-  if (missing.length === 0) return test;
-  const what = `${missing.join(", ")} not installed (Debian/Ubuntu: apt-get install ${missing.join(" ")})`;
+  return testUnlessMissing(missing.length === 0 ? undefined : `${missing.join(", ")} not installed (Debian/Ubuntu: apt-get install ${missing.join(" ")})`);
+}
+
+/** `test`, or, when `what` names something missing, skipped locally and failing in CI (as testNeeding). */
+export function testUnlessMissing(what: string | undefined): TestFn {
+  if (what === undefined) return test;
   if (process.env.CI === "true") {
     return (name, _fn, timeout) =>
       test(name, () => {

@@ -9,10 +9,10 @@ import { join } from "path";
 import { resources, TerraformJson } from "./helpers";
 
 const ROOT = join(__dirname, "..");
-const PEERS = ["cdktf", "constructs", "@cdktf/provider-aws"];
+const PEERS = ["cdktf", "constructs", "@cdktf/provider-aws", "@cdktf/provider-tls"];
 
 const APP = `
-import { App, TerraformStack } from "cdktf";
+import { App, TerraformOutput, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group";
@@ -30,6 +30,7 @@ const role = new IamRole(web, "web-role", { assumeRolePolicy: "{}" });
 const imported = RedisReplicationGroup.fromAttributes(web, "cache", cache.attributes);
 imported.allowFromSecurityGroup(servers.id, "web servers");
 imported.grantReadPassword(role.name);
+new TerraformOutput(web, "redis-ca", { value: imported.caCertificatePem });
 app.synth();
 `;
 
@@ -97,6 +98,11 @@ test("installs into a fresh cdktf app, compiles strictly and synthesizes two sta
       ],
     },
   ]);
+  // The CA certificate reaches the other stack's clients.
+  expect(web.output["redis-ca"].value).toMatch(/^\$\{data\.terraform_remote_state\.[\w-]+\.outputs\.[\w-]+\}$/);
   const data = JSON.parse(readFileSync(join(outdir, "stacks", "data", "cdk.tf.json"), "utf8")) as TerraformJson;
   expect(Object.keys(resources(data, "aws_instance"))).toHaveLength(3);
+  // The group brought the tls provider its certificates need.
+  expect(data.provider.tls).toEqual([{}]);
+  expect(Object.keys(resources(data, "tls_locally_signed_cert"))).toHaveLength(3);
 }, 120_000);

@@ -7,6 +7,7 @@ test("the package root exports exactly these values (classes, enums)", () => {
     [
       "AppendFsync",
       "MaxMemoryPolicy",
+      "RedisClientCertificate",
       "RedisConnections",
       "RedisNodeRole",
       "RedisPassword",
@@ -24,7 +25,7 @@ test("the package root exports exactly these values (classes, enums)", () => {
 
 test("helpers and internals are not among them", () => {
   const exported = new Set(Object.keys(api));
-  for (const internal of ["architectureOf", "lookupUbuntuAmi", "restartDelayFor", "resolveRedisConf", "config", "RedisNode", "planGroup", "stableKeyOf"]) {
+  for (const internal of ["architectureOf", "lookupUbuntuAmi", "restartDelayFor", "resolveRedisConf", "config", "RedisNode", "planGroup", "stableKeyOf", "RedisCertificateAuthority", "tlsPart"]) {
     expect({ internal, exported: exported.has(internal) }).toEqual({ internal, exported: false });
   }
 });

@@ -83,8 +83,8 @@ describe.each(["basic", "existing-app"])("example %s", (example) => {
         expect({ node, path, ...result }).toEqual({ node, path, status: 0, output: "" });
       }
     }
-    // Per node: the entry script, the shared functions, and the steps of tuning, secret fetch, redis-server, sentinel.
-    expect(scripts).toBe(nodesOf(example).length * 6);
+    // Per node: the entry script, the shared functions, and the steps of tuning, secret fetch, tls, redis-server, sentinel.
+    expect(scripts).toBe(nodesOf(example).length * 7);
   });
 
   test("every node's user data as EC2 receives it (gzip of the rendered template) is within the 8 KB budget", () => {
@@ -130,7 +130,7 @@ describe.each(["basic", "existing-app"])("example %s", (example) => {
     }
   });
 
-  test("no password and no hash in the synthesized JSON: placeholders only", () => {
+  test("no password, no hash and no TLS key in the synthesized JSON: placeholders and references only", () => {
     const strings = stringsIn(JSON.parse(examples[example].synth));
     const secretLines = strings.flatMap((s) => [...s.matchAll(/^\s*(masterauth|sentinel auth-pass \S+|sentinel sentinel-pass|user \S+ on) (\S+).*$/gm)]);
     // Per node: masterauth, auth-pass, sentinel-pass, 3 sentinel users, 5 data node users.
@@ -140,5 +140,8 @@ describe.each(["basic", "existing-app"])("example %s", (example) => {
     expect(strings.flatMap((s) => s.match(/(?<![A-Za-z0-9])[A-Za-z0-9]{32}(?![A-Za-z0-9])/g) ?? [])).toEqual([]);
     expect(strings.flatMap((s) => s.match(/(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/g) ?? [])).toEqual([]);
     expect(strings.filter((s) => /requirepass/.test(s))).toEqual([]);
+    // TLS keys and certificates are references to Terraform's tls resources, never PEM text.
+    expect(strings.filter((s) => /PRIVATE KEY|BEGIN CERTIFICATE/.test(s))).toEqual([]);
+    expect(strings.filter((s) => /^\$\{tls_private_key\.[\w-]+\.private_key_pem\}$/.test(s))).not.toEqual([]);
   });
 });

@@ -174,6 +174,11 @@ describe("bad props fail synth with a RedisReplicationValidationError naming pat
       message: /^\[test\/redis\] users must name at least one application user, got an empty list$/,
     },
     {
+      case: "client certificates required with TLS off",
+      build: () => build({ tls: { enabled: false, requireClientCertificates: true } }),
+      message: /^\[test\/redis\] tls\.requireClientCertificates needs TLS: remove it, or leave tls\.enabled at its default \(true\)$/,
+    },
+    {
       case: "generated password of length 8",
       build: () => build({ password: RedisPassword.generated({ length: 8 }) }),
       message: /^\[test\/redis\] password length must be a whole number from 16 to 128, got 8$/,

@@ -21,6 +21,19 @@ export function partStepAsset(name: string): string {
   return readFileSync(join(__dirname, "parts", "assets", name), "utf8");
 }
 
+/**
+ * A shell asset as it is embedded in user data: full-line comments dropped
+ * (the shebang and shellcheck directives stay). Gzip'd user data is a
+ * budget, and the comments are for readers of the files under assets/; a
+ * test checks that bash parses both to the same code.
+ */
+export function embeddedShell(script: string): string {
+  return script
+    .split("\n")
+    .filter((line, i) => i === 0 || !/^\s*#(?! shellcheck )/.test(line))
+    .join("\n");
+}
+
 /** Where a part's step lands on the node: its order keeps the run order. */
 export function partStepPath(part: BootPart): string {
   return `${BOOT_LIB_DIR}/parts/${String(part.order).padStart(2, "0")}-${part.name}.sh`;
@@ -62,15 +75,15 @@ export function renderNodeEnv(parts: readonly BootPart[]): string {
 function coreFiles(parts: readonly BootPart[]): BootFile[] {
   return [
     { path: NODE_ENV_PATH, permissions: "0600", content: renderNodeEnv(parts) },
-    { path: COMMON_SCRIPT_PATH, permissions: "0644", content: escapeTerraformTemplate(bootAsset("common.sh")) },
-    { path: BOOT_SCRIPT_PATH, permissions: "0755", content: escapeTerraformTemplate(bootAsset("boot.sh")) },
+    { path: COMMON_SCRIPT_PATH, permissions: "0644", content: escapeTerraformTemplate(embeddedShell(bootAsset("common.sh"))) },
+    { path: BOOT_SCRIPT_PATH, permissions: "0755", content: escapeTerraformTemplate(embeddedShell(bootAsset("boot.sh"))) },
   ];
 }
 
 /** The files one part adds: its own files, then its step. */
 export function partFiles(part: BootPart): BootFile[] {
   const step: BootFile[] = part.step
-    ? [{ path: partStepPath(part), permissions: "0755", content: escapeTerraformTemplate(partStepAsset(part.step)) }]
+    ? [{ path: partStepPath(part), permissions: "0755", content: escapeTerraformTemplate(embeddedShell(partStepAsset(part.step))) }]
     : [];
   return [...part.files, ...step];
 }

@@ -3,10 +3,13 @@ import {
   AclUser,
   BootPart,
   NodeSecret,
+  NodeTlsMaterial,
   redisServerPart,
   SecretForm,
   secretFetchPart,
   sentinelPart,
+  TlsSettings,
+  tlsPart,
   tuningPart,
 } from "../boot";
 import { resolveRedisConf, resolveSentinelConf } from "../options";
@@ -85,12 +88,21 @@ export function nodeSecrets(spec: NodeSpec, users: GroupBootUsers): NodeSecret[]
 
 /**
  * The boot parts of one node: which concerns it runs, each with its
- * settings resolved for this node's address and the master's.
+ * settings resolved for this node's address and the master's. With TLS
+ * planned, `tls` says where the node's key and certificates are.
  */
-export function nodeBootParts(spec: NodeSpec, nodeAddress: string, masterAddress: string | undefined, ctx: GroupBootContext): BootPart[] {
+export function nodeBootParts(
+  spec: NodeSpec,
+  nodeAddress: string,
+  masterAddress: string | undefined,
+  ctx: GroupBootContext,
+  tls?: NodeTlsMaterial,
+): BootPart[] {
   const { plan, users } = ctx;
   const master = spec.kind === NodeKind.MASTER ? nodeAddress : masterAddress;
   if (master === undefined) throw new Error(`node ${spec.id} is planned before the master`);
+  if (plan.tls.enabled !== (tls !== undefined)) throw new Error(`node ${spec.id}: TLS is ${plan.tls.enabled ? "on" : "off"} in the plan, not in the node's material`);
+  const tlsSettings: TlsSettings | undefined = tls && { requireClientCertificates: plan.tls.requireClientCertificates };
   const redis = spec.runsRedis
     ? resolveRedisConf(plan.redis, {
         nodeAddress,
@@ -98,9 +110,11 @@ export function nodeBootParts(spec: NodeSpec, nodeAddress: string, masterAddress
         masterPort: spec.kind === NodeKind.REPLICA ? plan.redisPort : undefined,
         replicaPriority: spec.replicaPriority,
         maxMemory: plan.redis.maxMemory ?? ctx.defaultMaxMemory,
+        tls: tlsSettings,
       })
     : undefined;
   const parts: BootPart[] = [tuningPart({ tcpBacklog: redis?.tcpBacklog ?? 511 }), secretFetchPart(nodeSecrets(spec, users))];
+  if (tls) parts.push(tlsPart({ material: tls, nodeAddress }));
   if (redis) {
     const applicationUsers: AclUser[] = users.applications.map((a) => ({ name: a.user.name, rules: a.rules }));
     parts.push(
@@ -119,6 +133,7 @@ export function nodeBootParts(spec: NodeSpec, nodeAddress: string, masterAddress
       masterAddress: master,
       masterPort: plan.redisPort,
       defaultQuorum: plan.quorum,
+      tls: tlsSettings,
     });
     parts.push(sentinelPart({ conf, minRedisMajor: MIN_REDIS_MAJOR }));
   }

@@ -75,6 +75,8 @@ export interface GroupPlan {
   readonly sentinel: SentinelConfigOptions;
   /** RestartSec for a crashed redis-server, when a sentinel watches the group. */
   readonly crashRestartDelaySeconds?: number;
+  /** TLS on every port and between the nodes, and whether clients need certificates. */
+  readonly tls: { readonly enabled: boolean; readonly requireClientCertificates: boolean };
   /** Things worth a synth warning. */
   readonly warnings: string[];
 }
@@ -135,6 +137,9 @@ export function validateGroupProps(props: RedisReplicationGroupProps): Problems 
   }
 
   validateUsers(p, props);
+  if (props.tls?.enabled === false && props.tls.requireClientCertificates) {
+    p.add("tls.requireClientCertificates needs TLS: remove it, or leave tls.enabled at its default (true)");
+  }
 
   const dedicated = sentinel.dedicatedNodeCount ?? 0;
   requireInteger(p, "sentinel.dedicatedNodeCount", dedicated, 0, MAX_DEDICATED_SENTINELS);
@@ -212,6 +217,13 @@ export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
   const dedicated = sentinelEnabled ? (sentinel.dedicatedNodeCount ?? 0) : 0;
   const sentinelCount = sentinelCountOf(props, replicaCount);
   const warnings: string[] = [];
+  const tlsEnabled = props.tls?.enabled ?? true;
+  if (!tlsEnabled) {
+    warnings.push(
+      "tls.enabled is false: passwords and data cross the network in clear text (clients, replication, Sentinel); " +
+        "anyone on the path can read them. Keep TLS on unless something in between encrypts all of it",
+    );
+  }
   if (sentinelEnabled && sentinelCount % 2 === 0) {
     warnings.push(`${sentinelCount} sentinels: an even count tolerates no more failures than ${sentinelCount - 1}; prefer an odd number`);
   }
@@ -275,6 +287,7 @@ export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
     sentinel,
     // With dedicated sentinels the data nodes run none, but still need the delay.
     crashRestartDelaySeconds: sentinelEnabled ? restartDelayFor(sentinel.downAfterMilliseconds) : undefined,
+    tls: { enabled: tlsEnabled, requireClientCertificates: tlsEnabled && (props.tls?.requireClientCertificates ?? false) },
     warnings,
   };
 }

@@ -13,6 +13,7 @@ export class ImportedRedisReplicationGroup extends RedisReplicationGroupBase {
   public readonly sentinelPort: number;
   public readonly securityGroupId: string;
   public readonly passwordSecretArn: string;
+  public readonly caCertificatePem?: string;
   public readonly connections: RedisConnections;
   protected readonly passwordSecretStore?: SecretStore;
   protected readonly passwordKmsKeyArn?: string;
@@ -26,6 +27,7 @@ export class ImportedRedisReplicationGroup extends RedisReplicationGroupBase {
     this.sentinelPort = attrs.sentinelPort ?? DEFAULT_SENTINEL_PORT;
     this.securityGroupId = attrs.securityGroupId;
     this.passwordSecretArn = attrs.passwordSecretArn;
+    this.caCertificatePem = attrs.caCertificatePem;
     this.passwordSecretStore = attrs.passwordSecretStore ?? storeOfArn(attrs.passwordSecretArn);
     this.passwordKmsKeyArn = attrs.passwordKmsKeyArn;
     this.sentinelClientPasswordSecretArn = attrs.sentinelClientPasswordSecretArn;

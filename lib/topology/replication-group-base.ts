@@ -23,6 +23,8 @@ export interface IRedisReplicationGroup extends IConstruct {
   readonly securityGroupId: string;
   /** ARN of the parameter or secret that holds the password. @attribute */
   readonly passwordSecretArn: string;
+  /** CA certificate (PEM) of the nodes' TLS certificates; undefined when TLS is off or unknown. @attribute */
+  readonly caCertificatePem?: string;
   /** Ingress rules of the group's security group, addressed by their source. */
   readonly connections: RedisConnections;
   /** Lets a peer reach the nodes (Redis and Sentinel unless `options.ports` says otherwise). */
@@ -60,6 +62,11 @@ export interface RedisReplicationGroupAttributes {
    * @default - none: grants cover the application user's password only
    */
   readonly sentinelClientPasswordSecretArn?: string;
+  /**
+   * The group's CA certificate (PEM), for clients in the other stack.
+   * @default - none: TLS is off, or clients get the CA another way
+   */
+  readonly caCertificatePem?: string;
   /** @default "main" */
   readonly masterName?: string;
   /** @default - none */
@@ -84,6 +91,7 @@ export abstract class RedisReplicationGroupBase extends Construct implements IRe
   public abstract readonly sentinelPort: number;
   public abstract readonly securityGroupId: string;
   public abstract readonly passwordSecretArn: string;
+  public abstract readonly caCertificatePem?: string;
   public abstract readonly connections: RedisConnections;
   protected abstract readonly passwordSecretStore?: SecretStore;
   protected abstract readonly passwordKmsKeyArn?: string;

@@ -1,4 +1,5 @@
 import { RedisPassword } from "../auth/password";
+import { RedisTlsOptions } from "../auth/tls-options";
 import { RedisUserOptions } from "../auth/user";
 import { RedisServerOptions, SentinelConfigOptions } from "../options";
 
@@ -80,6 +81,12 @@ export interface RedisReplicationGroupProps {
   readonly redis?: RedisServerOptions;
   /** Sentinel settings. @default - a sentinel on every data node, quorum a majority */
   readonly sentinel?: SentinelOptions;
+  /**
+   * TLS for clients, replication and Sentinel, with a CA of the group's own
+   * and a certificate per node (made by Terraform's tls provider).
+   * @default - TLS on, client certificates optional
+   */
+  readonly tls?: RedisTlsOptions;
   /**
    * `replica-priority` of each data node, the initial master first (it is
    * used once a failover makes it a replica). 0 = never promote.

@@ -1,5 +1,7 @@
 import { Annotations, Fn, TerraformOutput, Token } from "cdktf";
 import { Construct } from "constructs";
+import { RedisCertificateAuthority } from "../auth/certificate-authority";
+import { RedisClientCertificate } from "../auth/client-certificate";
 import { RedisPassword } from "../auth/password";
 import { SecretStore } from "../auth/secret-store";
 import { RedisUser } from "../auth/user";
@@ -12,9 +14,12 @@ import { IRedisNode, RedisNode } from "../node/redis-node";
 import { CpuArchitecture } from "../private/architecture";
 import { GroupBootContext, nodeBootParts } from "../private/node-boot";
 import { applicationUsersOf, NodeKind, planGroup, rulesOf, validateGroupProps } from "../private/planner";
+import { checkNow } from "../private/validation";
 import { ImportedRedisReplicationGroup } from "./imported-group";
 import { IRedisReplicationGroup, RedisReplicationGroupAttributes, RedisReplicationGroupBase } from "./replication-group-base";
 import { RedisReplicationGroupProps } from "./replication-group-props";
+
+const CLIENT_CERTIFICATE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /**
  * One master, `replicaCount` replicas and Redis Sentinel for automatic
@@ -41,6 +46,12 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
   public readonly securityGroupId: string;
   /** ARN of the secret of the first application user's password ("app" by default). @attribute */
   public readonly passwordSecretArn: string;
+  /**
+   * The group's CA certificate (PEM): clients verify the nodes with it
+   * (ioredis `tls: { ca }`, `redis-cli --tls --cacert`). Undefined when TLS is off.
+   * @attribute
+   */
+  public readonly caCertificatePem?: string;
   /** The application users, in the order of the `users` prop. */
   public readonly users: RedisUser[];
   /** Operators' user: every command on data nodes and sentinels. Grant its password with `adminUser.grantRead`. */
@@ -64,6 +75,9 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
   protected readonly passwordKmsKeyArn?: string;
   protected readonly sentinelClientPasswordSecretArn?: string;
   private readonly amis = new Map<CpuArchitecture, string>();
+  private readonly certificateAuthority?: RedisCertificateAuthority;
+  private readonly tags?: { [key: string]: string };
+  private clientCertificates?: Construct;
 
   constructor(scope: Construct, id: string, props: RedisReplicationGroupProps) {
     super(scope, id);
@@ -107,6 +121,10 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     this.passwordKmsKeyArn = appPassword.kmsKeyArn;
     this.sentinelClientPasswordSecretArn = this.sentinelClientUser?.passwordSecretArn;
     this.nodeRole = new RedisNodeRole(this, "node-role", { tags: props.tags });
+    const certificateAuthority = plan.tls.enabled ? new RedisCertificateAuthority(this, "tls", { tags: props.tags }) : undefined;
+    this.certificateAuthority = certificateAuthority;
+    this.caCertificatePem = certificateAuthority?.certificatePem;
+    this.tags = props.tags;
 
     const asBootUser = (u: RedisUser) => ({ name: u.userName, password: u.password });
     const boot: GroupBootContext = {
@@ -134,7 +152,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
         amiId: spec.amiId ?? this.defaultAmi(spec.architecture),
         keyName: props.keyName,
         tags: props.tags,
-        bootParts: (address) => nodeBootParts(spec, address, masterAddress, boot),
+        bootParts: (address) => nodeBootParts(spec, address, masterAddress, boot, certificateAuthority?.issueNodeCertificate(spec.id, address)),
       });
       if (spec.kind === NodeKind.MASTER) masterAddress = node.privateIp;
       return { spec, node };
@@ -158,11 +176,31 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       passwordSecretStore: this.passwordSecretStore,
       passwordKmsKeyArn: this.passwordKmsKeyArn,
       sentinelClientPasswordSecretArn: this.sentinelClientPasswordSecretArn,
+      caCertificatePem: this.caCertificatePem,
       masterName: this.masterName,
       sentinelAddresses: this.sentinelAddresses,
       redisPort: this.redisPort,
       sentinelPort: this.sentinelPort,
     };
+  }
+
+  /**
+   * A client certificate of the group's CA, named `name` (its parameters are
+   * "/redis-replication/<group path>/tls/clients/<name>/key" and
+   * ".../certificate"): what a client presents when
+   * `tls.requireClientCertificates` is on. The same name gives the same
+   * certificate. Grant an application its files with `grantRead`.
+   */
+  public issueClientCertificate(name: string): RedisClientCertificate {
+    const ca = this.certificateAuthority;
+    checkNow(this, (problems) => {
+      if (!ca) problems.add("issueClientCertificate needs TLS, and tls.enabled is false");
+      if (!CLIENT_CERTIFICATE_NAME.test(name)) problems.add(`client certificate name "${name}" is invalid: use 1-64 letters, digits, '.', '_' or '-'`);
+    });
+    this.clientCertificates ??= new Construct(ca!, "clients");
+    const existing = this.clientCertificates.node.tryFindChild(name);
+    if (existing instanceof RedisClientCertificate) return existing;
+    return new RedisClientCertificate(this.clientCertificates, name, { caCertificatePem: ca!.certificatePem, caPrivateKeyPem: ca!.privateKeyPem, tags: this.tags });
   }
 
   /** Opens Redis and Sentinel to every IPv4 address. Only for those who ask by name. */
@@ -189,6 +227,9 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     if (sentinelEnabled) {
       new TerraformOutput(this, "sentinel-addresses", { value: this.sentinelAddresses, description: "Addresses of the sentinels" });
       new TerraformOutput(this, "master-name", { value: this.masterName, description: "Master name to give Sentinel" });
+    }
+    if (this.caCertificatePem !== undefined) {
+      new TerraformOutput(this, "ca-certificate", { value: this.caCertificatePem, description: "CA certificate (PEM) that clients verify the nodes with" });
     }
     new TerraformOutput(this, "security-group-id", { value: this.securityGroupId, description: "Security group of the Redis nodes" });
     new TerraformOutput(this, "password-secret-arn", {

@@ -5,6 +5,7 @@ import { join } from "path";
 import {
   bootAsset,
   BootPart,
+  embeddedShell,
   BOOT_SCRIPT_PATH,
   COMMON_SCRIPT_PATH,
   escapeTerraformTemplate,
@@ -95,8 +96,8 @@ describe("renderCloudConfig from boot parts", () => {
     expect(files["/etc/redis-node/redis.conf.template"]).toBe(renderRedisConf(redisConfSettings({ tcpBacklog: 10000 })));
     expect(files["/etc/redis-node/sentinel.conf.template"]).toBe(renderSentinelConf(sentinelConfSettings()));
     expect(files[NODE_ENV_PATH]).toBe(renderNodeEnv(parts));
-    expect(files[BOOT_SCRIPT_PATH]).toBe(bootAsset("boot.sh"));
-    expect(files[COMMON_SCRIPT_PATH]).toBe(bootAsset("common.sh"));
+    expect(files[BOOT_SCRIPT_PATH]).toBe(embeddedShell(bootAsset("boot.sh")));
+    expect(files[COMMON_SCRIPT_PATH]).toBe(embeddedShell(bootAsset("common.sh")));
   });
 
   test("one step per part, named so that the entry script runs them in part order", () => {
@@ -108,7 +109,7 @@ describe("renderCloudConfig from boot parts", () => {
       "/usr/local/lib/redis-node/parts/40-sentinel.sh",
     ]);
     expect([...steps].sort()).toEqual(steps);
-    for (const part of parts) expect(files[partStepPath(part)]).toBe(partStepAsset(part.step!));
+    for (const part of parts) expect(files[partStepPath(part)]).toBe(embeddedShell(partStepAsset(part.step!)));
   });
 
   test("the order of the parts given does not matter", () => {
@@ -203,5 +204,35 @@ describe("renderNodeEnv", () => {
     expect(() => renderNodeEnv([part("a", { MIN_REDIS_MAJOR: "7" }), part("b", { MIN_REDIS_MAJOR: "8" })])).toThrow(
       /Boot parts a and b set MIN_REDIS_MAJOR to different values/,
     );
+  });
+});
+
+describe("embeddedShell", () => {
+  const assets: Array<[string, string]> = [
+    ...["boot.sh", "common.sh"].map((name): [string, string] => [name, bootAsset(name)]),
+    ...["tuning.sh", "secret-fetch.sh", "tls.sh", "redis-server.sh", "sentinel.sh"].map((name): [string, string] => [name, partStepAsset(name)]),
+  ];
+
+  /** The script as bash parsed it: wrapped in a function, printed back by `declare -f`, which drops comments. */
+  const parsedByBash = (script: string) => {
+    const out = spawnSync("bash", ["-c", 'eval "script_body() {\n$1\n}" && declare -f script_body', "_", script], { encoding: "utf8" });
+    if (out.status !== 0) throw new Error(`bash could not parse the script: ${out.stderr}`);
+    return out.stdout;
+  };
+
+  test.each(assets)("%s: bash parses the embedded script to the same code; shebang and shellcheck directives stay", (_name, script) => {
+    const embedded = embeddedShell(script);
+    expect(parsedByBash(embedded)).toBe(parsedByBash(script));
+    expect(embedded.split("\n")[0]).toBe("#!/bin/bash");
+    const directives = (text: string) => text.split("\n").filter((l) => /^\s*# shellcheck /.test(l));
+    expect(directives(embedded)).toEqual(directives(script));
+    // Comments did go: the test would pass trivially on an unchanged script.
+    expect(embedded.length).toBeLessThan(script.length);
+    expect(embedded.split("\n").filter((l, i) => i > 0 && /^\s*#/.test(l) && !/# shellcheck /.test(l))).toEqual([]);
+  });
+
+  test("the check would catch a stripped line that was not a comment", () => {
+    const script = "#!/bin/bash\nx='a\n# not a comment, inside a string\nb'\n";
+    expect(parsedByBash(embeddedShell(script))).not.toBe(parsedByBash(script));
   });
 });

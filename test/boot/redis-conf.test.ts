@@ -1,4 +1,4 @@
-import { passwordPlaceholder, REDIS_PATHS, renderRedisConf } from "../../lib/boot";
+import { passwordPlaceholder, REDIS_PATHS, renderRedisConf, TLS_PATHS } from "../../lib/boot";
 import { directiveArgs, directivesNamed, masterConfSettings, parseRedisConf, ParsedDirective, redisConfSettings } from "../helpers";
 
 describe("renderRedisConf", () => {
@@ -115,5 +115,29 @@ describe("renderRedisConf", () => {
     const parsed = parseRedisConf(renderRedisConf(redisConfSettings({ nodeAddress: node, masterAddress: masterRef })));
     expect(arg(parsed, "bind")[0]).toBe(node);
     expect(arg(parsed, "replicaof")[0]).toBe(masterRef);
+  });
+
+  test("with TLS: no plaintext port, the TLS port with the node's files, TLS to the master, TLS 1.2+", () => {
+    const tls = parseRedisConf(renderRedisConf(redisConfSettings({ port: 7000, tls: { requireClientCertificates: false } })));
+    expect(arg(tls, "port")).toEqual(["0"]);
+    expect(arg(tls, "tls-port")).toEqual(["7000"]);
+    expect([arg(tls, "tls-cert-file"), arg(tls, "tls-key-file"), arg(tls, "tls-ca-cert-file")]).toEqual([
+      [TLS_PATHS.certificate],
+      [TLS_PATHS.key],
+      [TLS_PATHS.caCertificate],
+    ]);
+    expect(arg(tls, "tls-replication")).toEqual(["yes"]);
+    expect(arg(tls, "tls-auth-clients")).toEqual(["optional"]);
+    expect(arg(tls, "tls-protocols")).toEqual(["TLSv1.2 TLSv1.3"]);
+    expect(arg(tls, "tls-prefer-server-ciphers")).toEqual(["yes"]);
+    const required = parseRedisConf(renderRedisConf(redisConfSettings({ tls: { requireClientCertificates: true } })));
+    expect(arg(required, "tls-auth-clients")).toEqual(["yes"]);
+    const names = tls.map((d) => d.name);
+    expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
+  });
+
+  test("without TLS: `port` and not one tls-* directive", () => {
+    expect(replica.filter((d) => d.name.startsWith("tls-"))).toEqual([]);
+    expect(renderRedisConf(redisConfSettings({ tls: undefined }))).toBe(renderRedisConf(redisConfSettings()));
   });
 });

@@ -1,18 +1,18 @@
 // The rendered redis.conf, ACL file and sentinel.conf, with the secrets put in
 // by the boot script's own render_template, run on the redis-server of this
 // machine: every user can do what it needs and nothing else.
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { spawnSync } from "child_process";
 import { createHash } from "crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { mkdtempSync, readFileSync } from "fs";
 import { tmpdir } from "os";
-import { join, resolve } from "path";
+import { join } from "path";
 import { Redis } from "ioredis";
 import { BUILTIN_USERS, dataNodeUsers, renderAclFile, renderRedisConf, renderSentinelConf } from "../../lib/boot";
 import { resolveRedisConf, resolveSentinelConf } from "../../lib/options";
 import { rulesOf } from "../../lib/private/planner";
 import { directiveArgs, freePort, masterConfSettings, parseRedisConf, testNeeding } from "../helpers";
+import { LocalRedis } from "./local-redis";
 
-const COMMON_SCRIPT = resolve(__dirname, "../../lib/boot/assets/common.sh");
 // Space, both quotes, backslash, '#', '&', '$' and a non-ASCII letter, different for each user.
 const passwordOf = (user: string) => `p a"s's\\w#r&d$HOME é \\" ${user}`;
 const USERS = [...Object.values(BUILTIN_USERS), "app", "reader", "scripter"];
@@ -21,60 +21,17 @@ const ODD_VALUE = `a b"c'd\\e#f&g$h é\t\n\x01\x7f end`;
 
 const it = testNeeding(["redis-server"]);
 
-interface Server {
-  readonly process: ChildProcess;
-  readonly port: number;
-  output: string;
-}
+let local: LocalRedis | undefined;
+const PASSWORDS = Object.fromEntries(USERS.map((user) => [user, passwordOf(user)]));
 
-let dir = "";
-const servers: Server[] = [];
-const clients: Redis[] = [];
-
-/**
- * Writes `template` with the placeholders replaced by the boot script's
- * render_template, from a secrets directory as the secret-fetch part leaves
- * it: passwords, and for the admin user only its stored hash.
- */
-function renderWithBootScript(name: string, template: string): string {
-  const secrets = join(dir, "secrets");
-  mkdirSync(secrets, { recursive: true, mode: 0o700 });
-  for (const user of USERS) writeFileSync(join(secrets, `${user}.password`), passwordOf(user), { mode: 0o600 });
-  rmSync(join(secrets, "admin.password"));
-  writeFileSync(join(secrets, "admin.sha256"), createHash("sha256").update(passwordOf("admin")).digest("hex"), { mode: 0o600 });
-  const templateFile = join(dir, `${name}.template`);
-  const dest = join(dir, name);
-  writeFileSync(templateFile, template);
-  const run = spawnSync("bash", ["-c", 'source "$1" && render_template "$2" "$3"', "_", COMMON_SCRIPT, templateFile, dest], {
-    encoding: "utf8",
-    env: { ...process.env, REDIS_NODE_SECRETS_DIR: secrets },
-  });
-  if (run.status !== 0) throw new Error(`render_template failed: ${run.stderr}`);
-  return dest;
-}
-
-/** Starts redis-server on `conf`, overriding what would need root or systemd. */
-async function start(conf: string, port: number, extraArgs: string[] = []): Promise<Server> {
-  const args = [conf, ...extraArgs, "--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--logfile", ""];
-  args.push("--supervised", "no", "--daemonize", "no", "--pidfile", join(dir, `${port}.pid`));
-  const server: Server = { process: spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] }), port, output: "" };
-  servers.push(server);
-  server.process.stdout!.on("data", (d: Buffer) => (server.output += d.toString()));
-  server.process.stderr!.on("data", (d: Buffer) => (server.output += d.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!/Ready to accept connections|Sentinel ID is/.test(server.output)) {
-    if (server.process.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`redis-server ${conf} did not start:\n${server.output}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return server;
-}
+/** The boot's render_template, with every user's password, and for the admin user only its stored hash. */
+const renderWithBootScript = (name: string, template: string) => local!.renderWithBootScript(name, template, PASSWORDS, ["admin"]);
+const start = (conf: string, port: number, extraArgs: string[] = []) => local!.start(conf, port, extraArgs);
 
 function client(port: number): Redis {
-  const c = new Redis({ host: "127.0.0.1", port, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  clients.push(c);
-  return c;
+  return local!.track(
+    new Redis({ host: "127.0.0.1", port, lazyConnect: true, enableReadyCheck: false, maxRetriesPerRequest: 0, retryStrategy: () => null }),
+  );
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -113,7 +70,7 @@ describe("rendered configuration on a real redis-server", () => {
 
   beforeAll(async () => {
     if (spawnSync("redis-server", ["--version"]).status !== 0) return;
-    dir = mkdtempSync(join(tmpdir(), "redis-conf-"));
+    local = new LocalRedis(mkdtempSync(join(tmpdir(), "redis-conf-")));
     [masterPort, replicaPort, sentinelPort, oddPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const node = { nodeAddress: "127.0.0.1", maxMemory: "64mb" };
     // The defaults the constructs render, with the group's min-replicas-to-write.
@@ -146,17 +103,7 @@ describe("rendered configuration on a real redis-server", () => {
   }, 30_000);
 
   afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    for (const s of servers) {
-      if (s.process.exitCode !== null) continue;
-      let timer: NodeJS.Timeout | undefined;
-      const exited = new Promise((r) => s.process.once("exit", r));
-      s.process.kill("SIGTERM");
-      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 3000)))]);
-      clearTimeout(timer);
-      if (s.process.exitCode === null) s.process.kill("SIGKILL");
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await local?.stop();
   });
 
   it("the installed redis-server is Redis 7 or newer", () => {

@@ -1,4 +1,4 @@
-import { passwordPlaceholder, REDIS_PATHS, renderSentinelConf, sha256Placeholder } from "../../lib/boot";
+import { passwordPlaceholder, REDIS_PATHS, renderSentinelConf, sha256Placeholder, TLS_PATHS } from "../../lib/boot";
 import { directiveArgs, directivesNamed, parseRedisConf, sentinelConfSettings } from "../helpers";
 
 describe("renderSentinelConf", () => {
@@ -69,5 +69,22 @@ describe("renderSentinelConf", () => {
     expect(directivesNamed(parsed, "sentinel", "monitor")).toHaveLength(1);
     expect(directiveArgs(parsed, "supervised")).toEqual(["systemd"]);
     expect(directiveArgs(parsed, "logfile")).toEqual([REDIS_PATHS.sentinelLog]);
+  });
+
+  test("with TLS: no plaintext port, the TLS port, TLS to the data nodes and the other sentinels", () => {
+    const tls = parseRedisConf(renderSentinelConf(sentinelConfSettings({ port: 26380, tls: { requireClientCertificates: true } })));
+    expect(directiveArgs(tls, "port")).toEqual(["0"]);
+    expect(directiveArgs(tls, "tls-port")).toEqual(["26380"]);
+    expect(directiveArgs(tls, "tls-cert-file")).toEqual([TLS_PATHS.certificate]);
+    expect(directiveArgs(tls, "tls-key-file")).toEqual([TLS_PATHS.key]);
+    expect(directiveArgs(tls, "tls-ca-cert-file")).toEqual([TLS_PATHS.caCertificate]);
+    expect(directiveArgs(tls, "tls-replication")).toEqual(["yes"]);
+    expect(directiveArgs(tls, "tls-auth-clients")).toEqual(["yes"]);
+    // Peers learn the TLS port from the hello messages.
+    expect(directiveArgs(tls, "sentinel", "announce-port")).toEqual(["26380"]);
+  });
+
+  test("without TLS: not one tls-* directive", () => {
+    expect(parsed.filter((d) => d.name.startsWith("tls-"))).toEqual([]);
   });
 });

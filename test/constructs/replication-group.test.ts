@@ -74,7 +74,7 @@ describe("RedisReplicationGroup: topology", () => {
   test("outputs the addresses, master name, group and password ARN", () => {
     const outputs = Object.keys(synthGroup().output).map((id) => id.replace(/_[0-9A-F]{8}$/, ""));
     expect(outputs.sort()).toEqual(
-      ["master-address", "replica-addresses", "sentinel-addresses", "master-name", "security-group-id", "password-secret-arn"]
+      ["master-address", "replica-addresses", "sentinel-addresses", "master-name", "security-group-id", "password-secret-arn", "ca-certificate"]
         .map((o) => `redis_${o}`)
         .sort(),
     );
@@ -92,11 +92,14 @@ describe("RedisReplicationGroup: users and their secrets", () => {
   const USERS = ["app", "admin", "monitor", "replication", "sentinel", "sentinel-peer", "sentinel-client"];
   const param = (json: TerraformJson, user: string, suffix = "") =>
     `\${aws_ssm_parameter.${logicalIdAt(json, "aws_ssm_parameter", `redis/users/${user}/password${suffix}`)}`;
+  // The TLS parameters have tests of their own (tls.test.ts).
+  const userParameters = (json: TerraformJson) => Object.keys(resources(json, "aws_ssm_parameter")).filter((id) => pathOfLogicalId(id).startsWith("redis/users/"));
+  const isUserParameterArn = (arn: string) => /^\$\{aws_ssm_parameter\.redis_users_/.test(arn);
 
   test("generated: each user has its own SSM SecureString from GetRandomPassword, and its SHA-256 beside it", () => {
     const json = synthGroup();
     expect(Object.keys(dataSources(json, "aws_secretsmanager_random_password"))).toHaveLength(USERS.length);
-    expect(Object.keys(resources(json, "aws_ssm_parameter"))).toHaveLength(USERS.length * 2);
+    expect(userParameters(json)).toHaveLength(USERS.length * 2);
     for (const user of USERS) {
       const generator = logicalIdAt({ resource: json.data }, "aws_secretsmanager_random_password", `redis/users/${user}/password-generator`);
       const parameters = resources(json, "aws_ssm_parameter");
@@ -121,7 +124,7 @@ describe("RedisReplicationGroup: users and their secrets", () => {
     const statements = passwordPolicy(json).Statement;
     expect(statements).toHaveLength(1);
     expect(statements[0].Action).toEqual(["ssm:GetParameter"]);
-    expect([...statements[0].Resource].sort()).toEqual(
+    expect([...statements[0].Resource].filter(isUserParameterArn).sort()).toEqual(
       [
         `${param(json, "replication")}.arn}`,
         `${param(json, "sentinel")}.arn}`,
@@ -159,7 +162,7 @@ describe("RedisReplicationGroup: users and their secrets", () => {
     ["a Secrets Manager secret", RedisPassword.fromSecretsManagerSecretArn(SECRET_ARN), "secretsmanager", "secretsmanager:GetSecretValue", SECRET_ARN],
   ])("the app user's password from %s: no hash stored, so the nodes read it and hash it at boot", (_case, password, store, action, arn) => {
     const json = synthGroup({ password });
-    expect(Object.keys(resources(json, "aws_ssm_parameter"))).toHaveLength((USERS.length - 1) * 2);
+    expect(userParameters(json)).toHaveLength((USERS.length - 1) * 2);
     const read = passwordPolicy(json).Statement.find((st: { Action: string[] }) => st.Action[0] === action);
     expect([read.Resource].flat()).toContain(arn);
     for (const userData of Object.values(userDataOf(json))) {
@@ -309,6 +312,7 @@ describe("RedisReplicationGroup: dedicated sentinel nodes", () => {
     expect(Object.keys(files).filter((f) => f.startsWith("/usr/local/lib/redis-node/parts/"))).toEqual([
       "/usr/local/lib/redis-node/parts/10-tuning.sh",
       "/usr/local/lib/redis-node/parts/20-secret-fetch.sh",
+      "/usr/local/lib/redis-node/parts/25-tls.sh",
       "/usr/local/lib/redis-node/parts/40-sentinel.sh",
     ]);
     const sentinel = parseRedisConf(files["/etc/redis-node/sentinel.conf.template"]);

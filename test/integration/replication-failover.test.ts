@@ -11,11 +11,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import Redis from "ioredis";
-import { BUILTIN_USERS } from "../../lib/boot";
+import { ConnectionOptions } from "tls";
+import { BUILTIN_USERS, TLS_PATHS } from "../../lib/boot";
 import { connect, info, Login, withClient } from "./harness/client";
 import { FirewallRule, OUTSIDE, ROOT, Topology, applyFirewall, cleanupStale, createTopology, probeTcp, randomPrefix, run, sleep } from "./harness/netns";
 import { allLogs, isRunning, kill9, processOf, restart, startRedis, startSentinel, stop, stopAll, waitUntil } from "./harness/processes";
 import { resolveReferences, synthesizeBasicExample } from "./synthesized-nodes";
+import { issueCertificate, makeCa } from "../tls-fixtures";
 
 // The boot's shared functions, render_template among them.
 const SETUP_SCRIPT = "/usr/local/lib/redis-node/common.sh";
@@ -81,6 +83,8 @@ function scenarios(): void {
   let downAfterMs = 0;
   let redisPort = 0;
   let sentinelPort = 0;
+  // What every client of the group gets: its CA (made here with openssl; Terraform makes the real one).
+  let tls: ConnectionOptions | undefined;
   // Steps that started and did not finish (failed or timed out): afterAll prints the logs then.
   let unfinished = 0;
   // Keys whose WAIT was acknowledged by a replica in the first failover; later scenarios check them too.
@@ -100,12 +104,13 @@ function scenarios(): void {
     if (!node) throw new Error(`${ip} is not one of our nodes`);
     return node;
   };
-  const redis = <T>(node: Node, fn: (c: Redis) => Promise<T>) => withClient(node.ip, redisPort, ADMIN, fn, { connectTimeoutMs: 1000, commandTimeoutMs: 2000 });
+  const redis = <T>(node: Node, fn: (c: Redis) => Promise<T>) => withClient(node.ip, redisPort, ADMIN, fn, { connectTimeoutMs: 1000, commandTimeoutMs: 2000, tls });
   const replication = (node: Node) => redis(node, (c) => info(c, "replication"));
   const sentinel = (node: Node, ...args: string[]) =>
     withClient(node.ip, sentinelPort, args[0] === "failover" ? ADMIN : SENTINEL_CLIENT, (c) => c.call("SENTINEL", ...args), {
       connectTimeoutMs: 1000,
       commandTimeoutMs: 2000,
+      tls,
     });
   const onlineReplicas = (repl: Record<string, string>) =>
     Object.entries(repl).filter(([k, v]) => /^slave\d+$/.test(k) && v.includes("state=online")).map(([, v]) => /ip=([^,]+)/.exec(v)![1]);
@@ -161,12 +166,24 @@ function scenarios(): void {
     nodes = example.nodes.map((n) => ({ name: n.name, ip: topo.addressOf(n.name), dir: path.join(workRoot!, n.name) }));
     const addressesByEni = Object.fromEntries(example.nodes.map((n) => [n.eni, topo.addressOf(n.name)]));
 
+    // The group's CA and a certificate per node naming its address, as the
+    // tls part leaves them on a node (processes.ts points Redis at them).
+    const pki = path.join(workRoot, "pki");
+    fs.mkdirSync(pki);
+    const ca = makeCa(pki, "group-ca");
+    tls = { ca: ca.pem };
+
     // Put the secrets in exactly as the boot does on a node: each node's
     // secrets.list says which users' passwords, and which only hashes, it reads.
     const rendered = new Map<string, { redis: string; sentinel: string }>();
     for (const [i, synthesized] of example.nodes.entries()) {
       const node = nodes[i];
       fs.mkdirSync(node.dir);
+      const certificate = issueCertificate(ca, node.name, [node.ip]);
+      fs.mkdirSync(path.join(node.dir, "tls"), { mode: 0o700 });
+      fs.copyFileSync(certificate.certificate, path.join(node.dir, "tls", "node.crt"));
+      fs.copyFileSync(certificate.key, path.join(node.dir, "tls", "node.key"));
+      fs.copyFileSync(ca.certificate, path.join(node.dir, "tls", "ca.crt"));
       const write = (file: string, source: string) => {
         if (synthesized.files[source] === undefined) throw new Error(`${node.name} has no ${source} in its user data`);
         fs.writeFileSync(file, resolveReferences(synthesized.files[source], addressesByEni, MAXMEMORY_MB), { mode: 0o600 });
@@ -198,7 +215,12 @@ function scenarios(): void {
     if (!monitor) throw new Error(`no 'sentinel monitor' line in:\n${sentinelConf}`);
     masterName = monitor[1];
     redisPort = Number(monitor[3]);
-    sentinelPort = Number(/^port (\d+)$/m.exec(sentinelConf)![1]);
+    // The example keeps the default: TLS only, on the usual ports, with the files the tls part writes.
+    const tlsLines = ["port 0", `tls-cert-file ${TLS_PATHS.certificate}`, `tls-key-file ${TLS_PATHS.key}`, `tls-ca-cert-file ${TLS_PATHS.caCertificate}`, "tls-replication yes"];
+    for (const [name, conf] of [["redis.conf", fs.readFileSync(rendered.get(nodes[0].name)!.redis, "utf8")], ["sentinel.conf", sentinelConf]]) {
+      expect({ name, missing: tlsLines.filter((line) => !conf.split("\n").includes(line)) }).toEqual({ name, missing: [] });
+    }
+    sentinelPort = Number(/^tls-port (\d+)$/m.exec(sentinelConf)![1]);
     downAfterMs = Number(new RegExp(`^sentinel down-after-milliseconds ${masterName} (\\d+)$`, "m").exec(sentinelConf)![1]);
     const initialMaster = nodeAt(monitor[2]);
 
@@ -252,8 +274,8 @@ function scenarios(): void {
     // Every node, both ports: no password -> NOAUTH, a wrong one -> WRONGPASS.
     const refusals: string[] = [];
     for (const node of nodes) {
-      refusals.push(`${node.name}:redis ${await unauthenticated(node.ip, redisPort, ["GET", "s1:key"])}`);
-      refusals.push(`${node.name}:sentinel ${await unauthenticated(node.ip, sentinelPort, ["SENTINEL", "get-master-addr-by-name", masterName])}`);
+      refusals.push(`${node.name}:redis ${await unauthenticated(node.ip, redisPort, ["GET", "s1:key"], tls)}`);
+      refusals.push(`${node.name}:sentinel ${await unauthenticated(node.ip, sentinelPort, ["SENTINEL", "get-master-addr-by-name", masterName], tls)}`);
     }
     expect(refusals).toEqual(nodes.flatMap((n) => [`${n.name}:redis NOAUTH WRONGPASS`, `${n.name}:sentinel NOAUTH WRONGPASS`]));
   });
@@ -267,16 +289,16 @@ function scenarios(): void {
         for (const command of [["CONFIG", "GET", "masterauth"], ["CONFIG", "SET", "requirepass", "x"], ["ACL", "SETUSER", "backdoor", "on", ">x", "+@all"], ["REPLICAOF", topology!.clientAddress, "6379"], ["MIGRATE", topology!.clientAddress, "6379", "k", "0", "500", "COPY"], ["EVAL", "return 1", "0"], ["FLUSHALL"]]) {
           refused.push(`${node.name} ${command[0]} ${await outcome(c.call(command[0], ...command.slice(1)))}`);
         }
-      });
+      }, { tls });
       await withClient(node.ip, sentinelPort, SENTINEL_CLIENT, async (c) => {
         for (const command of [["SENTINEL", "REMOVE", masterName], ["SENTINEL", "MONITOR", masterName, topology!.clientAddress, "6379", "1"], ["SENTINEL", "SET", masterName, "quorum", "1"], ["SENTINEL", "FAILOVER", masterName], ["PUBLISH", "__sentinel__:hello", "x"]]) {
           refused.push(`${node.name} ${command.slice(0, 2).join(" ")} ${await outcome(c.call(command[0], ...command.slice(1)))}`);
         }
-      });
+      }, { tls });
       // The application's password opens no other user.
       for (const user of ["admin", "replication", "sentinel", BUILTIN_USERS.sentinelPeer]) {
         const port = user === BUILTIN_USERS.sentinelPeer ? sentinelPort : redisPort;
-        refused.push(`${node.name} AUTH ${user} ${await outcome(connect(node.ip, port, { username: user, password: APP.password }).then((c) => c.disconnect()))}`);
+        refused.push(`${node.name} AUTH ${user} ${await outcome(connect(node.ip, port, { username: user, password: APP.password }, { tls }).then((c) => c.disconnect()))}`);
       }
     }
     expect(refused.filter((r) => !/ (NOPERM|cannot)$/.test(r))).toEqual([]);
@@ -284,9 +306,39 @@ function scenarios(): void {
     expect(await agreedMaster()).toBe(master);
   });
 
+  scenario("1c. TLS only: a plaintext client gets no reply, a TLS client without the group's CA cannot verify any node", 30_000, async () => {
+    const results: string[] = [];
+    for (const node of nodes) {
+      for (const [kind, port] of [["redis", redisPort], ["sentinel", sentinelPort]] as const) {
+        const plaintext = await unauthenticated(node.ip, port, ["PING"], undefined);
+        const withoutCa = await unauthenticated(node.ip, port, ["PING"], {});
+        results.push(`${node.name}:${kind} plaintext ${/NOAUTH|WRONGPASS|accepted/.test(plaintext) ? `answered (${plaintext})` : "no reply"}`);
+        results.push(`${node.name}:${kind} without CA ${/certificate/.test(withoutCa) ? "unverified" : withoutCa}`);
+      }
+    }
+    expect(results).toEqual(
+      nodes.flatMap((n) => ["redis", "sentinel"].flatMap((kind) => [`${n.name}:${kind} plaintext no reply`, `${n.name}:${kind} without CA unverified`])),
+    );
+  });
+
+  scenario("1d. the boot's PING check over TLS passes on every node: 127.0.0.1, with a certificate that names only the node's address", 60_000, async () => {
+    const answers: string[] = [];
+    for (const node of nodes) {
+      for (const [port, user] of [[redisPort, BUILTIN_USERS.replication], [sentinelPort, BUILTIN_USERS.sentinelPeer]] as const) {
+        const check = await topology!.exec(node.name, ["bash", "-c", 'source "$1" && wait_for_pong "$2" "$3"', "_", path.join(workRoot!, `${node.name}-setup`), String(port), user], {
+          env: { TLS_DIR: path.join(node.dir, "tls"), REDISCLI_AUTH: PASSWORDS[user] },
+          timeoutMs: 40_000,
+          allowFailure: true,
+        });
+        answers.push(`${node.name}:${port} ${/answers PING/.test(check.stderr) ? "PONG" : check.stderr.trim()}`);
+      }
+    }
+    expect(answers).toEqual(nodes.flatMap((n) => [`${n.name}:${redisPort} PONG`, `${n.name}:${sentinelPort} PONG`]));
+  });
+
   scenario("2. kill -9 of the master: sentinels promote a replica, no write acknowledged by WAIT is lost", 120_000, async () => {
     const oldMaster = await agreedMaster();
-    const writer = await connect(oldMaster.ip, redisPort, APP, { commandTimeoutMs: 2000 });
+    const writer = await connect(oldMaster.ip, redisPort, APP, { commandTimeoutMs: 2000, tls });
     let killedAt = 0;
     let writes = 0;
     try {
@@ -409,6 +461,9 @@ function scenarios(): void {
       password: APP.password,
       sentinelUsername: SENTINEL_CLIENT.username,
       sentinelPassword: SENTINEL_CLIENT.password,
+      tls,
+      sentinelTLS: tls,
+      enableTLSForSentinelMode: true,
       lazyConnect: true,
       connectTimeout: 1000,
       commandTimeout: 1000,
@@ -473,7 +528,7 @@ function scenarios(): void {
         topology!.exec(master.name, ["iptables", op, "INPUT", "-s", o.ip, "-j", "DROP"]),
         topology!.exec(master.name, ["iptables", op, "OUTPUT", "-d", o.ip, "-j", "DROP"]),
       ]));
-    const writer = await connect(master.ip, redisPort, APP, { commandTimeoutMs: 2000 });
+    const writer = await connect(master.ip, redisPort, APP, { commandTimeoutMs: 2000, tls });
     const accepted: string[] = [];
     let partitionedAt = 0;
     let refusedAt = 0;
@@ -571,15 +626,23 @@ function scenarios(): void {
 
 /**
  * What a client without credentials gets: the reply to `command` without
- * AUTH, then to AUTH with a wrong password (first word of each error).
+ * AUTH, then to AUTH with a wrong password (first word of each error); or,
+ * when the connection fails, the first error (a failed TLS handshake shows
+ * only in the 'error' event).
  */
-async function unauthenticated(host: string, port: number, command: string[]): Promise<string> {
-  const client = new Redis({ host, port, lazyConnect: true, connectTimeout: 2000, commandTimeout: 2000, retryStrategy: () => null, maxRetriesPerRequest: 0, enableReadyCheck: false, enableOfflineQueue: false });
-  client.on("error", () => undefined);
+async function unauthenticated(host: string, port: number, command: string[], tls: ConnectionOptions | undefined): Promise<string> {
+  const client = new Redis({
+    host, port, tls, lazyConnect: true, connectTimeout: 2000, commandTimeout: 2000, disconnectTimeout: 100,
+    retryStrategy: () => null, maxRetriesPerRequest: 0, enableReadyCheck: false, enableOfflineQueue: false,
+  });
+  let firstError: string | undefined;
+  client.on("error", (e: Error) => (firstError ??= e.message));
   const firstWord = (p: Promise<unknown>) => p.then((reply) => `accepted:${String(reply)}`, (e: Error) => e.message.split(" ")[0]);
   try {
     await client.connect();
     return `${await firstWord(client.call(command[0], ...command.slice(1)))} ${await firstWord(client.call("AUTH", "not the password"))}`;
+  } catch (e) {
+    return `no connection: ${firstError ?? (e as Error).message}`;
   } finally {
     client.disconnect();
   }

@@ -1,6 +1,6 @@
 // The integration suite trusts these helpers to hand it exactly what a node
 // would receive; this checks them without root or Redis.
-import { bootAsset, BOOT_SCRIPT_PATH, COMMON_SCRIPT_PATH } from "../../lib/boot";
+import { bootAsset, BOOT_SCRIPT_PATH, COMMON_SCRIPT_PATH, embeddedShell } from "../../lib/boot";
 import { resolveReferences, synthesizeBasicExample } from "./synthesized-nodes";
 
 const TEMPLATES = ["/etc/redis-node/redis.conf.template", "/etc/redis-node/sentinel.conf.template"];
@@ -14,14 +14,14 @@ describe("synthesized example nodes", () => {
     expect(new Set(example.nodes.map((n) => n.eni)).size).toBe(3);
   });
 
-  test("every file resolves completely; the boot scripts come back byte for byte", () => {
+  test("every file resolves completely; the boot scripts come back byte for byte as embedded (without comment lines)", () => {
     for (const node of example.nodes) {
       for (const file of Object.keys(node.files)) {
         const text = resolveReferences(node.files[file], addresses, 256);
         expect(text).not.toMatch(/\$\{(aws_|data\.)/);
       }
-      expect(resolveReferences(node.files[BOOT_SCRIPT_PATH], addresses, 256)).toBe(bootAsset("boot.sh"));
-      expect(resolveReferences(node.files[COMMON_SCRIPT_PATH], addresses, 256)).toBe(bootAsset("common.sh"));
+      expect(resolveReferences(node.files[BOOT_SCRIPT_PATH], addresses, 256)).toBe(embeddedShell(bootAsset("boot.sh")));
+      expect(resolveReferences(node.files[COMMON_SCRIPT_PATH], addresses, 256)).toBe(embeddedShell(bootAsset("common.sh")));
       for (const template of TEMPLATES) {
         expect(resolveReferences(node.files[template], addresses, 256)).toContain(`bind ${addresses[node.eni]} 127.0.0.1`);
       }

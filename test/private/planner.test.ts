@@ -42,4 +42,14 @@ describe("planGroup", () => {
     expect(validateGroupProps(BASE).count).toBe(0);
     expect(validateGroupProps({ ...BASE, replicaCount: 1, sentinel: { quorum: 5 } }).count).toBe(2);
   });
+
+  test("TLS: on by default, client certificates optional; off is a warning; client certificates need TLS", () => {
+    expect(planGroup(BASE).tls).toEqual({ enabled: true, requireClientCertificates: false });
+    expect(planGroup({ ...BASE, tls: { requireClientCertificates: true } }).tls).toEqual({ enabled: true, requireClientCertificates: true });
+    const off = planGroup({ ...BASE, tls: { enabled: false } });
+    expect(off.tls).toEqual({ enabled: false, requireClientCertificates: false });
+    expect(off.warnings).toEqual([expect.stringMatching(/clear text/)]);
+    expect(validateGroupProps({ ...BASE, tls: { enabled: false, requireClientCertificates: true } }).count).toBe(1);
+    expect(validateGroupProps({ ...BASE, tls: { enabled: false, requireClientCertificates: false } }).count).toBe(0);
+  });
 });

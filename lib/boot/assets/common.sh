@@ -3,6 +3,9 @@
 # Sourced, never run. Paths can be pointed elsewhere only by the tests of
 # the boot scripts.
 
+# A part that sources another part's step (tls: secret-fetch) gets it twice.
+[[ -z ${REDIS_NODE_COMMON:-} ]] || return 0
+readonly REDIS_NODE_COMMON=1
 readonly NODE_ENV=${REDIS_NODE_ENV:-/etc/redis-node/node.env}
 readonly TEMPLATE_DIR=${REDIS_NODE_TEMPLATE_DIR:-/etc/redis-node}
 readonly STATE_DIR=${REDIS_NODE_STATE_DIR:-/var/lib/redis-node}
@@ -115,10 +118,15 @@ install_config() {
 }
 
 # Waits (bounded) until redis-cli PING on the port, as USER, answers PONG.
+# With TLS (the tls part sets TLS_DIR) over TLS, with the node's certificate
+# as client certificate, so it works where the node requires one too;
+# redis-cli checks the chain, not the address, so 127.0.0.1 is fine.
 wait_for_pong() {
   local port=$1 user=$2 attempt
+  local -a tls=()
+  [[ -z ${TLS_DIR:-} ]] || tls=(--tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/node.crt" --key "$TLS_DIR/node.key")
   for attempt in $(seq 1 30); do
-    if [[ $(redis-cli -h 127.0.0.1 -p "$port" --user "$user" --no-auth-warning ping 2>/dev/null) == PONG ]]; then
+    if [[ $(redis-cli "${tls[@]}" -h 127.0.0.1 -p "$port" --user "$user" --no-auth-warning ping 2>/dev/null) == PONG ]]; then
       log "port $port answers PING (attempt $attempt)"
       return 0
     fi

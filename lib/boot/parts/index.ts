@@ -2,3 +2,4 @@ export * from "./tuning";
 export * from "./secret-fetch";
 export * from "./redis-server";
 export * from "./sentinel";
+export * from "./tls";

@@ -5,3 +5,4 @@ export * from "./redis-conf";
 export * from "./sentinel-conf";
 export * from "./system-tuning";
 export * from "./acl";
+export * from "./tls";

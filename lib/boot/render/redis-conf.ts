@@ -1,5 +1,6 @@
 import { BUILTIN_USERS, passwordPlaceholder } from "./acl";
 import { directive, Directive, renderDirectives } from "./directives";
+import { listenerDirectives, TlsSettings } from "./tls";
 
 /** Paths on the node, as laid out by Debian's and Ubuntu's redis packages. */
 export const REDIS_PATHS = {
@@ -40,6 +41,8 @@ export interface RedisConfSettings {
   readonly minReplicasToWrite: number;
   readonly minReplicasMaxLag: number;
   readonly replicaPriority: number;
+  /** TLS for clients and replication; undefined: plaintext on `port`. */
+  readonly tls?: TlsSettings;
 }
 
 /**
@@ -49,7 +52,7 @@ export interface RedisConfSettings {
 export function renderRedisConf(s: RedisConfSettings): string {
   const d: Directive[] = [
     directive("bind", s.nodeAddress, "127.0.0.1", ...s.extraBindAddresses),
-    directive("port", s.port),
+    ...listenerDirectives(s.port, s.tls),
     directive("protected-mode", true),
     directive("tcp-backlog", s.tcpBacklog),
     directive("timeout", 0),

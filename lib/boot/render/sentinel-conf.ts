@@ -1,6 +1,7 @@
 import { BUILTIN_USERS, passwordPlaceholder, sentinelUsers, userLineArgs } from "./acl";
 import { directive, renderDirectives } from "./directives";
 import { REDIS_PATHS } from "./redis-conf";
+import { listenerDirectives, TlsSettings } from "./tls";
 
 /** Everything sentinel.conf needs, fully resolved. */
 export interface SentinelConfSettings {
@@ -15,6 +16,8 @@ export interface SentinelConfSettings {
   readonly downAfterMilliseconds: number;
   readonly failoverTimeoutMilliseconds: number;
   readonly parallelSyncs: number;
+  /** TLS for clients, and towards data nodes and the other sentinels; undefined: plaintext on `port`. */
+  readonly tls?: TlsSettings;
 }
 
 /**
@@ -26,7 +29,7 @@ export function renderSentinelConf(s: SentinelConfSettings): string {
   return renderDirectives(
     [
       directive("bind", s.nodeAddress, "127.0.0.1"),
-      directive("port", s.port),
+      ...listenerDirectives(s.port, s.tls),
       directive("protected-mode", true),
       directive("daemonize", false),
       directive("supervised", "systemd"),

@@ -3,6 +3,7 @@
  * (the allowed client address), redis-cli inside a namespace.
  */
 import Redis from "ioredis";
+import { ConnectionOptions } from "tls";
 import { Topology } from "./netns";
 
 /** An ACL user and its password. */
@@ -16,6 +17,8 @@ export interface ConnectOptions {
   readonly connectTimeoutMs?: number;
   /** Per command. @default 5000 */
   readonly commandTimeoutMs?: number;
+  /** TLS options (the group's CA); undefined: plaintext. */
+  readonly tls?: ConnectionOptions;
 }
 
 /**
@@ -36,16 +39,21 @@ export async function connect(host: string, port: number, login: Login, opts: Co
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     enableReadyCheck: true,
+    tls: opts.tls,
+    // A socket the server closed never clears this timer: short, so jest exits on time.
+    disconnectTimeout: 100,
   });
   // Errors surface through the rejected commands; an unhandled 'error' event would crash the test run.
-  client.on("error", () => undefined);
+  // A failed TLS handshake shows only here; the promise just says the connection closed.
+  let firstError: string | undefined;
+  client.on("error", (error: Error) => (firstError ??= error.message));
   try {
     await client.connect();
     // connect() can resolve before a bad password is noticed; PING makes auth failures throw here.
     await client.ping();
   } catch (error) {
     client.disconnect();
-    throw new Error(`cannot connect to ${host}:${port}: ${(error as Error).message}`);
+    throw new Error(`cannot connect to ${host}:${port}: ${firstError ?? (error as Error).message}`);
   }
   return client;
 }

@@ -44,8 +44,9 @@ const STOP_TIMEOUT_MS = 10_000;
 
 /**
  * Copies confPath to <workDir>/redis.conf and runs redis-server on it inside
- * the node's namespace, with the ACL file <workDir>/users.acl; resolves once
- * it accepts connections.
+ * the node's namespace, with the ACL file <workDir>/users.acl and, when the
+ * config has a TLS port, the TLS files <workDir>/tls/{node.crt,node.key,ca.crt};
+ * resolves once it accepts connections.
  */
 export function startRedis(topology: Topology, node: string, confPath: string, workDir: string): Promise<NodeProcess> {
   return start(topology, node, "redis", confPath, workDir);
@@ -77,8 +78,19 @@ async function start(topology: Topology, node: string, role: Role, confPath: str
     "--daemonize", "no",
     "--supervised", "no",
     ...(role === "redis" ? ["--aclfile", path.resolve(workDir, "users.acl")] : []),
+    ...(/^tls-port /m.test(fs.readFileSync(confFile, "utf8")) ? tlsFileOverrides(workDir) : []),
   ];
   return launch(node, role, argv, confFile, logFile);
+}
+
+/** The node's key and certificates in place of /etc/redis/tls (Redis reads them after the config, at startup). */
+function tlsFileOverrides(workDir: string): string[] {
+  const file = (name: string) => {
+    const full = path.resolve(workDir, "tls", name);
+    if (!fs.existsSync(full)) throw new Error(`the config listens with TLS, but ${full} does not exist`);
+    return full;
+  };
+  return ["--tls-cert-file", file("node.crt"), "--tls-key-file", file("node.key"), "--tls-ca-cert-file", file("ca.crt")];
 }
 
 /**

@@ -1,0 +1,164 @@
+import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
+import { CertRequest } from "@cdktf/provider-tls/lib/cert-request";
+import { LocallySignedCert } from "@cdktf/provider-tls/lib/locally-signed-cert";
+import { PrivateKey } from "@cdktf/provider-tls/lib/private-key";
+import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
+import { SelfSignedCert } from "@cdktf/provider-tls/lib/self-signed-cert";
+import { TerraformProvider, TerraformStack } from "cdktf";
+import { Construct, IConstruct } from "constructs";
+import type { NodeTlsMaterial, TlsParameter } from "../boot/parts/tls";
+
+/** Ten years: a CA rollover means new certificates on every node and every client's trust store. */
+export const CA_VALIDITY_HOURS = 10 * 365 * 24;
+/** One year per node or client certificate. */
+export const NODE_CERTIFICATE_VALIDITY_HOURS = 365 * 24;
+/** A plan within 30 days of a node or client certificate's expiry re-issues it. */
+export const NODE_CERTIFICATE_EARLY_RENEWAL_HOURS = 30 * 24;
+
+/** The stack's tls providers, aliased or not. */
+export function tlsProvidersOf(scope: IConstruct): TerraformProvider[] {
+  return TerraformStack.of(scope)
+    .node.findAll()
+    .filter((c): c is TerraformProvider => c instanceof TerraformProvider && c.terraformResourceType === "tls");
+}
+
+/** A name under the library's parameter prefix, from a construct path (as the users' passwords are named). */
+function parameterName(scope: IConstruct, leaf: string): string {
+  return `/redis-replication/${scope.node.path.replace(/[^A-Za-z0-9_./-]/g, "-")}/${leaf}`;
+}
+
+/** X.509 limits a common name to 64 characters; the end of a path is its most specific part. */
+function commonName(text: string): string {
+  return text.length <= 64 ? text : text.slice(-64);
+}
+
+export interface RedisCertificateAuthorityProps {
+  /** @default - no tags */
+  readonly tags?: { [key: string]: string };
+}
+
+/**
+ * A group's own CA and its node certificates, made by Terraform's tls
+ * provider: ECDSA P-256 keys, the CA self-signed, each node certificate
+ * naming the node's ENI address (known before the instance) and usable as
+ * server and client certificate, since the nodes are clients of each other.
+ * Keys reach the nodes only through SSM SecureString parameters; like every
+ * secret Terraform makes, they are in the Terraform state.
+ */
+export class RedisCertificateAuthority extends Construct {
+  /** The CA certificate (PEM) that clients trust. @attribute */
+  public readonly certificatePem: string;
+  /** The CA's private key (a reference; the value is in the Terraform state only). */
+  public readonly privateKeyPem: string;
+  private readonly caParameter: TlsParameter;
+  private readonly tags?: { [key: string]: string };
+
+  constructor(scope: Construct, id: string, props: RedisCertificateAuthorityProps = {}) {
+    super(scope, id);
+    this.tags = props.tags;
+    // Users with a tls provider of their own keep theirs; a second group finds the first one's.
+    if (tlsProvidersOf(this).length === 0) new TlsProvider(TerraformStack.of(this), "tls-provider");
+    this.node.addValidation({
+      validate: () => {
+        const defaults = tlsProvidersOf(this).filter((p) => p.alias === undefined).length;
+        return defaults > 1
+          ? [`the stack has ${defaults} tls providers without an alias; one was added by this group because none existed when it was created: create yours before the group`]
+          : [];
+      },
+    });
+    const key = new PrivateKey(this, "ca-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
+    this.privateKeyPem = key.privateKeyPem;
+    const certificate = new SelfSignedCert(this, "ca-certificate", {
+      privateKeyPem: key.privateKeyPem,
+      subject: [{ commonName: commonName(`Redis CA ${scope.node.path}`) }],
+      isCaCertificate: true,
+      allowedUses: ["cert_signing", "crl_signing"],
+      validityPeriodHours: CA_VALIDITY_HOURS,
+      setSubjectKeyId: true,
+    });
+    this.certificatePem = certificate.certPem;
+    const parameter = new SsmParameter(this, "ca-certificate-parameter", {
+      name: parameterName(this, "ca-certificate"),
+      description: `TLS CA certificate of ${scope.node.path}`,
+      type: "String",
+      value: certificate.certPem,
+      tags: this.tags,
+    });
+    this.caParameter = { secretId: parameter.name, secretArn: parameter.arn };
+  }
+
+  /**
+   * A key and a certificate for one node, whose IP SAN is `address`, each in
+   * its own parameter ("/redis-replication/<group path>/tls/<node>/key" and
+   * ".../certificate"). Call once per node.
+   */
+  public issueNodeCertificate(nodeName: string, address: string): NodeTlsMaterial {
+    const issued = issueCertificate(new Construct(this, nodeName), {
+      caPrivateKeyPem: this.privateKeyPem,
+      caCertificatePem: this.certificatePem,
+      ipAddresses: [address],
+      allowedUses: ["digital_signature", "server_auth", "client_auth"],
+      tags: this.tags,
+    });
+    return { key: issued.key, certificate: issued.certificate, caCertificate: this.caParameter };
+  }
+}
+
+/** A certificate and its key, in SSM parameters. */
+export interface IssuedCertificate {
+  readonly key: TlsParameter;
+  readonly certificate: TlsParameter;
+  /** The certificate (PEM). */
+  readonly certificatePem: string;
+}
+
+export interface IssueCertificateOptions {
+  readonly caPrivateKeyPem: string;
+  readonly caCertificatePem: string;
+  /** IP SANs; none for a client certificate. */
+  readonly ipAddresses?: string[];
+  readonly allowedUses: string[];
+  readonly tags?: { [key: string]: string };
+}
+
+/**
+ * An ECDSA P-256 key and a certificate of the CA under `scope`, valid one
+ * year and re-issued early, the key in a SecureString parameter
+ * ("/redis-replication/<scope path>/key"), the certificate in a String one
+ * (".../certificate").
+ */
+export function issueCertificate(scope: Construct, options: IssueCertificateOptions): IssuedCertificate {
+  const key = new PrivateKey(scope, "private-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
+  const request = new CertRequest(scope, "certificate-request", {
+    privateKeyPem: key.privateKeyPem,
+    subject: [{ commonName: commonName(scope.node.path) }],
+    ipAddresses: options.ipAddresses,
+  });
+  const certificate = new LocallySignedCert(scope, "certificate", {
+    certRequestPem: request.certRequestPem,
+    caPrivateKeyPem: options.caPrivateKeyPem,
+    caCertPem: options.caCertificatePem,
+    allowedUses: options.allowedUses,
+    validityPeriodHours: NODE_CERTIFICATE_VALIDITY_HOURS,
+    earlyRenewalHours: NODE_CERTIFICATE_EARLY_RENEWAL_HOURS,
+  });
+  const keyParameter = new SsmParameter(scope, "key-parameter", {
+    name: parameterName(scope, "key"),
+    description: `TLS private key of ${scope.node.path}`,
+    type: "SecureString",
+    value: key.privateKeyPem,
+    tags: options.tags,
+  });
+  const certificateParameter = new SsmParameter(scope, "certificate-parameter", {
+    name: parameterName(scope, "certificate"),
+    description: `TLS certificate of ${scope.node.path}`,
+    type: "String",
+    value: certificate.certPem,
+    tags: options.tags,
+  });
+  return {
+    key: { secretId: keyParameter.name, secretArn: keyParameter.arn },
+    certificate: { secretId: certificateParameter.name, secretArn: certificateParameter.arn },
+    certificatePem: certificate.certPem,
+  };
+}

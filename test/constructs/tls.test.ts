@@ -1,0 +1,280 @@
+// TLS of a group: the CA and node certificates Terraform's tls provider
+// makes, the parameters that carry them to the nodes, the node role's reads,
+// the configs with and without TLS.
+import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
+import { Testing, TerraformOutput, TerraformStack } from "cdktf";
+import { RedisClientCertificate, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
+import { CA_VALIDITY_HOURS, NODE_CERTIFICATE_EARLY_RENEWAL_HOURS, NODE_CERTIFICATE_VALIDITY_HOURS } from "../../lib/auth/certificate-authority";
+import { TLS_PATHS } from "../../lib/boot";
+import {
+  cloudConfigFiles,
+  directiveArgs,
+  eniAddressRef,
+  logicalIdAt,
+  newStack,
+  parseCloudConfig,
+  parseRedisConf,
+  ParsedDirective,
+  pathOfLogicalId,
+  resources,
+  synthJson,
+  TerraformJson,
+  userDataOf,
+  warningsOf,
+} from "../helpers";
+
+const BASE: RedisReplicationGroupProps = { vpcId: "vpc-1", subnetIds: ["subnet-a", "subnet-b"] };
+const NODES = ["master", "replica-1", "replica-2"];
+const REDIS_CONF = "/etc/redis-node/redis.conf.template";
+const SENTINEL_CONF = "/etc/redis-node/sentinel.conf.template";
+
+function synthGroup(props: Partial<RedisReplicationGroupProps> = {}, stack: TerraformStack = newStack()) {
+  const group = new RedisReplicationGroup(stack, "redis", { ...BASE, ...props });
+  return { json: synthJson(stack), group, stack };
+}
+
+/** `${type.<logical id of path>.attribute}` */
+const ref = (json: TerraformJson, type: string, path: string, attribute: string) => `\${${type}.${logicalIdAt(json, type, path)}.${attribute}}`;
+const resourceAt = (json: TerraformJson, type: string, path: string) => resources(json, type)[logicalIdAt(json, type, path)];
+const TLS_DIRECTIVES = ["tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-replication", "tls-auth-clients", "tls-protocols", "tls-prefer-server-ciphers"];
+const withoutTls = (parsed: ParsedDirective[]) => parsed.filter((d) => !d.name.startsWith("tls-") && d.name !== "port");
+
+describe("TLS on (the default)", () => {
+  const { json, group } = synthGroup();
+  const userData = userDataOf(json);
+
+  test("a CA per group: ECDSA P-256, self-signed, for signing certificates only, valid ten years", () => {
+    expect(resourceAt(json, "tls_private_key", "redis/tls/ca-key")).toEqual({ algorithm: "ECDSA", ecdsa_curve: "P256" });
+    expect(resourceAt(json, "tls_self_signed_cert", "redis/tls/ca-certificate")).toMatchObject({
+      private_key_pem: ref(json, "tls_private_key", "redis/tls/ca-key", "private_key_pem"),
+      is_ca_certificate: true,
+      allowed_uses: ["cert_signing", "crl_signing"],
+      validity_period_hours: CA_VALIDITY_HOURS,
+    });
+    expect(CA_VALIDITY_HOURS).toBe(87600);
+    expect(Object.keys(resources(json, "tls_self_signed_cert"))).toHaveLength(1);
+  });
+
+  test.each(NODES)("%s: its own key, a request naming its ENI address, a certificate for server and client use, renewed early", (node) => {
+    expect(resourceAt(json, "tls_private_key", `redis/tls/${node}/private-key`)).toEqual({ algorithm: "ECDSA", ecdsa_curve: "P256" });
+    expect(resourceAt(json, "tls_cert_request", `redis/tls/${node}/certificate-request`)).toMatchObject({
+      private_key_pem: ref(json, "tls_private_key", `redis/tls/${node}/private-key`, "private_key_pem"),
+      ip_addresses: [eniAddressRef(json, `redis/${node}`)],
+    });
+    const certificate = resourceAt(json, "tls_locally_signed_cert", `redis/tls/${node}/certificate`);
+    expect(certificate).toMatchObject({
+      cert_request_pem: ref(json, "tls_cert_request", `redis/tls/${node}/certificate-request`, "cert_request_pem"),
+      ca_private_key_pem: ref(json, "tls_private_key", "redis/tls/ca-key", "private_key_pem"),
+      ca_cert_pem: ref(json, "tls_self_signed_cert", "redis/tls/ca-certificate", "cert_pem"),
+      validity_period_hours: NODE_CERTIFICATE_VALIDITY_HOURS,
+      early_renewal_hours: NODE_CERTIFICATE_EARLY_RENEWAL_HOURS,
+    });
+    expect(certificate.allowed_uses).toEqual(expect.arrayContaining(["server_auth", "client_auth", "digital_signature"]));
+    expect(certificate.is_ca_certificate).toBeUndefined();
+    expect(NODE_CERTIFICATE_EARLY_RENEWAL_HOURS).toBeGreaterThan(0);
+    expect(NODE_CERTIFICATE_EARLY_RENEWAL_HOURS).toBeLessThan(NODE_CERTIFICATE_VALIDITY_HOURS);
+  });
+
+  test.each(NODES)("%s: the key in a SecureString parameter, the certificates in String parameters, named like the users' secrets", (node) => {
+    expect(resourceAt(json, "aws_ssm_parameter", `redis/tls/${node}/key-parameter`)).toMatchObject({
+      name: `/redis-replication/test/redis/tls/${node}/key`,
+      type: "SecureString",
+      value: ref(json, "tls_private_key", `redis/tls/${node}/private-key`, "private_key_pem"),
+    });
+    expect(resourceAt(json, "aws_ssm_parameter", `redis/tls/${node}/certificate-parameter`)).toMatchObject({
+      name: `/redis-replication/test/redis/tls/${node}/certificate`,
+      type: "String",
+      value: ref(json, "tls_locally_signed_cert", `redis/tls/${node}/certificate`, "cert_pem"),
+    });
+  });
+
+  test("the CA certificate: a parameter for the nodes, an attribute and an output for clients", () => {
+    const caPem = ref(json, "tls_self_signed_cert", "redis/tls/ca-certificate", "cert_pem");
+    expect(resourceAt(json, "aws_ssm_parameter", "redis/tls/ca-certificate-parameter")).toMatchObject({
+      name: "/redis-replication/test/redis/tls/ca-certificate",
+      type: "String",
+      value: caPem,
+    });
+    const output = Object.entries(json.output as TerraformJson).find(([id]) => id.startsWith("redis_ca-certificate_"))!;
+    expect(output[1].value).toBe(caPem);
+    // The attribute resolves to the same reference, also through attributes and an imported group.
+    const stack = newStack();
+    const fresh = new RedisReplicationGroup(stack, "redis", BASE);
+    const imported = RedisReplicationGroup.fromAttributes(stack, "imported", fresh.attributes);
+    new TerraformOutput(stack, "attribute", { value: fresh.caCertificatePem });
+    new TerraformOutput(stack, "imported-attribute", { value: imported.caCertificatePem });
+    const probes = synthJson(stack).output;
+    expect([probes.attribute.value, probes["imported-attribute"].value]).toEqual([caPem, caPem]);
+  });
+
+  test("no private key and no certificate in the synthesized JSON: references only", () => {
+    const text = Testing.synth(group.node.scope as TerraformStack);
+    expect(text).toContain("tls_private_key");
+    expect(text).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE|BEGIN EC/);
+  });
+
+  test("the node role reads the three TLS parameters of each node and nothing else besides the users' secrets", () => {
+    const policy = JSON.parse(resourceAt(json, "aws_iam_role_policy", "redis/node-role/read-password").policy as string);
+    const reads = policy.Statement.filter((s: { Action: string[] }) => s.Action.includes("ssm:GetParameter")).flatMap((s: { Resource: string | string[] }) => [s.Resource].flat());
+    const tlsParameters = Object.keys(resources(json, "aws_ssm_parameter"))
+      .filter((id) => pathOfLogicalId(id).startsWith("redis/tls/"))
+      .map((id) => `\${aws_ssm_parameter.${id}.arn}`);
+    expect(tlsParameters).toHaveLength(1 + 2 * NODES.length);
+    expect(reads.filter((arn: string) => !arn.includes("_users_")).sort()).toEqual(tlsParameters.sort());
+  });
+
+  test.each(NODES)("%s: the tls step runs between secret-fetch and redis-server and reads the node's own parameters", (node) => {
+    const files = cloudConfigFiles(userData[`redis/${node}`]);
+    const steps = Object.keys(files).filter((p) => p.startsWith("/usr/local/lib/redis-node/parts/"));
+    expect(steps.map((p) => p.replace(/^.*\/\d\d-|\.sh$/g, ""))).toEqual(["tuning", "secret-fetch", "tls", "redis-server", "sentinel"]);
+    expect(parseCloudConfig(userData[`redis/${node}`]).packages).toContain("openssl");
+    const env = files["/etc/redis-node/node.env"];
+    const paramName = (leaf: string) => ref(json, "aws_ssm_parameter", `redis/tls/${leaf}-parameter`, "name");
+    expect(env).toContain(`TLS_KEY_ID='${paramName(`${node}/key`)}'\n`);
+    expect(env).toContain(`TLS_CERT_ID='${paramName(`${node}/certificate`)}'\n`);
+    expect(env).toContain(`TLS_CA_ID='${paramName("ca-certificate")}'\n`);
+    expect(env).toContain(`TLS_NODE_ADDRESS='${eniAddressRef(json, `redis/${node}`)}'\n`);
+    expect(env).toContain(`TLS_DIR='${TLS_PATHS.dir}'\n`);
+    expect(env).toContain("SECRET_FETCH_STEP='/usr/local/lib/redis-node/parts/20-secret-fetch.sh'\n");
+    expect(steps).toContain("/usr/local/lib/redis-node/parts/20-secret-fetch.sh");
+  });
+
+  test.each(NODES)("%s: redis.conf and sentinel.conf listen with TLS only, TLS 1.2+, and talk TLS to the other nodes", (node) => {
+    const files = cloudConfigFiles(userData[`redis/${node}`]);
+    for (const [file, port] of [[REDIS_CONF, "6379"], [SENTINEL_CONF, "26379"]]) {
+      const conf = parseRedisConf(files[file]);
+      expect({ file, port: directiveArgs(conf, "port") }).toEqual({ file, port: ["0"] });
+      expect(directiveArgs(conf, "tls-port")).toEqual([port]);
+      expect(directiveArgs(conf, "tls-cert-file")).toEqual([TLS_PATHS.certificate]);
+      expect(directiveArgs(conf, "tls-key-file")).toEqual([TLS_PATHS.key]);
+      expect(directiveArgs(conf, "tls-ca-cert-file")).toEqual([TLS_PATHS.caCertificate]);
+      expect(directiveArgs(conf, "tls-replication")).toEqual(["yes"]);
+      expect(directiveArgs(conf, "tls-auth-clients")).toEqual(["optional"]);
+      expect(directiveArgs(conf, "tls-protocols")).toEqual(["TLSv1.2 TLSv1.3"]);
+      expect(directiveArgs(conf, "tls-prefer-server-ciphers")).toEqual(["yes"]);
+    }
+  });
+
+  test("no warning", () => {
+    expect(warningsOf(group)).toEqual([]);
+  });
+});
+
+describe("requireClientCertificates", () => {
+  test("tls-auth-clients yes on every Redis and Sentinel", () => {
+    const { json } = synthGroup({ tls: { requireClientCertificates: true } });
+    for (const userData of Object.values(userDataOf(json))) {
+      for (const file of [REDIS_CONF, SENTINEL_CONF]) {
+        expect(directiveArgs(parseRedisConf(cloudConfigFiles(userData)[file]), "tls-auth-clients")).toEqual(["yes"]);
+      }
+    }
+  });
+});
+
+describe("TLS off", () => {
+  const off = synthGroup({ tls: { enabled: false } });
+  const on = synthGroup();
+
+  test("warns that passwords and data cross the network in clear text", () => {
+    expect(warningsOf(off.group)).toEqual([expect.stringMatching(/^tls\.enabled is false: passwords and data cross the network in clear text/)]);
+  });
+
+  test("no certificate, no TLS parameter, no tls provider, no CA attribute or output", () => {
+    for (const type of ["tls_private_key", "tls_self_signed_cert", "tls_cert_request", "tls_locally_signed_cert"]) expect(resources(off.json, type)).toEqual({});
+    expect(Object.keys(resources(off.json, "aws_ssm_parameter")).filter((id) => id.includes("_tls_"))).toEqual([]);
+    expect(off.json.provider.tls).toBeUndefined();
+    expect(off.json.terraform.required_providers.tls).toBeUndefined();
+    expect(off.group.caCertificatePem).toBeUndefined();
+    expect(Object.keys(off.json.output).filter((id) => id.includes("ca-certificate"))).toEqual([]);
+  });
+
+  test.each(NODES)("%s: the plaintext configs: `port`, no tls-* directive, otherwise the same as with TLS; no tls step", (node) => {
+    const files = cloudConfigFiles(userDataOf(off.json)[`redis/${node}`]);
+    const withTls = cloudConfigFiles(userDataOf(on.json)[`redis/${node}`]);
+    for (const [file, port] of [[REDIS_CONF, "6379"], [SENTINEL_CONF, "26379"]]) {
+      const conf = parseRedisConf(files[file]);
+      expect(directiveArgs(conf, "port")).toEqual([port]);
+      expect(conf.filter((d) => TLS_DIRECTIVES.includes(d.name))).toEqual([]);
+      // The rest, apart from the references to the other group's ENIs, is the same text.
+      const normalize = (parsed: ParsedDirective[]) => JSON.stringify(withoutTls(parsed)).replace(/aws_network_interface\.[\w-]+\./g, "ENI.");
+      expect(normalize(conf)).toBe(normalize(parseRedisConf(withTls[file])));
+    }
+    expect(Object.keys(files).filter((p) => /tls/.test(p))).toEqual([]);
+    expect(files["/etc/redis-node/node.env"]).not.toMatch(/TLS/);
+    expect(parseCloudConfig(userDataOf(off.json)[`redis/${node}`]).packages).not.toContain("openssl");
+  });
+});
+
+describe("the tls provider", () => {
+  const tlsProviders = (json: TerraformJson) => json.provider?.tls ?? [];
+
+  test("the group adds one to its stack when there is none", () => {
+    const { json, stack } = synthGroup();
+    expect(tlsProviders(json)).toEqual([{}]);
+    expect(json.terraform.required_providers.tls).toMatchObject({ source: "hashicorp/tls" });
+    expect(() => Testing.synth(stack, true)).not.toThrow();
+  });
+
+  test("two groups in one stack share one", () => {
+    const stack = newStack();
+    new RedisReplicationGroup(stack, "a", BASE);
+    new RedisReplicationGroup(stack, "b", BASE);
+    expect(tlsProviders(synthJson(stack))).toEqual([{}]);
+    expect(() => Testing.synth(stack, true)).not.toThrow();
+  });
+
+  test("a user's own provider, created first, is kept and no other is added", () => {
+    const stack = newStack();
+    new TlsProvider(stack, "my-tls", { proxy: [{ fromEnv: true }] });
+    const { json } = synthGroup({}, stack);
+    expect(tlsProviders(json)).toEqual([{ proxy: [{ from_env: true }] }]);
+    expect(() => Testing.synth(stack, true)).not.toThrow();
+  });
+
+  test("a user's provider created after the group: synth names the problem and the fix", () => {
+    const stack = newStack();
+    new RedisReplicationGroup(stack, "redis", BASE);
+    new TlsProvider(stack, "my-tls");
+    expect(() => Testing.synth(stack, true)).toThrow(/the stack has 2 tls providers without an alias.*create yours before the group/);
+  });
+});
+
+describe("client certificates", () => {
+  test("issued by the group's CA for client use only, key and certificate in parameters; grantRead lets a role read both", () => {
+    const stack = newStack();
+    const group = new RedisReplicationGroup(stack, "redis", { ...BASE, tls: { requireClientCertificates: true } });
+    const web = group.issueClientCertificate("web");
+    expect(web).toBeInstanceOf(RedisClientCertificate);
+    expect(group.issueClientCertificate("web")).toBe(web);
+    web.grantRead("web-role");
+    web.grantRead("web-role");
+    const json = synthJson(stack);
+    const at = "redis/tls/clients/web";
+    expect(resourceAt(json, "tls_cert_request", `${at}/certificate-request`).ip_addresses).toBeUndefined();
+    expect(resourceAt(json, "tls_locally_signed_cert", `${at}/certificate`)).toMatchObject({
+      allowed_uses: ["digital_signature", "client_auth"],
+      ca_cert_pem: ref(json, "tls_self_signed_cert", "redis/tls/ca-certificate", "cert_pem"),
+      ca_private_key_pem: ref(json, "tls_private_key", "redis/tls/ca-key", "private_key_pem"),
+      validity_period_hours: NODE_CERTIFICATE_VALIDITY_HOURS,
+      early_renewal_hours: NODE_CERTIFICATE_EARLY_RENEWAL_HOURS,
+    });
+    expect(resourceAt(json, "aws_ssm_parameter", `${at}/key-parameter`)).toMatchObject({ name: "/redis-replication/test/redis/tls/clients/web/key", type: "SecureString" });
+    expect(resourceAt(json, "aws_ssm_parameter", `${at}/certificate-parameter`)).toMatchObject({ name: "/redis-replication/test/redis/tls/clients/web/certificate", type: "String" });
+    const grants = Object.values(resources(json, "aws_iam_role_policy")).filter((p) => p.role === "web-role");
+    expect(grants.map((p) => JSON.parse(p.policy).Statement)).toEqual([
+      [{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: [ref(json, "aws_ssm_parameter", `${at}/key-parameter`, "arn"), ref(json, "aws_ssm_parameter", `${at}/certificate-parameter`, "arn")] }],
+    ]);
+    // The nodes are not granted a client's key.
+    const nodeRole = resourceAt(json, "aws_iam_role_policy", "redis/node-role/read-password").policy as string;
+    expect(nodeRole).not.toContain("_clients_");
+    expect(Testing.synth(stack)).not.toMatch(/PRIVATE KEY/);
+  });
+
+  test("need TLS, and a name that fits a parameter path", () => {
+    const off = new RedisReplicationGroup(newStack(), "redis", { ...BASE, tls: { enabled: false } });
+    expect(() => off.issueClientCertificate("web")).toThrow(RedisReplicationValidationError);
+    expect(() => off.issueClientCertificate("web")).toThrow(/issueClientCertificate needs TLS, and tls\.enabled is false/);
+    const on = new RedisReplicationGroup(newStack(), "redis", BASE);
+    expect(() => on.issueClientCertificate("web app")).toThrow(/client certificate name "web app" is invalid/);
+  });
+});
