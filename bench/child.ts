@@ -35,6 +35,14 @@ switch (scenario) {
     app.synth();
     break;
   }
+  case "floor-provider": {
+    const { App, TerraformStack } = require("cdktf") as Cdktf;
+    const { AwsProvider } = require("@cdktf/provider-aws/lib/provider") as Provider;
+    const app = new App({ outdir });
+    new AwsProvider(new TerraformStack(app, "floor"), "aws", { region: "us-east-1" });
+    app.synth();
+    break;
+  }
   case "basic": {
     const { App } = require("cdktf") as Cdktf;
     const { BasicExampleStack } = require("../examples/basic/main") as typeof import("../examples/basic/main");
