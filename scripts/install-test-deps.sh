@@ -3,14 +3,18 @@
 # and redis-sentinel for the integration tests, cloud-init for
 # `cloud-init schema`, shellcheck for the boot script, iproute2 and iptables
 # for the network namespaces that stand in for EC2 nodes and security groups,
-# openssl for the test CA and certificates (and the tls boot step's checks).
+# openssl for the test CA and certificates (and the tls boot step's checks);
+# QEMU, cloud-localds, debootstrap and apt-ftparchive for the VM boot tests
+# (test/vm), which build a Debian 12 image with scripts/vm/build-image.sh and
+# boot each node on it.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-test-deps: run as root (apt-get, and the integration tests create network namespaces)" >&2
   exit 1
 fi
 apt-get update
-apt-get install -y --no-install-recommends redis-server redis-sentinel redis-tools cloud-init shellcheck iproute2 iptables procps openssl
+apt-get install -y --no-install-recommends redis-server redis-sentinel redis-tools cloud-init shellcheck iproute2 iptables procps \
+  qemu-system-x86 qemu-utils cloud-image-utils debootstrap openssl apt-utils e2fsprogs ca-certificates
 # The packages may start their own services on loopback; the tests use their
 # own processes inside network namespaces, so stop those to keep ports free.
 systemctl stop redis-server redis-sentinel 2>/dev/null || service redis-server stop 2>/dev/null || true

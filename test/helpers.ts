@@ -303,13 +303,23 @@ export function toolAvailable(command: string, versionArgs: string[] = ["--versi
 
 export type TestFn = (name: string, fn: jest.ProvidesCallback, timeout?: number) => void;
 
+/** A command, or a command with the arguments that make it exit 0 (for one without `--version`). */
+export type Tool = string | { readonly command: string; readonly args: readonly string[] };
+
+/** The tools (by command name) that are not installed. */
+export function missingTools(tools: readonly Tool[]): string[] {
+  return tools
+    .filter((t) => (typeof t === "string" ? !toolAvailable(t) : !toolAvailable(t.command, [...t.args])))
+    .map((t) => (typeof t === "string" ? t : t.command));
+}
+
 /**
  * `test` for tests that shell out to `tools`. Locally, without the tools,
  * the tests are skipped with a console message; in CI (CI=true) they run
  * and fail, naming what is missing, so a broken CI image cannot go green.
  */
-export function testNeeding(tools: readonly string[]): TestFn {
-  const missing = tools.filter((t) => !toolAvailable(t));
+export function testNeeding(tools: readonly Tool[]): TestFn {
+  const missing = missingTools(tools);
   return testUnlessMissing(missing.length === 0 ? undefined : `${missing.join(", ")} not installed (Debian/Ubuntu: apt-get install ${missing.join(" ")})`);
 }
 

@@ -1,12 +1,12 @@
 // fetch_secret of the boot script, run for real against a fake AWS on loopback:
 // IMDSv2 plus the SSM / Secrets Manager JSON APIs, which verify curl's SigV4 themselves.
 import { execFileSync, spawn } from "child_process";
-import { createHash, createHmac, randomBytes } from "crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
-import { createServer, IncomingMessage, ServerResponse } from "http";
+import { createServer } from "http";
 import { AddressInfo } from "net";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
+import { FakeAws, SignedRequest, verifySigV4 } from "../support/fake-aws";
 
 const SCRIPT = resolve(__dirname, "../../lib/boot/parts/assets/secret-fetch.sh");
 // The part sources the shared functions from here.
@@ -14,106 +14,15 @@ const BOOT_LIB = resolve(__dirname, "../../lib/boot/assets");
 const REGION = "eu-west-1";
 const ROLE = "redis-node-role";
 const CREDS = { AccessKeyId: "ASIAFAKEKEY000000001", SecretAccessKey: "fAkE/Secret+Key/0123456789abcdefghijKLMN", Token: "IQoJb3JpZ2luX2VjEFAKE/session+token==" };
-const JSON_TYPE = "application/x-amz-json-1.1";
 // Space, both quotes, '#', '&', '$', backslashes and non-ASCII.
 const PASSWORD = `p a"s's\\w#r&d$HOME é ✓ \\"`;
 const SECRET_STRING = `{"password": "s3 cr#t&\\\\"} ünï`;
 
-const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
-const hmac = (key: string | Buffer, data: string) => createHmac("sha256", key).update(data).digest();
-
-interface SignedRequest { method: string; path: string; query: string; headers: Record<string, string[]>; body: string | Buffer }
-
-/** Checks the request's Authorization header per AWS SigV4 (header form); throws why it is wrong.
- * The path is used as sent (already URI-encoded); our paths need no normalisation. */
-function verifySigV4(req: SignedRequest, secretKey: string) {
-  const auth = req.headers.authorization?.[0] ?? "";
-  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
-  if (!m) throw new Error(`malformed Authorization header: ${auth}`);
-  const [, accessKeyId, date, region, service, signed, signature] = m;
-  const amzDate = req.headers["x-amz-date"]?.[0] ?? "";
-  if (!amzDate.startsWith(date)) throw new Error(`X-Amz-Date ${amzDate} is not in the credential scope date ${date}`);
-  const signedHeaders = signed.split(";");
-  if (!signedHeaders.includes("host")) throw new Error("host is not signed");
-  const canonicalHeaders = signedHeaders.map((name) => {
-    const values = req.headers[name];
-    if (!values) throw new Error(`signed header ${name} is missing`);
-    return `${name}:${values.map((v) => v.trim().replace(/\s+/g, " ")).join(",")}\n`;
-  });
-  const query = req.query.split("&").filter(Boolean).map((p) => (p.includes("=") ? p : `${p}=`).split("="))
-    .sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0)).map((kv) => kv.join("=")).join("&");
-  const canonicalRequest = [req.method, req.path, query, canonicalHeaders.join(""), signed, sha256(req.body)].join("\n");
-  const stringToSign = ["AWS4-HMAC-SHA256", amzDate, `${date}/${region}/${service}/aws4_request`, sha256(canonicalRequest)].join("\n");
-  const key = [date, region, service, "aws4_request"].reduce<Buffer | string>((k, part) => hmac(k, part), `AWS4${secretKey}`);
-  if (hmac(key, stringToSign).toString("hex") !== signature) throw new Error("The request signature we calculated does not match the signature you provided.");
-  return { accessKeyId, region, service, signedHeaders, amzDate };
-}
-
-const IMDS_TOKEN = randomBytes(24).toString("base64");
 const stored = { ssm: new Map([["/redis/prod/password", PASSWORD]]), secretsmanager: new Map([["redis/prod", SECRET_STRING]]) };
-let fake = newFakeState();
-function newFakeState() {
-  // roleFromAttempt: the role shows up in metadata from that attempt on (a new instance profile takes a while).
-  return { verifyWithSecret: CREDS.SecretAccessKey, hasRole: true, roleFromAttempt: 1, tokenPuts: 0, tokenless: 0, apiCalls: 0, rejected: [] as string[],
-    inputs: [] as Record<string, unknown>[] };
-}
+const aws = new FakeAws({ region: REGION, role: ROLE, creds: CREDS, stored, apiPath: "/aws/" });
+let fake = aws.state;
 
-function handle(req: IncomingMessage, res: ServerResponse, body: string) {
-  const url = new URL(req.url ?? "/", "http://fake");
-  const send = (status: number, data: string | object, type = "text/plain") => {
-    res.writeHead(status, { "Content-Type": type }).end(typeof data === "string" ? data : JSON.stringify(data));
-  };
-  if (url.pathname === "/latest/api/token") {
-    if (req.method !== "PUT" || !req.headers["x-aws-ec2-metadata-token-ttl-seconds"]) return send(400, "Bad Request");
-    fake.tokenPuts++;
-    return send(200, IMDS_TOKEN);
-  }
-  if (url.pathname.startsWith("/latest/meta-data/")) {
-    if (req.headers["x-aws-ec2-metadata-token"] !== IMDS_TOKEN) { fake.tokenless++; return send(401, "Unauthorized"); }
-    const path = url.pathname.slice("/latest/meta-data/".length);
-    if (path === "placement/region") return send(200, REGION);
-    const role = fake.hasRole && fake.tokenPuts >= fake.roleFromAttempt;
-    if (role && path === "iam/security-credentials/") return send(200, ROLE);
-    if (role && path === `iam/security-credentials/${ROLE}`) {
-      const now = new Date();
-      return send(200, JSON.stringify({ Code: "Success", LastUpdated: now.toISOString(), Type: "AWS-HMAC", ...CREDS,
-        Expiration: new Date(now.getTime() + 6 * 3600e3).toISOString() }, null, 2));
-    }
-    return send(404, "<html><body><h1>404 - Not Found</h1></body></html>", "text/html");
-  }
-  if (url.pathname !== "/aws/" || req.method !== "POST") return send(404, "Not Found");
-  fake.apiCalls++;
-  const error = (type: string, message: string) => { fake.rejected.push(`${type}: ${message}`); send(400, { __type: type, message }, JSON_TYPE); };
-  let scope: ReturnType<typeof verifySigV4>;
-  try {
-    scope = verifySigV4({ method: req.method, path: url.pathname, query: url.search.slice(1), headers: req.headersDistinct as Record<string, string[]>, body }, fake.verifyWithSecret);
-  } catch (e) { return error("InvalidSignatureException", (e as Error).message); }
-  const target = req.headers["x-amz-target"];
-  const service = target === "AmazonSSM.GetParameter" ? "ssm" : target === "secretsmanager.GetSecretValue" ? "secretsmanager" : undefined;
-  if (!service) return error("UnknownOperationException", `unknown X-Amz-Target ${target}`);
-  if (scope.region !== REGION || scope.service !== service) return error("InvalidSignatureException", `Credential should be scoped to ${REGION}/${service}`);
-  if (scope.accessKeyId !== CREDS.AccessKeyId) return error("UnrecognizedClientException", "The security token included in the request is invalid.");
-  if (req.headers["x-amz-security-token"] !== CREDS.Token || !scope.signedHeaders.includes("x-amz-security-token")) return error("UnrecognizedClientException", "missing, wrong or unsigned x-amz-security-token");
-  if (req.headers["content-type"] !== JSON_TYPE) return error("SerializationException", `Content-Type ${req.headers["content-type"]}`);
-  const isoDate = scope.amzDate.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, "$1-$2-$3T$4:$5:$6Z");
-  if (!(Math.abs(Date.now() - Date.parse(isoDate)) < 5 * 60e3)) return error("InvalidSignatureException", "Signature expired");
-  let input: Record<string, unknown>;
-  try { input = JSON.parse(body); } catch { return error("SerializationException", "body is not JSON"); }
-  fake.inputs.push(input);
-  if (service === "ssm") {
-    const value = stored.ssm.get(String(input.Name));
-    if (value === undefined || input.WithDecryption !== true) return error("ParameterNotFound", "");
-    return send(200, { Parameter: { Name: input.Name, Type: "SecureString", Value: value, Version: 1, DataType: "text" } }, JSON_TYPE);
-  }
-  const secret = stored.secretsmanager.get(String(input.SecretId));
-  if (secret === undefined) return error("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
-  return send(200, { ARN: `arn:aws:secretsmanager:${REGION}:123456789012:secret:${input.SecretId}-AbCdEf`, Name: input.SecretId, SecretString: secret, VersionId: "v1", VersionStages: ["AWSCURRENT"] }, JSON_TYPE);
-}
-
-const server = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on("data", (c: Buffer) => chunks.push(c)).on("end", () => handle(req, res, Buffer.concat(chunks).toString("utf8")));
-});
+const server = createServer(aws.listener());
 // A `curl` first on PATH that logs each argv (NUL-separated, one line per call), then runs the real one.
 // (Scanning /proc/*/cmdline cannot catch `--user key:secret`: curl blanks that argument once parsed.)
 const shimDir = mkdtempSync(join(tmpdir(), "secret-fetch-"));
@@ -131,7 +40,7 @@ afterAll(async () => {
   server.closeAllConnections();
   await new Promise((done) => server.close(done));
 });
-beforeEach(() => { fake = newFakeState(); writeFileSync(ARGV_LOG, ""); });
+beforeEach(() => { fake = aws.reset(); writeFileSync(ARGV_LOG, ""); });
 const curlCalls = () => readFileSync(ARGV_LOG, "utf8").split("\n").filter(Boolean).map((argv) => argv.replace(/\0/g, " "));
 const leaksCredentials = (argv: string) => argv.includes(CREDS.SecretAccessKey) || argv.includes(CREDS.Token);
 

@@ -66,13 +66,19 @@ export function synthesizeBasicExample(): SynthesizedExample {
 // One pass, as Terraform reads a template: escapes ($${, %%{) and references (${...}).
 const TEMPLATE_TOKEN = /\$\$\{|%%\{|%\{|\$\{([^}]*)\}/g;
 
+/** The literal `name` of every aws_ssm_parameter of a synthesized stack, by Terraform address. */
+export function parameterNamesOf(json: Record<string, any>): Record<string, string> {
+  return Object.fromEntries(Object.entries<any>(json.resource?.aws_ssm_parameter ?? {}).map(([id, p]) => [`aws_ssm_parameter.${id}`, p.name as string]));
+}
+
 /**
  * Evaluates a node's file as Terraform would at apply time: ENI addresses
  * become the given addresses, the maxmemory expression (instance memory x
- * 0.7) a test value, `$${` / `%%{` literal `${` / `%{`. Fails on any other
- * reference or directive, so a new one cannot slip through untested.
+ * 0.7) a test value, a parameter's name its name in `parameterNames` (when
+ * given; else one test name), `$${` / `%%{` literal `${` / `%{`. Fails on any
+ * other reference or directive, so a new one cannot slip through untested.
  */
-export function resolveReferences(text: string, addresses: Record<string, string>, maxMemoryMb: number): string {
+export function resolveReferences(text: string, addresses: Record<string, string>, maxMemoryMb: number, parameterNames?: Record<string, string>): string {
   return text.replace(TEMPLATE_TOKEN, (whole, expr: string | undefined) => {
     if (whole === "$${") return "${";
     if (whole === "%%{") return "%{";
@@ -84,7 +90,13 @@ export function resolveReferences(text: string, addresses: Record<string, string
       return address;
     }
     if (/^floor\(\(data\.aws_ec2_instance_type\.[^.]+\.memory_size \* 0\.7\)\)$/.test(expr)) return String(maxMemoryMb);
-    if (/^aws_ssm_parameter\.[^.]+\.name$/.test(expr)) return "/test/redis/password";
+    const parameter = /^(aws_ssm_parameter\.[^.]+)\.name$/.exec(expr);
+    if (parameter) {
+      if (!parameterNames) return "/test/redis/password";
+      const name = parameterNames[parameter[1]];
+      if (!name) throw new Error(`No parameter ${parameter[1]} in the synthesized stack`);
+      return name;
+    }
     throw new Error(`Unexpected Terraform reference in user data: ${whole}`);
   });
 }

@@ -1,0 +1,157 @@
+// A fake AWS for the boot script's secret fetch: IMDSv2 (token, region, role,
+// credentials) and the SSM GetParameter / Secrets Manager GetSecretValue JSON
+// APIs, which verify the caller's SigV4 signature themselves. Used on
+// loopback by test/config/secret-fetch.test.ts and on the VM bridge by
+// test/vm (where the endpoints are reached by their real names).
+import { createHash, createHmac, randomBytes } from "crypto";
+import { IncomingMessage, RequestListener, ServerResponse } from "http";
+
+const JSON_TYPE = "application/x-amz-json-1.1";
+
+const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
+const hmac = (key: string | Buffer, data: string) => createHmac("sha256", key).update(data).digest();
+
+export interface SignedRequest { method: string; path: string; query: string; headers: Record<string, string[]>; body: string | Buffer }
+
+/** Checks the request's Authorization header per AWS SigV4 (header form); throws why it is wrong.
+ * The path is used as sent (already URI-encoded); our paths need no normalisation. */
+export function verifySigV4(req: SignedRequest, secretKey: string) {
+  const auth = req.headers.authorization?.[0] ?? "";
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+  if (!m) throw new Error(`malformed Authorization header: ${auth}`);
+  const [, accessKeyId, date, region, service, signed, signature] = m;
+  const amzDate = req.headers["x-amz-date"]?.[0] ?? "";
+  if (!amzDate.startsWith(date)) throw new Error(`X-Amz-Date ${amzDate} is not in the credential scope date ${date}`);
+  const signedHeaders = signed.split(";");
+  if (!signedHeaders.includes("host")) throw new Error("host is not signed");
+  const canonicalHeaders = signedHeaders.map((name) => {
+    const values = req.headers[name];
+    if (!values) throw new Error(`signed header ${name} is missing`);
+    return `${name}:${values.map((v) => v.trim().replace(/\s+/g, " ")).join(",")}\n`;
+  });
+  const query = req.query.split("&").filter(Boolean).map((p) => (p.includes("=") ? p : `${p}=`).split("="))
+    .sort(([ak, av], [bk, bv]) => (ak < bk ? -1 : ak > bk ? 1 : av < bv ? -1 : av > bv ? 1 : 0)).map((kv) => kv.join("=")).join("&");
+  const canonicalRequest = [req.method, req.path, query, canonicalHeaders.join(""), signed, sha256(req.body)].join("\n");
+  const stringToSign = ["AWS4-HMAC-SHA256", amzDate, `${date}/${region}/${service}/aws4_request`, sha256(canonicalRequest)].join("\n");
+  const key = [date, region, service, "aws4_request"].reduce<Buffer | string>((k, part) => hmac(k, part), `AWS4${secretKey}`);
+  if (hmac(key, stringToSign).toString("hex") !== signature) throw new Error("The request signature we calculated does not match the signature you provided.");
+  return { accessKeyId, region, service, signedHeaders, amzDate };
+}
+
+export interface FakeCredentials { readonly AccessKeyId: string; readonly SecretAccessKey: string; readonly Token: string }
+
+export interface FakeAwsOptions {
+  readonly region: string;
+  /** The instance role's name in instance metadata. */
+  readonly role: string;
+  /** What instance metadata hands out for the role; the API accepts only these. */
+  readonly creds: FakeCredentials;
+  /** Secret values by parameter name (ssm) and by secret id (secretsmanager). */
+  readonly stored: { readonly ssm: Map<string, string>; readonly secretsmanager: Map<string, string> };
+  /** Where the JSON API answers POSTs: "/" at the real endpoints. */
+  readonly apiPath: string;
+  /**
+   * Also require the Host header the real endpoint would get
+   * (`<service>.<region>.amazonaws.com`), for callers that reach the fake by
+   * the real endpoint names.
+   */
+  readonly requireEndpointHost?: boolean;
+}
+
+/** What the fake saw, and the knobs a test turns; reset() makes a new one. */
+export interface FakeAwsState {
+  /** The secret key signatures are checked with (a test may set a wrong one). */
+  verifyWithSecret: string;
+  hasRole: boolean;
+  /** The role shows up in metadata from this token PUT on (a new instance profile takes a while). */
+  roleFromAttempt: number;
+  tokenPuts: number;
+  tokenless: number;
+  apiCalls: number;
+  rejected: string[];
+  inputs: Record<string, unknown>[];
+  /** Remote addresses of the API calls that got a secret. */
+  servedTo: string[];
+}
+
+export class FakeAws {
+  readonly imdsToken = randomBytes(24).toString("base64");
+  state: FakeAwsState;
+
+  constructor(private readonly opts: FakeAwsOptions) {
+    this.state = this.reset();
+  }
+
+  reset(): FakeAwsState {
+    this.state = { verifyWithSecret: this.opts.creds.SecretAccessKey, hasRole: true, roleFromAttempt: 1, tokenPuts: 0, tokenless: 0, apiCalls: 0,
+      rejected: [], inputs: [], servedTo: [] };
+    return this.state;
+  }
+
+  /** An http(s) request listener; `only` restricts it to instance metadata or to the API. */
+  listener(only?: "imds" | "api"): RequestListener {
+    return (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c)).on("end", () => this.handle(req, res, Buffer.concat(chunks).toString("utf8"), only));
+    };
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse, body: string, only?: "imds" | "api") {
+    const { region, role: ROLE, creds: CREDS, stored } = this.opts;
+    const fake = this.state;
+    const url = new URL(req.url ?? "/", "http://fake");
+    const send = (status: number, data: string | object, type = "text/plain") => {
+      res.writeHead(status, { "Content-Type": type }).end(typeof data === "string" ? data : JSON.stringify(data));
+    };
+    if (only !== "api" && url.pathname === "/latest/api/token") {
+      if (req.method !== "PUT" || !req.headers["x-aws-ec2-metadata-token-ttl-seconds"]) return send(400, "Bad Request");
+      fake.tokenPuts++;
+      return send(200, this.imdsToken);
+    }
+    if (only !== "api" && url.pathname.startsWith("/latest/meta-data/")) {
+      if (req.headers["x-aws-ec2-metadata-token"] !== this.imdsToken) { fake.tokenless++; return send(401, "Unauthorized"); }
+      const path = url.pathname.slice("/latest/meta-data/".length);
+      if (path === "placement/region") return send(200, region);
+      const role = fake.hasRole && fake.tokenPuts >= fake.roleFromAttempt;
+      if (role && path === "iam/security-credentials/") return send(200, ROLE);
+      if (role && path === `iam/security-credentials/${ROLE}`) {
+        const now = new Date();
+        return send(200, JSON.stringify({ Code: "Success", LastUpdated: now.toISOString(), Type: "AWS-HMAC", ...CREDS,
+          Expiration: new Date(now.getTime() + 6 * 3600e3).toISOString() }, null, 2));
+      }
+      return send(404, "<html><body><h1>404 - Not Found</h1></body></html>", "text/html");
+    }
+    if (only === "imds" || url.pathname !== this.opts.apiPath || req.method !== "POST") return send(404, "Not Found");
+    fake.apiCalls++;
+    const error = (type: string, message: string) => { fake.rejected.push(`${type}: ${message}`); send(400, { __type: type, message }, JSON_TYPE); };
+    let scope: ReturnType<typeof verifySigV4>;
+    try {
+      scope = verifySigV4({ method: req.method, path: url.pathname, query: url.search.slice(1), headers: req.headersDistinct as Record<string, string[]>, body }, fake.verifyWithSecret);
+    } catch (e) { return error("InvalidSignatureException", (e as Error).message); }
+    const target = req.headers["x-amz-target"];
+    const service = target === "AmazonSSM.GetParameter" ? "ssm" : target === "secretsmanager.GetSecretValue" ? "secretsmanager" : undefined;
+    if (!service) return error("UnknownOperationException", `unknown X-Amz-Target ${target}`);
+    if (scope.region !== region || scope.service !== service) return error("InvalidSignatureException", `Credential should be scoped to ${region}/${service}`);
+    if (this.opts.requireEndpointHost && req.headers.host !== `${service}.${region}.amazonaws.com`) {
+      return error("UnknownOperationException", `${service} is not served at ${req.headers.host}`);
+    }
+    if (scope.accessKeyId !== CREDS.AccessKeyId) return error("UnrecognizedClientException", "The security token included in the request is invalid.");
+    if (req.headers["x-amz-security-token"] !== CREDS.Token || !scope.signedHeaders.includes("x-amz-security-token")) return error("UnrecognizedClientException", "missing, wrong or unsigned x-amz-security-token");
+    if (req.headers["content-type"] !== JSON_TYPE) return error("SerializationException", `Content-Type ${req.headers["content-type"]}`);
+    const isoDate = scope.amzDate.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, "$1-$2-$3T$4:$5:$6Z");
+    if (!(Math.abs(Date.now() - Date.parse(isoDate)) < 5 * 60e3)) return error("InvalidSignatureException", "Signature expired");
+    let input: Record<string, unknown>;
+    try { input = JSON.parse(body); } catch { return error("SerializationException", "body is not JSON"); }
+    fake.inputs.push(input);
+    if (service === "ssm") {
+      const value = stored.ssm.get(String(input.Name));
+      if (value === undefined || input.WithDecryption !== true) return error("ParameterNotFound", "");
+      fake.servedTo.push(req.socket.remoteAddress ?? "");
+      return send(200, { Parameter: { Name: input.Name, Type: "SecureString", Value: value, Version: 1, DataType: "text" } }, JSON_TYPE);
+    }
+    const secret = stored.secretsmanager.get(String(input.SecretId));
+    if (secret === undefined) return error("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
+    fake.servedTo.push(req.socket.remoteAddress ?? "");
+    return send(200, { ARN: `arn:aws:secretsmanager:${region}:123456789012:secret:${input.SecretId}-AbCdEf`, Name: input.SecretId, SecretString: secret, VersionId: "v1", VersionStages: ["AWSCURRENT"] }, JSON_TYPE);
+  }
+}

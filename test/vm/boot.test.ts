@@ -1,0 +1,287 @@
+/**
+ * Boots each node of examples/basic (master, replica-1, replica-2, each with
+ * redis-server and a sentinel) on its own Debian 12 VM (QEMU, TCG) from its
+ * synthesized user data, and checks what only a real boot shows: cloud-init,
+ * the unmodified boot script, systemd, the guest kernel's settings, a
+ * reboot. Instance metadata and SSM are fakes on the bridge host (SigV4
+ * checked); Redis comes from the image build's apt repository, installed at
+ * boot by cloud-init. See README.md, "Booting real VMs". Needs root.
+ */
+import { createHash } from "crypto";
+import { SYSCTL_FILE } from "../../lib/boot";
+import { missingTools, Tool, testNeeding } from "../helpers";
+import { run } from "../integration/harness/netns";
+import { BootedNode, VmCluster } from "./harness/cluster";
+import { cloudConfigFiles } from "./harness/user-data";
+
+const SUITE = "examples/basic booted on Debian 12 VMs";
+const TOOLS: Tool[] = ["qemu-system-x86_64", "qemu-img", { command: "cloud-localds", args: ["--help"] }, "debootstrap",
+  { command: "openssl", args: ["version"] }, "apt-ftparchive", "redis-cli"];
+
+// Bounds. TCG (software emulation), 1 vCPU per VM, 3 VMs on 2 host cores.
+const IMAGE_TIMEOUT_MS = 15 * 60_000; // cold cache: ~1.5 min measured
+const BOOT_TIMEOUT_MS = 12 * 60_000; // QEMU start -> cloud-init finished, all 3 VMs
+const SETUP_TIMEOUT_MS = IMAGE_TIMEOUT_MS + BOOT_TIMEOUT_MS + 3 * 60_000;
+const TEST_TIMEOUT_MS = 3 * 60_000;
+const REBOOT_TIMEOUT_MS = 8 * 60_000;
+const VM_MEMORY_MB = 1024;
+
+const isRoot = process.getuid?.() === 0;
+if (!isRoot && process.env.CI === "true") {
+  describe(SUITE, () => {
+    test("preconditions", () => {
+      throw new Error("the VM suite must run in CI but needs root (bridge, tap devices, QEMU networking)");
+    });
+  });
+} else if (!isRoot) {
+  console.warn(`SKIPPED "${SUITE}": needs root (with CI=true this is a failure).`);
+  describe.skip(SUITE, () => {
+    test("needs root", () => undefined);
+  });
+} else {
+  describe(SUITE, scenarios);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `probe` every `everyMs` until it returns a value (not undefined); bounded in time and attempts. */
+async function waitFor<T>(what: string, timeoutMs: number, everyMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (let attempt = 0; attempt <= Math.ceil(timeoutMs / everyMs) && Date.now() <= deadline; attempt++) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(everyMs);
+  }
+  throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last error: ${(last as Error).message})` : ""}`);
+}
+
+/** `field:value` lines of an INFO reply. */
+function infoFields(text: string): Record<string, string> {
+  return Object.fromEntries(text.split(/\r?\n/).filter((l) => l.includes(":") && !l.startsWith("#")).map((l) => {
+    const i = l.indexOf(":");
+    return [l.slice(0, i), l.slice(i + 1).trim()];
+  }));
+}
+
+function scenarios(): void {
+  const vmTest = testNeeding(TOOLS);
+  const ready = missingTools(TOOLS).length === 0;
+  const suiteStarted = Date.now();
+  let cluster: VmCluster | undefined;
+  // Steps that started and did not finish (failed or timed out): afterAll keeps the logs then.
+  let unfinished = 0;
+  const tracked = (fn: () => Promise<void>) => async () => {
+    unfinished++;
+    await fn();
+    unfinished--;
+  };
+  const c = () => {
+    if (!cluster) throw new Error("no cluster: the setup failed (see beforeAll)");
+    return cluster;
+  };
+  const nodes = () => c().nodes;
+  const port = (node: BootedNode, what: "redis" | "sentinel") => Number(what === "redis" ? node.env.REDIS_PORT : node.env.SENTINEL_PORT);
+  /** A file the boot rendered from its template: the placeholders filled with what the fake handed out. */
+  const filled = (text: string) =>
+    text.replace(/@@(PASSWORD|SHA256):([A-Za-z0-9_-]+)@@/g, (_, form: string, user: string) => {
+      const password = c().passwords.get(user)!;
+      return form === "PASSWORD" ? password : createHash("sha256").update(password).digest("hex");
+    });
+
+  /**
+   * redis-cli from the host to a VM over TLS (trusting the group's CA), as
+   * `user` with the password the fake handed out (admin unless said), or
+   * without logging in when `user` is null.
+   */
+  async function cli(node: BootedNode, what: "redis" | "sentinel", args: string[], user: string | null = "admin", plaintext = false): Promise<string> {
+    const login = user === null ? [] : ["--user", user];
+    const env: Record<string, string> = { REDISCLI_AUTH: user === null ? "" : c().passwords.get(user)! };
+    const tls = plaintext ? [] : ["--tls", "--cacert", c().ca!.certificate];
+    const r = await run(["redis-cli", ...tls, "-h", node.address, "-p", String(port(node, what)), ...login, "--no-auth-warning", ...args],
+      { env, timeoutMs: 10_000, allowFailure: true });
+    if (r.code !== 0) throw new Error(`redis-cli ${node.name} ${args.join(" ")}: exit ${r.code}: ${r.stderr.trim()}`);
+    return r.stdout.trim();
+  }
+
+  /** The user data's template of a file, as the VM received it. */
+  const template = (node: BootedNode, file: string) => {
+    const text = cloudConfigFiles(node.userData)[file];
+    if (text === undefined) throw new Error(`${node.name}'s user data writes no ${file}`);
+    return text;
+  };
+
+  /** The master the sentinels were configured to monitor: [name, address, port]. */
+  const monitored = (node: BootedNode) => {
+    const m = /^sentinel monitor (\S+) (\S+) (\d+) \d+$/m.exec(template(node, "/etc/redis-node/sentinel.conf.template"));
+    if (!m) throw new Error(`${node.name}: no "sentinel monitor" line in its sentinel.conf template`);
+    return { name: m[1], address: m[2], port: m[3] };
+  };
+
+  beforeAll(async () => {
+    if (!ready) return; // testNeeding skips (locally) or fails (CI) every test.
+    unfinished++;
+    cluster = new VmCluster({ memoryMb: VM_MEMORY_MB, imageTimeoutMs: IMAGE_TIMEOUT_MS, bootTimeoutMs: BOOT_TIMEOUT_MS });
+    await cluster.start();
+    unfinished--;
+  }, SETUP_TIMEOUT_MS);
+
+  afterAll(async () => {
+    if (!cluster) return;
+    cluster.time("whole suite", `${((Date.now() - suiteStarted) / 1000).toFixed(0)} s`);
+    console.log(`VM boot timings (TCG, 1 vCPU per VM, ${nodes().length} VMs side by side):\n` +
+      cluster.timings.map(([what, value]) => `  ${what}: ${value}`).join("\n"));
+    await cluster.destroy(unfinished > 0);
+  }, 3 * 60_000);
+
+  vmTest("cloud-init status is done, not error, on every node; Redis came from apt at boot", tracked(async () => {
+    for (const node of nodes()) {
+      const status = await node.vm.check("cloud-init status --long");
+      expect({ node: node.name, status: /^status:\s*(\S+)/m.exec(status)?.[1] }).toEqual({ node: node.name, status: "done" });
+      const result = JSON.parse(await node.vm.check("cat /run/cloud-init/result.json"));
+      expect({ node: node.name, errors: result.v1.errors }).toEqual({ node: node.name, errors: [] });
+      expect(await node.vm.check("grep -c '^redis-node-setup: done$' /var/log/cloud-init-output.log")).toBe("1\n");
+      // cloud-init's `packages:` fetched them from the bridge (the image has no Redis).
+      const fetched = c().servers!.aptRequests.filter((r) => r.from === node.address && r.status === 200).map((r) => r.path);
+      for (const pkg of ["redis-server", "redis-sentinel", "redis-tools"]) {
+        expect({ node: node.name, pkg, fetched: fetched.some((p) => p.startsWith(`/${pkg}_`)) }).toEqual({ node: node.name, pkg, fetched: true });
+      }
+    }
+    // Each node fetched its secrets and TLS files, with valid signatures, from its own address.
+    const aws = c().servers!.aws.state;
+    expect(aws.rejected).toEqual([]);
+    expect([...aws.servedTo].sort()).toEqual(nodes().map((n) => n.address).sort());
+  }), TEST_TIMEOUT_MS);
+
+  vmTest("redis-server and redis-sentinel run under systemd with the rendered configs, private, without the secrets", tracked(async () => {
+    for (const node of nodes()) {
+      expect(await node.vm.check("systemctl is-active redis-server redis-sentinel")).toBe("active\nactive\n");
+      expect(await node.vm.check("systemctl is-enabled redis-server redis-sentinel")).toBe("enabled\nenabled\n");
+      expect(await node.vm.check("stat -c '%n %U:%G %a' /etc/redis/redis.conf /etc/redis/users.acl /etc/redis/sentinel.conf /etc/redis/tls/node.key"))
+        .toBe("/etc/redis/redis.conf redis:redis 640\n/etc/redis/users.acl redis:redis 640\n/etc/redis/sentinel.conf redis:redis 640\n/etc/redis/tls/node.key redis:redis 600\n");
+      expect(await node.vm.check("grep -cE '@@(PASSWORD|SHA256):' /etc/redis/redis.conf /etc/redis/users.acl /etc/redis/sentinel.conf || true"))
+        .toBe("/etc/redis/redis.conf:0\n/etc/redis/users.acl:0\n/etc/redis/sentinel.conf:0\n");
+      // The fetched secrets are gone; only the settings stay.
+      expect(await node.vm.check("ls -A /run/redis-node/; ls /etc/redis-node/")).toBe("node.env\nsecrets.list\n");
+      // redis.conf and the ACL file are the user data's templates with the secrets filled in (Redis has not rewritten them).
+      expect((await node.vm.check("cat /etc/redis/redis.conf")).trimEnd()).toBe(filled(template(node, "/etc/redis-node/redis.conf.template")).trimEnd());
+      expect((await node.vm.check("cat /etc/redis/users.acl")).trimEnd()).toBe(filled(template(node, "/etc/redis-node/users.acl.template")).trimEnd());
+      // The ACL file holds hashes: no password of any user is on the node's disk there.
+      const acl = await node.vm.check("cat /etc/redis/users.acl");
+      expect([...c().passwords.values()].filter((p) => acl.includes(p))).toEqual([]);
+      // The processes answering on the node's address are the systemd units' main processes, on those files.
+      for (const [unit, what, file] of [["redis-server", "redis", "/etc/redis/redis.conf"], ["redis-sentinel", "sentinel", "/etc/redis/sentinel.conf"]] as const) {
+        const info = infoFields(await cli(node, what, ["INFO", "server"]));
+        const mainPid = (await node.vm.check(`systemctl show -p MainPID --value ${unit}`)).trim();
+        expect({ node: node.name, unit, pid: info.process_id, config: info.config_file, major: info.redis_version?.split(".")[0] })
+          .toEqual({ node: node.name, unit, pid: mainPid, config: file, major: "7" });
+      }
+      // The default user is off, the application user works, and there is no plaintext port.
+      expect(await cli(node, "redis", ["PING"], null)).toMatch(/NOAUTH/);
+      expect(await cli(node, "redis", ["PING"], "app")).toBe("PONG");
+      expect(await cli(node, "redis", ["CONFIG", "GET", "masterauth"], "app")).toMatch(/NOPERM/);
+      await expect(cli(node, "redis", ["PING"], "app", true)).rejects.toThrow();
+    }
+  }), TEST_TIMEOUT_MS);
+
+  vmTest("replication works across the VMs: 2 replicas on the master, a write reaches both, the sentinels name the master", tracked(async () => {
+    const master = c().node("master");
+    const replicas = nodes().filter((n) => n !== master);
+    const info = await waitFor("master with 2 connected replicas", 120_000, 2000, async () => {
+      const fields = infoFields(await cli(master, "redis", ["INFO", "replication"]));
+      return fields.role === "master" && fields.connected_slaves === "2" ? fields : undefined;
+    });
+    c().time("replication up (2 replicas), seen after QEMU start", `<= ${((Date.now() - master.vm.startedAt) / 1000).toFixed(0)} s`);
+    // The replicas announce their own (ENI) addresses.
+    expect([info.slave0, info.slave1].map((s) => /ip=([^,]+)/.exec(s)?.[1]).sort()).toEqual(replicas.map((r) => r.address).sort());
+    const key = `vm-boot-${Date.now()}`;
+    expect(await cli(master, "redis", ["SET", key, "written-on-the-master"])).toBe("OK");
+    expect(await cli(master, "redis", ["WAIT", "2", "5000"])).toBe("2");
+    for (const replica of replicas) {
+      expect(infoFields(await cli(replica, "redis", ["INFO", "replication"]))).toMatchObject({ role: "slave", master_host: master.address, master_link_status: "up" });
+      expect(await cli(replica, "redis", ["GET", key])).toBe("written-on-the-master");
+    }
+    for (const node of nodes()) {
+      const { name } = monitored(node);
+      expect(name).toBe("main");
+      expect((await cli(node, "sentinel", ["SENTINEL", "get-master-addr-by-name", name], "sentinel-client")).split("\n")).toEqual([master.address, master.env.REDIS_PORT]);
+      expect(await cli(node, "sentinel", ["SENTINEL", "REMOVE", name], "sentinel-client")).toMatch(/NOPERM/);
+      // The sentinels found each other over the network: a failover could be authorized.
+      await waitFor(`${node.name}: SENTINEL ckquorum`, 60_000, 2000, async () => {
+        const answer = await cli(node, "sentinel", ["SENTINEL", "ckquorum", name]);
+        return /^OK 3 usable Sentinels/.test(answer) ? answer : undefined;
+      });
+    }
+  }), TEST_TIMEOUT_MS);
+
+  /** The kernel's values of the user data's sysctl file, THP, from the guest. */
+  async function expectKernelTuning(node: BootedNode): Promise<void> {
+    const wanted = template(node, SYSCTL_FILE).split("\n").map((l) => /^\s*([a-z0-9_.]+)\s*=\s*(\S+)\s*$/.exec(l)).filter((m): m is RegExpExecArray => !!m);
+    expect(wanted.map((m) => m[1])).toEqual(expect.arrayContaining(["vm.overcommit_memory", "net.core.somaxconn"]));
+    const procPaths = wanted.map((m) => `/proc/sys/${m[1].replace(/\./g, "/")}`);
+    const actual = (await node.vm.check(`cat ${procPaths.join(" ")}`)).trim().split("\n");
+    expect({ node: node.name, kernel: Object.fromEntries(wanted.map((m, i) => [m[1], actual[i]])) })
+      .toEqual({ node: node.name, kernel: Object.fromEntries(wanted.map((m) => [m[1], m[2]])) });
+    expect(actual[wanted.findIndex((m) => m[1] === "vm.overcommit_memory")]).toBe("1");
+    expect(Number(actual[wanted.findIndex((m) => m[1] === "net.core.somaxconn")])).toBeGreaterThanOrEqual(2048);
+    const thp = await node.vm.check("cat /sys/kernel/mm/transparent_hugepage/enabled /sys/kernel/mm/transparent_hugepage/defrag");
+    expect({ node: node.name, thp: thp.split("\n").slice(0, 2).map((l) => /\[(\w+)\]/.exec(l)?.[1]) }).toEqual({ node: node.name, thp: ["never", "never"] });
+  }
+
+  vmTest("the guest kernels run with overcommit 1, somaxconn >= 2048 and THP never", tracked(async () => {
+    for (const node of nodes()) await expectKernelTuning(node);
+  }), TEST_TIMEOUT_MS);
+
+  vmTest("after a reboot of replica-2: same kernel settings, redis-server back as a replica, configs not rendered again", tracked(async () => {
+    const node = c().node("replica-2");
+    const master = c().node("master");
+    const confState = "stat -c '%Y' /etc/redis/redis.conf; sha256sum /etc/redis/redis.conf | cut -d' ' -f1; grep '^sentinel myid ' /etc/redis/sentinel.conf";
+    const before = await node.vm.check(confState);
+    const marker = await node.vm.check("stat -c '%Y' /var/lib/redis-node/setup-done");
+    expect(before).toMatch(/^\d+\n[0-9a-f]{64}\nsentinel myid [0-9a-f]{40}\n$/);
+
+    const seconds = await node.vm.reboot(REBOOT_TIMEOUT_MS);
+    c().time("replica-2: reboot -> guest agent answers", `${seconds.toFixed(0)} s`);
+    const afterBoot = Date.now();
+    await waitFor("redis-server and redis-sentinel active after the reboot", 180_000, 2000, async () => {
+      const r = await node.vm.exec("systemctl is-active redis-server redis-sentinel");
+      return r.stdout === "active\nactive\n" ? true : undefined;
+    });
+    const status = await node.vm.waitForCloudInit(180_000, afterBoot);
+    expect(status.status).toBe("done");
+
+    await expectKernelTuning(node);
+    // Not rendered again: same file, same time; Sentinel kept its identity.
+    expect(await node.vm.check(confState)).toBe(before);
+    expect(await node.vm.check("stat -c '%Y' /var/lib/redis-node/setup-done")).toBe(marker);
+    expect(await node.vm.check("grep -c '^redis-node-setup: done$' /var/log/cloud-init-output.log")).toBe("1\n");
+    await waitFor("replica-2 back in sync with the master", 120_000, 2000, async () => {
+      const fields = infoFields(await cli(node, "redis", ["INFO", "replication"]));
+      return fields.role === "slave" && fields.master_host === master.address && fields.master_link_status === "up" ? true : undefined;
+    });
+    await waitFor("master with 2 connected replicas again", 60_000, 2000, async () =>
+      infoFields(await cli(master, "redis", ["INFO", "replication"])).connected_slaves === "2" ? true : undefined);
+    c().time("replica-2: reboot -> redis-server back in sync", `${((Date.now() - afterBoot) / 1000 + seconds).toFixed(0)} s`);
+  }), REBOOT_TIMEOUT_MS + 6 * 60_000);
+
+  vmTest("the setup run a second time on replica-1 renders nothing: redis.conf and Sentinel's identity stay", tracked(async () => {
+    // cloud-init runs the setup once per instance; the script's own guard is what
+    // protects Sentinel's and Redis' rewrites when it runs again anyway.
+    const node = c().node("replica-1");
+    const confState = "sha256sum /etc/redis/redis.conf | cut -d' ' -f1; grep '^sentinel myid ' /etc/redis/sentinel.conf; stat -c '%U:%G %a' /etc/redis/redis.conf /etc/redis/sentinel.conf";
+    const before = await node.vm.check(confState);
+    const r = await node.vm.exec("/usr/local/sbin/redis-node-boot", 240_000);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.stringContaining("keeping /etc/redis/redis.conf: setup already ran on this node") });
+    expect(r.stderr).toContain("keeping /etc/redis/sentinel.conf: setup already ran on this node");
+    expect(await node.vm.check(confState)).toBe(before);
+    expect(await node.vm.check("systemctl is-active redis-server redis-sentinel; ls -A /run/redis-node/")).toBe("active\nactive\n");
+    await waitFor("replica-1 back in sync with the master", 120_000, 2000, async () => {
+      const fields = infoFields(await cli(node, "redis", ["INFO", "replication"]));
+      return fields.role === "slave" && fields.master_link_status === "up" ? true : undefined;
+    });
+  }), TEST_TIMEOUT_MS + 60_000);
+}

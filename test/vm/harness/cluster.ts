@@ -1,0 +1,230 @@
+/**
+ * Boots every node of examples/basic on its own VM, side by side: the image
+ * (built or cached), the bridge, the fakes and the apt repository on the
+ * bridge host, one VM per node with that node's synthesized user data.
+ * Everything is removed by destroy(), also when a step failed or timed out;
+ * if the test process dies first, the network's reaper (reaper.sh) removes
+ * the VMs and the network. Logs are kept (and their directory printed) on
+ * failure.
+ */
+import { createHash, randomBytes } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { NODE_ENV_PATH } from "../../../lib/boot";
+import { FakeCredentials } from "../../support/fake-aws";
+import { issueCertificate, makeCa, TestCa } from "../../tls-fixtures";
+import { ensureImage, VmImage } from "./image";
+import { BridgeNetwork, cleanupStale, createBridgeNetwork } from "./network";
+import { BridgeServers, startBridgeServers } from "./servers";
+import { ExampleNode, nodeEnv, synthesizeExampleNodes, userDataAsEc2ReceivesIt } from "./user-data";
+import { CloudInitStatus, Vm } from "./vm";
+
+export const METADATA_ADDRESS = "169.254.169.254";
+const PREFIX_LENGTH = 24;
+const ROLE = "redis-vm-test-node-role";
+const CREDS: FakeCredentials = { AccessKeyId: "ASIAVMTESTKEY0000001", SecretAccessKey: "vM/tEsT+Secret/Key/0123456789abcdefghijKL", Token: "IQoJb3JpZ2luX2VjVMTEST/session+token==" };
+
+export interface ClusterOptions {
+  readonly memoryMb: number;
+  readonly imageTimeoutMs: number;
+  /** From the first VM's start until every node's cloud-init has finished. */
+  readonly bootTimeoutMs: number;
+}
+
+export interface BootedNode {
+  readonly name: string;
+  readonly address: string;
+  readonly vm: Vm;
+  /** The bytes the VM got as user data. */
+  readonly userData: Buffer;
+  /** The boot script's settings (node.env) from that user data. */
+  readonly env: Record<string, string>;
+  /** cloud-init's final status and seconds from QEMU's start to seeing it. */
+  cloudInit?: { status: CloudInitStatus; seconds: number };
+}
+
+/** 32 letters and digits, like the secrets AWS generates for the example. */
+function randomPassword(): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  return Array.from(randomBytes(32), (b) => alphabet[b % alphabet.length]).join("");
+}
+
+/**
+ * What the fake SSM holds for one of the example's parameters, by the name
+ * the library gave it: each user's password or its SHA-256, the group's CA
+ * certificate, a node's key or certificate (made with openssl for the VM's
+ * address, as Terraform's tls provider would for the ENI's).
+ */
+function parameterValue(name: string, passwords: Map<string, string>, ca: TestCa, tlsOf: (node: string) => { key: string; certificate: string }): string {
+  const user = /\/users\/([^/]+)\/password(-sha256)?$/.exec(name);
+  if (user) {
+    if (!passwords.has(user[1])) passwords.set(user[1], randomPassword());
+    const password = passwords.get(user[1])!;
+    return user[2] ? createHash("sha256").update(password).digest("hex") : password;
+  }
+  if (/\/tls\/ca-certificate$/.test(name)) return ca.pem;
+  const tls = /\/tls\/([^/]+)\/(key|certificate)$/.exec(name);
+  if (tls) return fs.readFileSync(tls[2] === "key" ? tlsOf(tls[1]).key : tlsOf(tls[1]).certificate, "utf8");
+  throw new Error(`no test value for parameter ${name}`);
+}
+
+export class VmCluster {
+  readonly runDir: string;
+  /** Each user's password, as the fake SSM hands it out. */
+  readonly passwords = new Map<string, string>();
+  /** The group's test CA; clients on the host trust it. */
+  ca: TestCa | undefined;
+  readonly nodes: BootedNode[] = [];
+  readonly timings: Array<[string, string]> = [];
+  image: VmImage | undefined;
+  servers: BridgeServers | undefined;
+  private network: BridgeNetwork | undefined;
+  private destroyed: Promise<void> | undefined;
+  private starting: Promise<void> | undefined;
+  /** Set by destroy(): start() stops before it makes anything new. */
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly opts: ClusterOptions) {
+    const base = process.env.REDIS_VM_LOGS ?? os.tmpdir();
+    fs.mkdirSync(base, { recursive: true });
+    this.runDir = fs.mkdtempSync(path.join(base, "redis-vm-run-"));
+  }
+
+  node(name: string): BootedNode {
+    const node = this.nodes.find((n) => n.name === name);
+    if (!node) throw new Error(`no node ${name} (have ${this.nodes.map((n) => n.name).join(", ")})`);
+    return node;
+  }
+
+  time(what: string, value: string): void {
+    this.timings.push([what, value]);
+  }
+
+  /** Builds or finds the image, starts the network, the fakes and the VMs, waits for cloud-init on each. */
+  start(): Promise<void> {
+    this.starting ??= this.startNow();
+    return this.starting;
+  }
+
+  /** Throws once destroy() has begun, so a start that outlived its time limit makes nothing more. */
+  private checkNotStopping(): void {
+    if (this.stopping.signal.aborted) throw new Error("the VM run is being torn down");
+  }
+
+  private async startNow(): Promise<void> {
+    const stale = cleanupStale();
+    if (stale.length > 0) console.warn(`VM harness: removed what dead runs left: ${stale.join(", ")}`);
+
+    const image = await ensureImage(path.join(this.runDir, "build-image.log"), this.opts.imageTimeoutMs, this.stopping.signal);
+    this.image = image;
+    this.checkNotStopping();
+    this.time("image", image.builtNow
+      ? `built in ${(image.elapsedMs / 1000).toFixed(1)} s (cold cache)`
+      : `cached, ${(image.elapsedMs / 1000).toFixed(2)} s (its build took ${image.buildSeconds} s)`);
+
+    const examples = synthesizeExampleNodes(image.region).sort((a, b) => Number(b.name === "master") - Number(a.name === "master"));
+    const subnet = image.bridgeHost.replace(/\.\d+$/, "");
+    const addressOf = new Map<ExampleNode, string>(examples.map((n, i) => [n, `${subnet}.${10 + i}`]));
+    const byEni = Object.fromEntries(examples.map((n) => [n.eni, addressOf.get(n)!]));
+    const maxMemoryMb = Math.floor(this.opts.memoryMb * 0.7);
+
+    this.network = await createBridgeNetwork({ hostAddress: image.bridgeHost, prefixLength: PREFIX_LENGTH, metadataAddress: METADATA_ADDRESS, tapCount: examples.length });
+    this.checkNotStopping();
+    const prefix = this.network.prefix;
+
+    const userData = examples.map((n) => userDataAsEc2ReceivesIt(n, byEni, maxMemoryMb));
+    const envs = userData.map((u) => nodeEnv(u, NODE_ENV_PATH));
+    // The fake SSM holds every parameter of the example, with test values.
+    const tlsDir = path.join(this.runDir, "tls");
+    fs.mkdirSync(tlsDir, { mode: 0o700 });
+    const ca = makeCa(tlsDir, "group-ca");
+    this.ca = ca;
+    const certificates = new Map<string, { key: string; certificate: string }>();
+    const tlsOf = (name: string) => {
+      const example = examples.find((n) => n.name === name);
+      if (!example) throw new Error(`a TLS parameter names node ${name}, which the example does not have`);
+      if (!certificates.has(name)) certificates.set(name, issueCertificate(ca, name, [addressOf.get(example)!]));
+      return certificates.get(name)!;
+    };
+    const stored = { ssm: new Map<string, string>(), secretsmanager: new Map<string, string>() };
+    for (const name of Object.values(examples[0].parameterNames)) stored.ssm.set(name, parameterValue(name, this.passwords, ca, tlsOf));
+    this.servers = await startBridgeServers(image, METADATA_ADDRESS, this.runDir, { role: ROLE, creds: CREDS, stored });
+    this.checkNotStopping();
+
+    examples.forEach((example, i) => {
+      const vm = new Vm({
+        name: example.name,
+        address: addressOf.get(example)!,
+        prefixLength: PREFIX_LENGTH,
+        mac: `52:54:00:d5:fa:${(10 + i).toString(16).padStart(2, "0")}`,
+        tap: this.network!.taps[i],
+        gateway: image.bridgeHost,
+        metadataAddress: METADATA_ADDRESS,
+        instanceId: `i-${prefix}${i}`,
+        userData: userData[i],
+        image,
+        dir: path.join(this.runDir, example.name),
+        memoryMb: this.opts.memoryMb,
+      });
+      this.nodes.push({ name: example.name, address: vm.address, vm, userData: userData[i], env: envs[i] });
+    });
+    for (const node of this.nodes) await node.vm.prepare();
+    this.checkNotStopping();
+    const bootStarted = Date.now();
+    for (const node of this.nodes) this.network.recordQemuPid(node.vm.start());
+
+    const results = await Promise.allSettled(this.nodes.map(async (node) => {
+      node.cloudInit = await node.vm.waitForCloudInit(this.opts.bootTimeoutMs - (Date.now() - bootStarted));
+    }));
+    for (const node of this.nodes) {
+      this.time(`${node.name}: QEMU start -> cloud-init ${node.cloudInit?.status ?? "?"}`, node.cloudInit ? `${node.cloudInit.seconds.toFixed(0)} s` : "not finished");
+    }
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => String(r.reason?.message ?? r.reason));
+    if (failures.length > 0) throw new Error(failures.join("\n"));
+  }
+
+  /** Kills the VMs, closes the servers, removes the network; keeps the logs when `keepLogs`. Idempotent. */
+  destroy(keepLogs: boolean): Promise<void> {
+    this.destroyed ??= this.destroyNow(keepLogs);
+    return this.destroyed;
+  }
+
+  private async destroyNow(keepLogs: boolean): Promise<void> {
+    const errors: string[] = [];
+    // A start still going (its hook timed out): stop it, let it settle (bounded), then remove what it made.
+    this.stopping.abort();
+    if (this.starting) {
+      for (const node of this.nodes) node.vm.abandon();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.starting.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 60_000)))]);
+      clearTimeout(timer);
+    }
+    if (keepLogs) {
+      for (const node of this.nodes) {
+        await node.vm.collectLogs(path.join(this.runDir, node.name, "guest")).catch((e: Error) => errors.push(`logs of ${node.name}: ${e.message}`));
+      }
+      if (this.servers) {
+        fs.writeFileSync(path.join(this.runDir, "fake-aws.json"), JSON.stringify(this.servers.aws.state, null, 2));
+        fs.writeFileSync(path.join(this.runDir, "apt-requests.json"), JSON.stringify(this.servers.aptRequests, null, 2));
+      }
+    }
+    for (const node of this.nodes) await node.vm.kill().catch((e: Error) => errors.push(`stopping ${node.name}: ${e.message}`));
+    await this.servers?.close().catch((e: Error) => errors.push(`closing the servers: ${e.message}`));
+    try {
+      await this.network?.destroy();
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+    if (keepLogs) {
+      // The disks are large and say nothing the logs do not.
+      for (const node of this.nodes) {
+        for (const f of ["root.qcow2", "seed.iso", "qga.sock"]) fs.rmSync(path.join(this.runDir, node.name, f), { force: true });
+      }
+      console.error(`VM logs kept in ${this.runDir} (serial consoles, cloud-init logs, journals)`);
+    } else {
+      fs.rmSync(this.runDir, { recursive: true, force: true });
+    }
+    if (errors.length > 0) throw new Error(`VM cleanup: ${errors.join("; ")}`);
+  }
+}

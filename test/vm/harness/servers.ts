@@ -1,0 +1,105 @@
+/**
+ * What the VMs reach on the bridge host: the fake instance metadata
+ * (169.254.169.254:80), the fake SSM / Secrets Manager at their regional
+ * names over HTTPS (:443, a certificate from the image's test CA), and the
+ * image's apt repository over HTTP.
+ */
+import * as fs from "fs";
+import * as http from "http";
+import * as https from "https";
+import * as path from "path";
+import { run } from "../../integration/harness/netns";
+import { FakeAws, FakeAwsOptions } from "../../support/fake-aws";
+import { VmImage } from "./image";
+
+export interface AptRequest {
+  readonly from: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+}
+
+export interface BridgeServers {
+  readonly aws: FakeAws;
+  /** Every request the apt repository answered. */
+  readonly aptRequests: AptRequest[];
+  close(): Promise<void>;
+}
+
+/** A key and a certificate for the endpoint names, signed by the image's test CA. */
+async function endpointCertificate(image: VmImage, dir: string): Promise<{ key: Buffer; cert: Buffer }> {
+  const key = path.join(dir, "endpoints.key");
+  const csr = path.join(dir, "endpoints.csr");
+  const cert = path.join(dir, "endpoints.crt");
+  const ext = path.join(dir, "endpoints.ext");
+  fs.writeFileSync(ext, [
+    "basicConstraints=critical,CA:FALSE",
+    "keyUsage=critical,digitalSignature,keyEncipherment",
+    "extendedKeyUsage=serverAuth",
+    `subjectAltName=${image.endpoints.map((e) => `DNS:${e}`).join(",")}`,
+    "",
+  ].join("\n"));
+  await run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-subj", `/CN=${image.endpoints[0]}`, "-out", csr]);
+  await run(["openssl", "x509", "-req", "-in", csr, "-CA", image.caCert, "-CAkey", image.caKey, "-set_serial", `0x${Date.now().toString(16)}`,
+    "-days", "2", "-sha256", "-extfile", ext, "-out", cert]);
+  return { key: fs.readFileSync(key), cert: fs.readFileSync(cert) };
+}
+
+/** Serves the files of `root` (GET/HEAD, no listing, nothing outside root). */
+function staticFiles(root: string, requests: AptRequest[]): http.RequestListener {
+  return (req, res) => {
+    const url = new URL(req.url ?? "/", "http://repo");
+    const name = decodeURIComponent(url.pathname).replace(/^\/+/, "").replace(/^\.\//, "");
+    const file = path.join(root, name);
+    const ok = (req.method === "GET" || req.method === "HEAD") && !name.includes("..") && !name.includes("/") && name !== "" &&
+      fs.existsSync(file) && fs.statSync(file).isFile();
+    requests.push({ from: req.socket.remoteAddress ?? "", method: req.method ?? "", path: url.pathname, status: ok ? 200 : 404 });
+    if (!ok) {
+      res.writeHead(404, { "Content-Type": "text/plain" }).end("Not Found\n");
+      return;
+    }
+    const size = fs.statSync(file).size;
+    res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": size });
+    if (req.method === "HEAD") res.end();
+    else fs.createReadStream(file).pipe(res);
+  };
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+export async function startBridgeServers(image: VmImage, metadataAddress: string, dir: string,
+  aws: Omit<FakeAwsOptions, "region" | "apiPath" | "requireEndpointHost">): Promise<BridgeServers> {
+  const fake = new FakeAws({ ...aws, region: image.region, apiPath: "/", requireEndpointHost: true });
+  const aptRequests: AptRequest[] = [];
+  const { key, cert } = await endpointCertificate(image, dir);
+  const servers: http.Server[] = [];
+  const close = async () => {
+    await Promise.all(servers.map((s) => new Promise<void>((r) => {
+      s.closeAllConnections();
+      s.close(() => r());
+    })));
+  };
+  try {
+    const imds = http.createServer(fake.listener("imds"));
+    servers.push(imds);
+    await listen(imds, 80, metadataAddress);
+    const api = https.createServer({ key, cert }, fake.listener("api"));
+    servers.push(api);
+    await listen(api, 443, image.bridgeHost);
+    const apt = http.createServer(staticFiles(image.repoDir, aptRequests));
+    servers.push(apt);
+    await listen(apt, image.aptPort, image.bridgeHost);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { aws: fake, aptRequests, close };
+}
