@@ -21,7 +21,13 @@ export function sentinelPart(options: SentinelPartOptions): BootPart {
       { path: `${TEMPLATE_DIR}/sentinel.conf.template`, permissions: "0600", content: renderSentinelConf(options.conf) },
     ],
     // The boot checks Sentinel as its peers do, whose password this node holds.
-    env: { SENTINEL_PORT: String(options.conf.port), MIN_REDIS_MAJOR: String(options.minRedisMajor), SENTINEL_HEALTH_USER: BUILTIN_USERS.sentinelPeer },
+    env: {
+      SENTINEL_PORT: String(options.conf.port),
+      MIN_REDIS_MAJOR: String(options.minRedisMajor),
+      SENTINEL_HEALTH_USER: BUILTIN_USERS.sentinelPeer,
+      // Their passwords are written unquoted when Sentinel rewrites its config.
+      SENTINEL_REWRITTEN_USERS: `${BUILTIN_USERS.sentinel} ${BUILTIN_USERS.sentinelPeer}`,
+    },
     step: "sentinel.sh",
   };
 }
