@@ -37,6 +37,13 @@ export interface BootPart {
   readonly env: Readonly<Record<string, string>>;
   /** File name of its step under lib/boot/parts/assets, if it has one. */
   readonly step?: string;
+  /**
+   * systemd units of packages the part installs, which must not run before
+   * its step has configured them: masked at every boot until a setup
+   * succeeds, so apt cannot start them with their stock settings and a
+   * failed setup leaves them down.
+   */
+  readonly services?: readonly string[];
   /** Adds the IAM statements the part needs. */
   bind?(grantee: IBootPartGrantee): void;
 }

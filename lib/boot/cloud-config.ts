@@ -71,10 +71,23 @@ export function renderNodeEnv(parts: readonly BootPart[]): string {
   return [...vars].map(([k, { value }]) => `${k}=${shellQuote(value)}`).join("\n") + "\n";
 }
 
+/** Where the boot marks a successful setup (common.sh's DONE_MARKER). */
+export const SETUP_DONE_MARKER = "/var/lib/redis-node/setup-done";
+
+/** The units the parts keep masked until a setup succeeds. */
+export function servicesOf(parts: readonly BootPart[]): string[] {
+  return [...new Set(parts.flatMap((p) => p.services ?? []))];
+}
+
+/** The boot machinery's own settings: which units it masks again when a setup fails. */
+function bootPart(parts: readonly BootPart[]): BootPart {
+  return { name: "boot", order: 0, packages: [], files: [], env: { REDIS_NODE_SERVICES: servicesOf(parts).join(" ") } };
+}
+
 /** The files of the boot machinery itself: entry script, shared functions, settings. */
 function coreFiles(parts: readonly BootPart[]): BootFile[] {
   return [
-    { path: NODE_ENV_PATH, permissions: "0600", content: renderNodeEnv(parts) },
+    { path: NODE_ENV_PATH, permissions: "0600", content: renderNodeEnv([bootPart(parts), ...parts]) },
     { path: COMMON_SCRIPT_PATH, permissions: "0644", content: escapeTerraformTemplate(embeddedShell(bootAsset("common.sh"))) },
     { path: BOOT_SCRIPT_PATH, permissions: "0755", content: escapeTerraformTemplate(embeddedShell(bootAsset("boot.sh"))) },
   ];
@@ -97,8 +110,11 @@ function sortedParts(parts: readonly BootPart[]): BootPart[] {
   return [...parts].sort((a, b) => a.order - b.order || a.name.localeCompare(b.name));
 }
 
-function cloudConfigText(packages: readonly string[], files: readonly BootFile[]): string {
+function cloudConfigText(packages: readonly string[], files: readonly BootFile[], services: readonly string[] = []): string {
   const doc = {
+    // Every boot, before apt runs: until a setup has succeeded, the packaged
+    // units stay masked (apt would start them with their stock settings).
+    ...(services.length > 0 ? { bootcmd: [`[ -e ${SETUP_DONE_MARKER} ] || systemctl mask ${services.join(" ")}`] } : {}),
     package_update: true,
     packages,
     write_files: files.map((f) => ({ path: f.path, owner: f.owner ?? "root:root", permissions: f.permissions, content: f.content })),
@@ -117,7 +133,7 @@ export function renderCloudConfig(parts: readonly BootPart[]): string {
   if (parts.length === 0) throw new Error("A node needs at least one boot part");
   const ordered = sortedParts(parts);
   const packages = [...new Set(ordered.flatMap((p) => p.packages))];
-  return cloudConfigText(packages, [...coreFiles(ordered), ...ordered.flatMap(partFiles)]);
+  return cloudConfigText(packages, [...coreFiles(ordered), ...ordered.flatMap(partFiles)], servicesOf(ordered));
 }
 
 /**

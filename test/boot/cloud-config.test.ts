@@ -21,6 +21,7 @@ import {
   SecretForm,
   secretFetchPart,
   SECRETS_LIST_PATH,
+  SETUP_DONE_MARKER,
   sentinelPart,
   SYSCTL_FILE,
   THP_UNIT_FILE,
@@ -95,7 +96,7 @@ describe("renderCloudConfig from boot parts", () => {
   test("writes each rendered file unchanged", () => {
     expect(files["/etc/redis-node/redis.conf.template"]).toBe(renderRedisConf(redisConfSettings({ tcpBacklog: 10000 })));
     expect(files["/etc/redis-node/sentinel.conf.template"]).toBe(renderSentinelConf(sentinelConfSettings()));
-    expect(files[NODE_ENV_PATH]).toBe(renderNodeEnv(parts));
+    expect(files[NODE_ENV_PATH]).toBe(`REDIS_NODE_SERVICES='redis-server.service redis-sentinel.service'\n${renderNodeEnv(parts)}`);
     expect(files[BOOT_SCRIPT_PATH]).toBe(embeddedShell(bootAsset("boot.sh")));
     expect(files[COMMON_SCRIPT_PATH]).toBe(embeddedShell(bootAsset("common.sh")));
   });
@@ -130,6 +131,13 @@ describe("renderCloudConfig from boot parts", () => {
     expect(modes[BOOT_SCRIPT_PATH]).toBe("0755");
     expect(modes[COMMON_SCRIPT_PATH]).toBe("0644");
     for (const part of parts) expect(modes[partStepPath(part)]).toBe("0755");
+  });
+
+  test("masks the packaged units at every boot until a setup succeeded, so apt cannot start them with stock settings", () => {
+    expect(doc.bootcmd).toEqual([`[ -e ${SETUP_DONE_MARKER} ] || systemctl mask redis-server.service redis-sentinel.service`]);
+    expect(parseCloudConfig(renderCloudConfig([tuningPart({ tcpBacklog: 1 })])).bootcmd).toBeUndefined();
+    // The entry script unmasks each unit only when its part starts it.
+    expect(bootAsset("common.sh")).toMatch(/systemctl unmask "\$unit"\n\s*systemctl enable "\$unit"/);
   });
 
   test("runs the entry script once, from runcmd", () => {

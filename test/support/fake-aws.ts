@@ -72,6 +72,8 @@ export interface FakeAwsState {
   inputs: Record<string, unknown>[];
   /** Remote addresses of the API calls that got a secret. */
   servedTo: string[];
+  /** The parameter or secret served, in the order of servedTo. */
+  servedNames: string[];
 }
 
 export class FakeAws {
@@ -84,7 +86,7 @@ export class FakeAws {
 
   reset(): FakeAwsState {
     this.state = { verifyWithSecret: this.opts.creds.SecretAccessKey, hasRole: true, roleFromAttempt: 1, tokenPuts: 0, tokenless: 0, apiCalls: 0,
-      rejected: [], inputs: [], servedTo: [] };
+      rejected: [], inputs: [], servedTo: [], servedNames: [] };
     return this.state;
   }
 
@@ -147,11 +149,13 @@ export class FakeAws {
       const value = stored.ssm.get(String(input.Name));
       if (value === undefined || input.WithDecryption !== true) return error("ParameterNotFound", "");
       fake.servedTo.push(req.socket.remoteAddress ?? "");
+      fake.servedNames.push(String(input.Name));
       return send(200, { Parameter: { Name: input.Name, Type: "SecureString", Value: value, Version: 1, DataType: "text" } }, JSON_TYPE);
     }
     const secret = stored.secretsmanager.get(String(input.SecretId));
     if (secret === undefined) return error("ResourceNotFoundException", "Secrets Manager can't find the specified secret.");
     fake.servedTo.push(req.socket.remoteAddress ?? "");
+    fake.servedNames.push(String(input.SecretId));
     return send(200, { ARN: `arn:aws:secretsmanager:${region}:123456789012:secret:${input.SecretId}-AbCdEf`, Name: input.SecretId, SecretString: secret, VersionId: "v1", VersionStages: ["AWSCURRENT"] }, JSON_TYPE);
   }
 }

@@ -145,16 +145,24 @@ function scenarios(): void {
       const result = JSON.parse(await node.vm.check("cat /run/cloud-init/result.json"));
       expect({ node: node.name, errors: result.v1.errors }).toEqual({ node: node.name, errors: [] });
       expect(await node.vm.check("grep -c '^redis-node-setup: done$' /var/log/cloud-init-output.log")).toBe("1\n");
+      // Masked before apt installed them: each process started once, by the setup, never with the stock settings.
+      expect(await node.vm.check("grep -c 'Redis is starting' /var/log/redis/redis-server.log /var/log/redis/redis-sentinel.log"))
+        .toBe("/var/log/redis/redis-server.log:1\n/var/log/redis/redis-sentinel.log:1\n");
       // cloud-init's `packages:` fetched them from the bridge (the image has no Redis).
       const fetched = c().servers!.aptRequests.filter((r) => r.from === node.address && r.status === 200).map((r) => r.path);
       for (const pkg of ["redis-server", "redis-sentinel", "redis-tools"]) {
         expect({ node: node.name, pkg, fetched: fetched.some((p) => p.startsWith(`/${pkg}_`)) }).toEqual({ node: node.name, pkg, fetched: true });
       }
     }
-    // Each node fetched its secrets and TLS files, with valid signatures, from its own address.
+    // Each node fetched exactly its secrets (secrets.list) and TLS files, once each, with valid signatures, from its own address.
     const aws = c().servers!.aws.state;
     expect(aws.rejected).toEqual([]);
-    expect([...aws.servedTo].sort()).toEqual(nodes().map((n) => n.address).sort());
+    for (const node of nodes()) {
+      const listed = template(node, "/etc/redis-node/secrets.list").trim().split("\n").map((line) => line.split(" ").slice(3).join(" "));
+      const wanted = [...listed, node.env.TLS_KEY_ID, node.env.TLS_CERT_ID, node.env.TLS_CA_ID].sort();
+      const served = aws.servedNames.filter((_, i) => aws.servedTo[i] === node.address).sort();
+      expect({ node: node.name, served }).toEqual({ node: node.name, served: wanted });
+    }
   }), TEST_TIMEOUT_MS);
 
   vmTest("redis-server and redis-sentinel run under systemd with the rendered configs, private, without the secrets", tracked(async () => {
@@ -284,4 +292,16 @@ function scenarios(): void {
       return fields.role === "slave" && fields.master_link_status === "up" ? true : undefined;
     });
   }), TEST_TIMEOUT_MS + 60_000);
+
+  vmTest("a setup that fails leaves Redis and Sentinel stopped, disabled and masked, no port open (replica-1, last)", tracked(async () => {
+    const node = c().node("replica-1");
+    // The settings file is gone: the setup fails at its first step.
+    const r = await node.vm.exec("REDIS_NODE_ENV=/nonexistent /usr/local/sbin/redis-node-boot", 120_000);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("setup failed: redis-server.service redis-sentinel.service stay stopped, disabled and masked");
+    expect((await node.vm.exec("systemctl is-active redis-server redis-sentinel")).stdout).toBe("inactive\ninactive\n");
+    expect((await node.vm.exec("systemctl is-enabled redis-server redis-sentinel")).stdout).toBe("masked\nmasked\n");
+    expect(await node.vm.check("ls -A /run/redis-node/")).toBe("");
+    for (const what of ["redis", "sentinel"] as const) await expect(cli(node, what, ["PING"], "admin")).rejects.toThrow(/Connection refused|Could not connect/);
+  }), TEST_TIMEOUT_MS);
 }

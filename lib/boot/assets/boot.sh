@@ -9,10 +9,26 @@ readonly LIB_DIR=${REDIS_NODE_LIB:-/usr/local/lib/redis-node}
 # shellcheck source=/dev/null
 source "$LIB_DIR/common.sh"
 
+# Secrets go in every case. A failed setup leaves the services stopped,
+# disabled and masked (as they were before it): no Redis or Sentinel port
+# opens with a half-done configuration, not even after a reboot.
+on_exit() {
+  local status=$? services=${REDIS_NODE_SERVICES:-redis-server.service redis-sentinel.service}
+  rm -rf "$SECRETS_DIR"
+  if ((status != 0)); then
+    # shellcheck disable=SC2086 # a list of unit names
+    systemctl disable --now $services >/dev/null 2>&1 || true
+    # shellcheck disable=SC2086
+    systemctl mask $services >/dev/null 2>&1 || true
+    log "setup failed: $services stay stopped, disabled and masked; fix the cause, then run $0 again"
+  fi
+}
+
 main() {
   local phase part name
   mkdir -p "$RUN_DIR" "$STATE_DIR"
-  trap 'rm -rf "$SECRETS_DIR"' EXIT
+  trap on_exit EXIT
+  load_node_env
   for phase in check prepare start; do
     for part in "$LIB_DIR"/parts/*.sh; do
       name=$(basename "$part" .sh)

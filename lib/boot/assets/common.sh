@@ -138,6 +138,8 @@ wait_for_pong() {
 # start_service UNIT PORT LOG USER: starts the unit and waits until USER's PING is answered.
 start_service() {
   local unit=$1 port=$2 log_file=$3 user=$4
+  # Masked since the first boot (cloud-config bootcmd) so that apt could not start it.
+  systemctl unmask "$unit"
   systemctl enable "$unit"
   systemctl restart "$unit"
   if ! REDISCLI_AUTH=$(secret_password "$user") wait_for_pong "$port" "$user"; then

@@ -68,5 +68,6 @@ export function redisServerPart(options: RedisServerPartOptions): BootPart {
     // The boot checks the server as the replication user, whose password this node holds.
     env: { REDIS_PORT: String(options.conf.port), MIN_REDIS_MAJOR: String(options.minRedisMajor), REDIS_HEALTH_USER: BUILTIN_USERS.replication },
     step: "redis-server.sh",
+    services: ["redis-server.service"],
   };
 }

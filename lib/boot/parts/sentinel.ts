@@ -29,5 +29,6 @@ export function sentinelPart(options: SentinelPartOptions): BootPart {
       SENTINEL_REWRITTEN_USERS: `${BUILTIN_USERS.sentinel} ${BUILTIN_USERS.sentinelPeer}`,
     },
     step: "sentinel.sh",
+    services: ["redis-sentinel.service"],
   };
 }
