@@ -27,6 +27,21 @@ function parameterName(scope: IConstruct, leaf: string): string {
   return `/redis-replication/${scope.node.path.replace(/[^A-Za-z0-9_./-]/g, "-")}/${leaf}`;
 }
 
+/**
+ * An SSM parameter "<prefix>/<scope path>/<leaf>" holding TLS material, as a
+ * node fetches it: the id it asks for and the ARN its role may read.
+ */
+function tlsParameter(scope: Construct, leaf: string, what: string, type: "String" | "SecureString", value: string, tags?: { [key: string]: string }): TlsParameter {
+  const parameter = new SsmParameter(scope, `${leaf}-parameter`, {
+    name: parameterName(scope, leaf),
+    description: `TLS ${what}`,
+    type,
+    value,
+    tags,
+  });
+  return { secretId: parameter.name, secretArn: parameter.arn };
+}
+
 /** X.509 limits a common name to 64 characters; the end of a path is its most specific part. */
 function commonName(text: string): string {
   return text.length <= 64 ? text : text.slice(-64);
@@ -77,14 +92,7 @@ export class RedisCertificateAuthority extends Construct {
       setSubjectKeyId: true,
     });
     this.certificatePem = certificate.certPem;
-    const parameter = new SsmParameter(this, "ca-certificate-parameter", {
-      name: parameterName(this, "ca-certificate"),
-      description: `TLS CA certificate of ${scope.node.path}`,
-      type: "String",
-      value: certificate.certPem,
-      tags: this.tags,
-    });
-    this.caParameter = { secretId: parameter.name, secretArn: parameter.arn };
+    this.caParameter = tlsParameter(this, "ca-certificate", `CA certificate of ${scope.node.path}`, "String", certificate.certPem, this.tags);
   }
 
   /**
@@ -142,23 +150,9 @@ export function issueCertificate(scope: Construct, options: IssueCertificateOpti
     validityPeriodHours: NODE_CERTIFICATE_VALIDITY_HOURS,
     earlyRenewalHours: NODE_CERTIFICATE_EARLY_RENEWAL_HOURS,
   });
-  const keyParameter = new SsmParameter(scope, "key-parameter", {
-    name: parameterName(scope, "key"),
-    description: `TLS private key of ${scope.node.path}`,
-    type: "SecureString",
-    value: key.privateKeyPem,
-    tags: options.tags,
-  });
-  const certificateParameter = new SsmParameter(scope, "certificate-parameter", {
-    name: parameterName(scope, "certificate"),
-    description: `TLS certificate of ${scope.node.path}`,
-    type: "String",
-    value: certificate.certPem,
-    tags: options.tags,
-  });
   return {
-    key: { secretId: keyParameter.name, secretArn: keyParameter.arn },
-    certificate: { secretId: certificateParameter.name, secretArn: certificateParameter.arn },
+    key: tlsParameter(scope, "key", `private key of ${scope.node.path}`, "SecureString", key.privateKeyPem, options.tags),
+    certificate: tlsParameter(scope, "certificate", `certificate of ${scope.node.path}`, "String", certificate.certPem, options.tags),
     certificatePem: certificate.certPem,
   };
 }

@@ -1,7 +1,6 @@
-import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct } from "constructs";
-import { policyDocument, RedisPolicyStatement } from "../iam/policy-statement";
-import { stableKeyOf } from "../private/stable-key";
+import { grantToRole } from "../iam/grant";
+import { RedisPolicyStatement } from "../iam/policy-statement";
 import { issueCertificate } from "./certificate-authority";
 import { SecretStore, secretReadStatements } from "./secret-store";
 
@@ -33,7 +32,6 @@ export class RedisClientCertificate extends Construct {
   public readonly certificateParameterName: string;
   /** @attribute */
   public readonly certificateParameterArn: string;
-  private readonly grants = new Set<string>();
 
   constructor(scope: Construct, id: string, props: RedisClientCertificateProps) {
     super(scope, id);
@@ -57,10 +55,6 @@ export class RedisClientCertificate extends Construct {
 
   /** Lets an IAM role (by name) read the key and the certificate: an inline policy on that role. */
   public grantRead(roleName: string): void {
-    // Named by the role: a second grant to it is a no-op.
-    const id = `grant-read-${stableKeyOf(this, roleName)}`;
-    if (this.grants.has(id)) return;
-    this.grants.add(id);
-    new IamRolePolicy(this, id, { role: roleName, policy: policyDocument(this.readStatements()) });
+    grantToRole(this, "grant-read", roleName, this.readStatements());
   }
 }

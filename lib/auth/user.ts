@@ -1,7 +1,6 @@
-import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct } from "constructs";
-import { policyDocument, RedisPolicyStatement } from "../iam/policy-statement";
-import { stableKeyOf } from "../private/stable-key";
+import { grantToRole } from "../iam/grant";
+import { RedisPolicyStatement } from "../iam/policy-statement";
 import { RedisPassword, RedisPasswordBinding } from "./password";
 import { secretReadStatements } from "./secret-store";
 
@@ -62,7 +61,6 @@ export class RedisUser extends Construct {
   public readonly passwordSecretArn: string;
   /** Where the password (and its hash) live. */
   public readonly password: RedisPasswordBinding;
-  private readonly grants = new Set<string>();
 
   constructor(scope: Construct, id: string, props: RedisUserProps) {
     super(scope, id);
@@ -78,11 +76,6 @@ export class RedisUser extends Construct {
 
   /** Lets an IAM role (by name) read this user's password: an inline policy on that role. */
   public grantRead(roleName: string): void {
-    // Named by the role: a second grant to it is a no-op, and removing one
-    // grant leaves the others' Terraform addresses alone.
-    const id = `grant-read-${stableKeyOf(this, roleName)}`;
-    if (this.grants.has(id)) return;
-    this.grants.add(id);
-    new IamRolePolicy(this, id, { role: roleName, policy: policyDocument(this.readStatements()) });
+    grantToRole(this, "grant-read", roleName, this.readStatements());
   }
 }

@@ -1,10 +1,9 @@
-import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { Construct, IConstruct } from "constructs";
 import { SecretStore, secretReadStatements } from "../auth/secret-store";
-import { policyDocument, RedisPolicyStatement } from "../iam/policy-statement";
+import { grantToRole } from "../iam/grant";
+import { RedisPolicyStatement } from "../iam/policy-statement";
 import { RedisAllowFromOptions, RedisConnections } from "../network/connections";
 import { RedisPeer } from "../network/peer";
-import { stableKeyOf } from "../private/stable-key";
 
 /**
  * A replication group, created here or imported by its attributes: enough
@@ -96,7 +95,6 @@ export abstract class RedisReplicationGroupBase extends Construct implements IRe
   protected abstract readonly passwordSecretStore?: SecretStore;
   protected abstract readonly passwordKmsKeyArn?: string;
   protected abstract readonly sentinelClientPasswordSecretArn?: string;
-  private readonly grants = new Set<string>();
 
   public allowFrom(peer: RedisPeer, options?: RedisAllowFromOptions): void {
     this.connections.allowFrom(peer, options);
@@ -119,11 +117,6 @@ export abstract class RedisReplicationGroupBase extends Construct implements IRe
   }
 
   public grantReadPassword(roleName: string): void {
-    // Named by the role, so a second grant to the same role is a no-op and
-    // removing one grant leaves the others' Terraform addresses alone.
-    const id = `grant-read-password-${stableKeyOf(this, roleName)}`;
-    if (this.grants.has(id)) return;
-    this.grants.add(id);
-    new IamRolePolicy(this, id, { role: roleName, policy: policyDocument(this.passwordReadStatements()) });
+    grantToRole(this, "grant-read-password", roleName, this.passwordReadStatements());
   }
 }

@@ -273,17 +273,18 @@ export async function cleanupStale(prefixPattern: RegExp = DEFAULT_PREFIX_PATTER
   }
   const removed: string[] = [];
   for (const prefix of prefixes) {
-    if (ownerAlive(prefix)) continue;
+    if (ownerAlive(OWNER_DIR, prefix)) continue;
     await destroyPrefix(prefix);
     removed.push(prefix);
   }
   return removed;
 }
 
-function ownerAlive(prefix: string): boolean {
+/** Whether the process that owns a harness run (its pid in ownerDir/prefix) is alive; a dead owner's leftovers may go. */
+export function ownerAlive(ownerDir: string, prefix: string): boolean {
   let pid: number;
   try {
-    pid = Number(fs.readFileSync(path.join(OWNER_DIR, prefix), "utf8"));
+    pid = Number(fs.readFileSync(path.join(ownerDir, prefix), "utf8"));
   } catch {
     return false;
   }

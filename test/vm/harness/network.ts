@@ -8,7 +8,7 @@ import { spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { run } from "../../integration/harness/netns";
+import { ownerAlive, run } from "../../integration/harness/netns";
 
 /** Names are `rvm` + 4 hex chars + `br` (the bridge) or `t<n>` (a tap). */
 const NAME_PATTERN = /^(rvm[0-9a-f]{4})(br|t\d+)$/;
@@ -149,23 +149,6 @@ function destroyPrefixSync(prefix: string): void {
   if (errors.length > 0) throw new Error(`cleanup of ${prefix} incomplete: ${errors.join("; ")}`);
 }
 
-function ownerAlive(prefix: string): boolean {
-  let pid: number;
-  try {
-    pid = Number(fs.readFileSync(path.join(OWNER_DIR, prefix), "utf8"));
-  } catch {
-    return false;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Removes the QEMU processes, taps and bridges of runs whose process died. Returns their prefixes. */
 export function cleanupStale(): string[] {
   const prefixes = new Set<string>();
@@ -181,7 +164,7 @@ export function cleanupStale(): string[] {
   }
   const removed: string[] = [];
   for (const prefix of prefixes) {
-    if (ownerAlive(prefix)) continue;
+    if (ownerAlive(OWNER_DIR, prefix)) continue;
     destroyPrefixSync(prefix);
     removed.push(prefix);
   }
