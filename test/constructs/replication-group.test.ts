@@ -256,6 +256,15 @@ describe("RedisReplicationGroup: every node's user data", () => {
     expect([priority("redis/master"), priority("redis/replica-1"), priority("redis/replica-2")]).toEqual([["10"], ["20"], ["0"]]);
   });
 
+  test("node.env carries custom redis and sentinel ports to the boot's health checks", () => {
+    const custom = userDataOf(synthGroup({ redis: { port: 7000 }, sentinel: { port: 27000 } }));
+    for (const userData of Object.values(custom)) {
+      const env = cloudConfigFiles(userData)["/etc/redis-node/node.env"];
+      expect(env).toMatch(/^REDIS_PORT='7000'$/m);
+      expect(env).toMatch(/^SENTINEL_PORT='27000'$/m);
+    }
+  });
+
   test("without replicas, min-replicas-to-write is off", () => {
     const single = synthGroup({ replicaCount: 0, sentinel: { allowFewerThanThreeSentinels: true } });
     const redis = parseRedisConf(cloudConfigFiles(userDataOf(single)["redis/master"])["/etc/redis-node/redis.conf.template"]);
