@@ -6,23 +6,34 @@ import { join, relative } from "path";
 import { App, Testing } from "cdktf";
 import { BasicExampleStack } from "../examples/basic/main";
 import { ExistingAppStack } from "../examples/existing-app/main";
-import { resources, TerraformJson } from "./helpers";
+import { parseCloudConfig, resources, TerraformJson } from "./helpers";
 
 const ROOT = join(__dirname, "..");
 
 /**
- * The synthesized JSON with each node's readable user data (a local that
- * the instance's user_data_base64 compresses) reduced to its size and
- * digest: the snapshot stays small and still changes when the user data does
- * (whose content the fine-grained tests check).
+ * A node's user data for the snapshot, decoded so that a diff says what
+ * changed: packages, boot commands and every file with its mode, config files
+ * line by line; scripts (the shell assets, checked by shellcheck and by
+ * equality with their files) by line count and digest.
  */
+function userDataSnapshot(text: string): TerraformJson {
+  const doc = parseCloudConfig(text);
+  const files: Record<string, unknown> = {};
+  for (const f of doc.write_files as Array<{ path: string; owner: string; permissions: string; content: string }>) {
+    const digest = createHash("sha256").update(f.content).digest("hex").slice(0, 16);
+    files[`${f.path} ${f.owner} ${f.permissions}`] = f.content.startsWith("#!")
+      ? `<script: ${f.content.split("\n").length} lines, sha256 ${digest}>`
+      : f.content.split("\n");
+  }
+  return { bytes: Buffer.byteLength(text), packages: doc.packages, bootcmd: doc.bootcmd, runcmd: doc.runcmd, files };
+}
+
+/** The synthesized JSON with each node's readable user data (the local its user_data_base64 compresses) decoded. */
 function snapshotOf(synth: string): TerraformJson {
   const json = JSON.parse(synth) as TerraformJson;
   for (const instance of Object.values(resources(json, "aws_instance"))) {
     const name = /^\$\{base64gzip\(local\.([\w-]+)\)\}$/.exec(instance.user_data_base64)![1];
-    const text = json.locals[name] as string;
-    const digest = createHash("sha256").update(text).digest("hex").slice(0, 16);
-    json.locals[name] = `<${Buffer.byteLength(text)} bytes, sha256 ${digest}>`;
+    json.locals[name] = userDataSnapshot(json.locals[name] as string);
   }
   return json;
 }
