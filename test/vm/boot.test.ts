@@ -188,6 +188,12 @@ function scenarios(): void {
         expect({ node: node.name, unit, pid: info.process_id, config: info.config_file, major: info.redis_version?.split(".")[0] })
           .toEqual({ node: node.name, unit, pid: mainPid, config: file, major: "7" });
       }
+      // The hardening drop-in holds for both units: private rewrites, no instance metadata for Redis.
+      for (const unit of ["redis-server", "redis-sentinel"]) {
+        const props = Object.fromEntries((await node.vm.check(`systemctl show -p UMask -p IPAddressDeny ${unit}`)).trim().split("\n").map((l) => l.split("=")));
+        expect({ unit, umask: props.UMask, deny: props.IPAddressDeny.split(" ").sort() })
+          .toEqual({ unit, umask: "0027", deny: ["169.254.169.254/32", "fd00:ec2::254/128"] });
+      }
       // The default user is off, the application user works, and there is no plaintext port.
       expect(await cli(node, "redis", ["PING"], null)).toMatch(/NOAUTH/);
       expect(await cli(node, "redis", ["PING"], "app")).toBe("PONG");
@@ -291,6 +297,32 @@ function scenarios(): void {
       const fields = infoFields(await cli(node, "redis", ["INFO", "replication"]));
       return fields.role === "slave" && fields.master_link_status === "up" ? true : undefined;
     });
+  }), TEST_TIMEOUT_MS + 60_000);
+
+  vmTest("kill -9 of the master's redis-server: Sentinel promotes a replica before the restart delay brings it back, as a replica", tracked(async () => {
+    const master = c().node("master");
+    const witness = c().node("replica-2");
+    expect((await master.vm.check("systemctl show -p RestartUSec --value redis-server")).trim()).toBe("15s");
+    const pid = (await master.vm.check("systemctl show -p MainPID --value redis-server")).trim();
+    const killedAt = Date.now();
+    await master.vm.check(`kill -9 ${pid}`);
+    const promoted = await waitFor("the sentinels to name a new master", 90_000, 500, async () => {
+      const [address] = (await cli(witness, "sentinel", ["SENTINEL", "get-master-addr-by-name", "main"], "sentinel-client")).split("\n");
+      return address !== master.address ? address : undefined;
+    });
+    const promotedAfter = (Date.now() - killedAt) / 1000;
+    c().time("kill -9 of the master -> the sentinels name a new master", `${promotedAfter.toFixed(1)} s`);
+    expect(nodes().filter((n) => n !== master).map((n) => n.address)).toContain(promoted);
+    // systemd brought the crashed server back only after RestartSec, as a replica of the promoted node.
+    const back = await waitFor("the old master back as a replica of the new one", 180_000, 2000, async () => {
+      const fields = infoFields(await cli(master, "redis", ["INFO", "replication"]));
+      return fields.role === "slave" && fields.master_host === promoted && fields.master_link_status === "up" ? fields : undefined;
+    });
+    expect(back.role).toBe("slave");
+    const restartedAt = Number((await master.vm.check("systemctl show -p ExecMainStartTimestampMonotonic --value redis-server")).trim());
+    const killedMonotonic = Number((await master.vm.check("cat /proc/uptime")).split(" ")[0]) * 1e6 - (Date.now() - killedAt) * 1000;
+    expect((restartedAt - killedMonotonic) / 1e6).toBeGreaterThanOrEqual(14);
+    c().time("kill -9 of the master -> back as a replica", `${((Date.now() - killedAt) / 1000).toFixed(0)} s`);
   }), TEST_TIMEOUT_MS + 60_000);
 
   vmTest("a setup that fails leaves Redis and Sentinel stopped, disabled and masked, no port open (replica-1, last)", tracked(async () => {
