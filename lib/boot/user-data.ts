@@ -15,11 +15,15 @@ export function compressedSize(template: string): number {
   return gzipSync(Buffer.from(unescapeTerraformTemplate(template), "utf8"), { level: 6 }).length;
 }
 
-/** Why the user data is too large, naming the largest contributions; undefined when it fits. */
-export function userDataSizeProblem(template: string, contributions: Record<string, string>): string | undefined {
+/**
+ * Why the user data is too large, naming the largest contributions (rendered
+ * only then: every synth of every node pays for the check, not for them);
+ * undefined when it fits.
+ */
+export function userDataSizeProblem(template: string, contributions: () => Record<string, string>): string | undefined {
   const size = compressedSize(template);
   if (size <= USER_DATA_LIMIT_BYTES) return undefined;
-  const largest = Object.entries(contributions)
+  const largest = Object.entries(contributions())
     .map(([name, text]) => ({ name, bytes: compressedSize(text) }))
     .sort((a, b) => b.bytes - a.bytes)
     .slice(0, 3)

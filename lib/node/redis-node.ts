@@ -69,7 +69,7 @@ export class RedisNode extends Construct implements IRedisNode {
     const parts = props.bootParts(eni.privateIp);
     for (const part of parts) part.bind?.(props.role);
     this.userData = renderCloudConfig(parts);
-    const tooLarge = userDataSizeProblem(this.userData, contributionsOf(parts));
+    const tooLarge = userDataSizeProblem(this.userData, () => contributionsOf(parts));
     if (tooLarge) throw new RedisReplicationValidationError(this, tooLarge);
     // The readable cloud-config stays in the synthesized JSON as a local
     // (reviews, snapshots); Terraform fills its references, then gzips it:

@@ -103,7 +103,8 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     // Every user has its own secret; the default user is off.
     const users = new Construct(this, "users");
     const userNamed = (name: string, password?: RedisPassword) => new RedisUser(users, name, { userName: name, password });
-    this.users = applicationUsersOf(props).map((u) => userNamed(u.name, u.password));
+    const applicationUsers = applicationUsersOf(props);
+    this.users = applicationUsers.map((u) => userNamed(u.name, u.password));
     this.adminUser = userNamed(BUILTIN_USERS.admin);
     this.monitorUser = userNamed(BUILTIN_USERS.monitor);
     const replicationUser = userNamed(BUILTIN_USERS.replication);
@@ -136,7 +137,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
         sentinel: sentinelUsers && asBootUser(sentinelUsers.sentinel),
         sentinelPeer: sentinelUsers && asBootUser(sentinelUsers.sentinelPeer),
         sentinelClient: sentinelUsers && asBootUser(sentinelUsers.sentinelClient),
-        applications: applicationUsersOf(props).map((options, i) => ({ user: asBootUser(this.users[i]), rules: rulesOf(options) })),
+        applications: applicationUsers.map((options, i) => ({ user: asBootUser(this.users[i]), rules: rulesOf(options) })),
       },
       defaultMaxMemory: plan.redis.maxMemory ?? defaultMaxMemory(this, "instance-type", plan.nodes[0].instanceType),
     };

@@ -17,7 +17,7 @@ describe("user data size", () => {
 
   test("within the limit: no problem", () => {
     const parts = [part("small", 10, "hello\n")];
-    expect(userDataSizeProblem(renderCloudConfig(parts), contributionsOf(parts))).toBeUndefined();
+    expect(userDataSizeProblem(renderCloudConfig(parts), () => contributionsOf(parts))).toBeUndefined();
   });
 
   test("over the limit: the problem names the size, the limit and the largest parts first", () => {
@@ -25,7 +25,7 @@ describe("user data size", () => {
     const noise = (bytes: number) => randomBytes(bytes).toString("base64");
     const parts = [part("tiny", 10, "x\n"), part("big", 20, noise(9000)), part("bigger", 30, noise(12000))];
     const userData = renderCloudConfig(parts);
-    const problem = userDataSizeProblem(userData, contributionsOf(parts));
+    const problem = userDataSizeProblem(userData, () => contributionsOf(parts));
     expect(compressedSize(userData)).toBeGreaterThan(USER_DATA_LIMIT_BYTES);
     expect(problem).toMatch(
       new RegExp(`^user data is ${compressedSize(userData)} bytes gzip-compressed, over the EC2 limit of 16384; largest boot parts: bigger \\d+ bytes, big \\d+ bytes, core \\d+ bytes$`),
