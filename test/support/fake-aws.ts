@@ -74,6 +74,10 @@ export interface FakeAwsState {
   servedTo: string[];
   /** The parameter or secret served, in the order of servedTo. */
   servedNames: string[];
+  /** Callers (remote addresses) whose role may read nothing: the API answers AccessDeniedException, as IAM would. */
+  deniedTo: string[];
+  /** "<address> <name>" of each read refused that way. */
+  denied: string[];
 }
 
 export class FakeAws {
@@ -86,7 +90,7 @@ export class FakeAws {
 
   reset(): FakeAwsState {
     this.state = { verifyWithSecret: this.opts.creds.SecretAccessKey, hasRole: true, roleFromAttempt: 1, tokenPuts: 0, tokenless: 0, apiCalls: 0,
-      rejected: [], inputs: [], servedTo: [], servedNames: [] };
+      rejected: [], inputs: [], servedTo: [], servedNames: [], deniedTo: [], denied: [] };
     return this.state;
   }
 
@@ -145,6 +149,14 @@ export class FakeAws {
     let input: Record<string, unknown>;
     try { input = JSON.parse(body); } catch { return error("SerializationException", "body is not JSON"); }
     fake.inputs.push(input);
+    const caller = req.socket.remoteAddress ?? "";
+    if (fake.deniedTo.includes(caller)) {
+      const name = String(service === "ssm" ? input.Name : input.SecretId);
+      fake.denied.push(`${caller} ${name}`);
+      const action = service === "ssm" ? "ssm:GetParameter" : "secretsmanager:GetSecretValue";
+      return send(400, { __type: "AccessDeniedException",
+        message: `User: arn:aws:sts::123456789012:assumed-role/${ROLE}/i-0 is not authorized to perform: ${action} on resource: ${name} because no identity-based policy allows the ${action} action` }, JSON_TYPE);
+    }
     if (service === "ssm") {
       const value = stored.ssm.get(String(input.Name));
       if (value === undefined || input.WithDecryption !== true) return error("ParameterNotFound", "");

@@ -8,15 +8,17 @@
  * boot by cloud-init. See README.md, "Booting real VMs". Needs root.
  */
 import { createHash } from "crypto";
+import * as path from "path";
 import { SYSCTL_FILE } from "../../lib/boot";
 import { missingTools, Tool, testNeeding } from "../helpers";
 import { run } from "../integration/harness/netns";
 import { BootedNode, VmCluster } from "./harness/cluster";
+import { buildOldRedisRepo, OLD_REDIS_VERSION } from "./harness/old-redis-repo";
 import { cloudConfigFiles } from "./harness/user-data";
 
 const SUITE = "examples/basic booted on Debian 12 VMs";
 const TOOLS: Tool[] = ["qemu-system-x86_64", "qemu-img", { command: "cloud-localds", args: ["--help"] }, "debootstrap",
-  { command: "openssl", args: ["version"] }, "apt-ftparchive", "redis-cli"];
+  { command: "openssl", args: ["version"] }, "apt-ftparchive", "dpkg-deb", "redis-cli"];
 
 // Bounds. TCG (software emulation), 1 vCPU per VM, 3 VMs on 2 host cores.
 const IMAGE_TIMEOUT_MS = 15 * 60_000; // cold cache: ~1.5 min measured
@@ -24,6 +26,8 @@ const BOOT_TIMEOUT_MS = 12 * 60_000; // QEMU start -> cloud-init finished, all 3
 const SETUP_TIMEOUT_MS = IMAGE_TIMEOUT_MS + BOOT_TIMEOUT_MS + 3 * 60_000;
 const TEST_TIMEOUT_MS = 3 * 60_000;
 const REBOOT_TIMEOUT_MS = 8 * 60_000;
+// The two VMs whose boot must fail, booted side by side after the nodes' scenarios.
+const FAILING_BOOT_TIMEOUT_MS = 10 * 60_000;
 const VM_MEMORY_MB = 1024;
 
 const isRoot = process.getuid?.() === 0;
@@ -125,7 +129,7 @@ function scenarios(): void {
   beforeAll(async () => {
     if (!ready) return; // testNeeding skips (locally) or fails (CI) every test.
     unfinished++;
-    cluster = new VmCluster({ memoryMb: VM_MEMORY_MB, imageTimeoutMs: IMAGE_TIMEOUT_MS, bootTimeoutMs: BOOT_TIMEOUT_MS });
+    cluster = new VmCluster({ memoryMb: VM_MEMORY_MB, imageTimeoutMs: IMAGE_TIMEOUT_MS, bootTimeoutMs: BOOT_TIMEOUT_MS, extraSlots: 2 });
     await cluster.start();
     unfinished--;
   }, SETUP_TIMEOUT_MS);
@@ -325,15 +329,100 @@ function scenarios(): void {
     c().time("kill -9 of the master -> back as a replica", `${((Date.now() - killedAt) / 1000).toFixed(0)} s`);
   }), TEST_TIMEOUT_MS + 60_000);
 
+  /** Redis and Sentinel stopped, disabled and masked; nothing listens on their ports; no process of theirs. */
+  async function expectLockedDown(node: BootedNode): Promise<void> {
+    expect({ node: node.name, active: (await node.vm.exec("systemctl is-active redis-server redis-sentinel")).stdout })
+      .toEqual({ node: node.name, active: "inactive\ninactive\n" });
+    expect({ node: node.name, enabled: (await node.vm.exec("systemctl is-enabled redis-server redis-sentinel")).stdout })
+      .toEqual({ node: node.name, enabled: "masked\nmasked\n" });
+    const ports = [port(node, "redis"), port(node, "sentinel")];
+    expect({ node: node.name, listening: await node.vm.check(`ss -Htln '( sport = :${ports[0]} or sport = :${ports[1]} )'; pgrep -a redis || true`) })
+      .toEqual({ node: node.name, listening: "" });
+    for (const what of ["redis", "sentinel"] as const) await expect(cli(node, what, ["PING"], "admin")).rejects.toThrow(/Connection refused|Could not connect/);
+  }
+
   vmTest("a setup that fails leaves Redis and Sentinel stopped, disabled and masked, no port open (replica-1, last)", tracked(async () => {
     const node = c().node("replica-1");
     // The settings file is gone: the setup fails at its first step.
     const r = await node.vm.exec("REDIS_NODE_ENV=/nonexistent /usr/local/sbin/redis-node-boot", 120_000);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("setup failed: redis-server.service redis-sentinel.service stay stopped, disabled and masked");
-    expect((await node.vm.exec("systemctl is-active redis-server redis-sentinel")).stdout).toBe("inactive\ninactive\n");
-    expect((await node.vm.exec("systemctl is-enabled redis-server redis-sentinel")).stdout).toBe("masked\nmasked\n");
     expect(await node.vm.check("ls -A /run/redis-node/")).toBe("");
-    for (const what of ["redis", "sentinel"] as const) await expect(cli(node, what, ["PING"], "admin")).rejects.toThrow(/Connection refused|Could not connect/);
+    await expectLockedDown(node);
   }), TEST_TIMEOUT_MS);
+
+  // Two more VMs, booted side by side from copies of replica-2's user data:
+  // one whose role may read nothing, one whose apt repository has Redis 6.0.
+  let failingBoots: Promise<BootedNode[]> | undefined;
+  const failingBoot = async (name: "secrets-denied" | "redis-6") => {
+    failingBoots ??= (async () => {
+      const oldRepo = await buildOldRedisRepo(c().image!.repoDir, path.join(c().runDir, "old-redis-repo"));
+      return c().bootExtra([
+        { name: "secrets-denied", like: "replica-2", secretsDenied: true },
+        { name: "redis-6", like: "replica-2", aptRoot: oldRepo },
+      ], FAILING_BOOT_TIMEOUT_MS);
+    })();
+    return (await failingBoots).find((n) => n.name === name)!;
+  };
+  const outputLog = "/var/log/cloud-init-output.log";
+
+  vmTest("a node whose role may not read its secrets: cloud-init error, a clear message, no Redis or Sentinel port, also after a reboot", tracked(async () => {
+    const node = await failingBoot("secrets-denied");
+    expect(node.cloudInit?.status).toBe("error");
+    const aws = c().servers!.aws.state;
+    const first = template(node, "/etc/redis-node/secrets.list").trim().split("\n")[0].split(" ").slice(3).join(" ");
+    // It tried (10 attempts, bounded), was refused every time, and got nothing.
+    expect(aws.denied.filter((d) => d === `${node.address} ${first}`)).toHaveLength(10);
+    expect(aws.servedTo).not.toContain(node.address);
+    const log = await node.vm.check(`cat ${outputLog}`);
+    expect(log).toContain(`cannot read the secret from ssm '${first}': ssm answered: `);
+    expect(log).toContain("is not authorized to perform: ssm:GetParameter");
+    expect(log).toContain("setup failed: redis-server.service redis-sentinel.service stay stopped, disabled and masked");
+    expect(log).not.toMatch(/^redis-node-setup: done$/m);
+    // Masked before apt installed them: the packaged services never started, not even with the stock settings.
+    expect(await node.vm.check("cat /var/log/redis/*.log 2>/dev/null | grep -c 'Redis is starting' || true")).toBe("0\n");
+    expect(await node.vm.check("ls -A /run/redis-node/")).toBe("");
+    await expectLockedDown(node);
+
+    const seconds = await node.vm.reboot(REBOOT_TIMEOUT_MS);
+    c().time("secrets-denied: reboot -> guest agent answers", `${seconds.toFixed(0)} s`);
+    await node.vm.waitForCloudInit(180_000, Date.now());
+    await expectLockedDown(node);
+    expect(await node.vm.check("cat /var/log/redis/*.log 2>/dev/null | grep -c 'Redis is starting' || true")).toBe("0\n");
+  }), FAILING_BOOT_TIMEOUT_MS + REBOOT_TIMEOUT_MS + 4 * 60_000);
+
+  vmTest(`a node whose apt gives Redis ${OLD_REDIS_VERSION} is refused before it reads a secret or changes a setting`, tracked(async () => {
+    const node = await failingBoot("redis-6");
+    expect(node.cloudInit?.status).toBe("error");
+    // cloud-init installed the Redis 6.0 packages of its repository.
+    const fetched = c().servers!.aptRequests.filter((r) => r.from === node.address && r.status === 200).map((r) => decodeURIComponent(r.path));
+    for (const pkg of ["redis-server", "redis-sentinel", "redis-tools"]) {
+      expect({ pkg, fetched: fetched.some((p) => p.includes(`${pkg}_5%3a${OLD_REDIS_VERSION}`)) }).toEqual({ pkg, fetched: true });
+    }
+    expect((await node.vm.check("redis-server --version")).trim()).toContain(`v=${OLD_REDIS_VERSION}`);
+    const log = await node.vm.check(`cat ${outputLog}`);
+    expect(log).toContain(`redis-server is version ${OLD_REDIS_VERSION}; this node needs Redis >= 7.0`);
+    expect(log).toContain("setup failed: redis-server.service redis-sentinel.service stay stopped, disabled and masked");
+    // Every check runs before any step: no secret read, the kernel settings and THP unit untouched.
+    const aws = c().servers!.aws.state;
+    expect([...aws.servedTo, ...aws.denied.map((d) => d.split(" ")[0])]).not.toContain(node.address);
+    expect(await node.vm.check("cat /proc/sys/vm/overcommit_memory; systemctl is-enabled redis-disable-thp.service || true")).toBe("0\ndisabled\n");
+    await expectLockedDown(node);
+  }), FAILING_BOOT_TIMEOUT_MS + 3 * 60_000);
+
+  vmTest("the tuning step fails when THP stays on (a THP unit that does nothing), and passes with the real unit (on the redis-6 VM)", tracked(async () => {
+    const node = await failingBoot("redis-6");
+    const step = Object.keys(cloudConfigFiles(node.userData)).find((f) => /\/parts\/\d+-tuning\.sh$/.test(f));
+    expect(step).toBeDefined();
+    const unit = "redis-disable-thp.service";
+    const thp = "/sys/kernel/mm/transparent_hugepage/enabled";
+    await node.vm.check(`mkdir -p /run/systemd/system/${unit}.d && printf '[Service]\\nExecStart=\\nExecStart=/bin/true\\n' >/run/systemd/system/${unit}.d/does-nothing.conf && ` +
+      `systemctl daemon-reload && echo always >${thp}`);
+    const broken = await node.vm.exec(`bash ${step} prepare`, 60_000);
+    expect({ code: broken.code, stderr: broken.stderr }).toEqual({ code: 1, stderr: expect.stringContaining("transparent huge pages are still enabled") });
+    await node.vm.check(`systemctl stop ${unit}; rm -r /run/systemd/system/${unit}.d && systemctl daemon-reload`);
+    const real = await node.vm.exec(`bash ${step} prepare`, 60_000);
+    expect({ code: real.code, stderr: real.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    expect(await node.vm.check(`cat ${thp}; cat /proc/sys/vm/overcommit_memory`)).toMatch(/\[never\]\n1\n$/);
+  }), FAILING_BOOT_TIMEOUT_MS + 3 * 60_000);
 }

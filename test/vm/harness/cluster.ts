@@ -30,6 +30,19 @@ export interface ClusterOptions {
   readonly imageTimeoutMs: number;
   /** From the first VM's start until every node's cloud-init has finished. */
   readonly bootTimeoutMs: number;
+  /** Taps kept free for VMs that bootExtra() starts later. @default 0 */
+  readonly extraSlots?: number;
+}
+
+/** A VM booted later from a copy of one node's user data, to see that node's boot fail. */
+export interface ExtraVm {
+  readonly name: string;
+  /** The node whose user data it gets, byte for byte. */
+  readonly like: string;
+  /** The fake AWS refuses this VM's every read (its role may read nothing). */
+  readonly secretsDenied?: boolean;
+  /** Another apt repository for this VM (a directory like the image's repo/). */
+  readonly aptRoot?: string;
 }
 
 export interface BootedNode {
@@ -80,6 +93,9 @@ export class VmCluster {
   image: VmImage | undefined;
   servers: BridgeServers | undefined;
   private network: BridgeNetwork | undefined;
+  /** VMs started by bootExtra(), after the nodes. */
+  private readonly extras: BootedNode[] = [];
+  private subnet = "";
   private destroyed: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
   /** Set by destroy(): start() stops before it makes anything new. */
@@ -125,13 +141,13 @@ export class VmCluster {
 
     const examples = synthesizeExampleNodes(image.region).sort((a, b) => Number(b.name === "master") - Number(a.name === "master"));
     const subnet = image.bridgeHost.replace(/\.\d+$/, "");
+    this.subnet = subnet;
     const addressOf = new Map<ExampleNode, string>(examples.map((n, i) => [n, `${subnet}.${10 + i}`]));
     const byEni = Object.fromEntries(examples.map((n) => [n.eni, addressOf.get(n)!]));
     const maxMemoryMb = Math.floor(this.opts.memoryMb * 0.7);
 
-    this.network = await createBridgeNetwork({ hostAddress: image.bridgeHost, prefixLength: PREFIX_LENGTH, metadataAddress: METADATA_ADDRESS, tapCount: examples.length });
+    this.network = await createBridgeNetwork({ hostAddress: image.bridgeHost, prefixLength: PREFIX_LENGTH, metadataAddress: METADATA_ADDRESS, tapCount: examples.length + (this.opts.extraSlots ?? 0) });
     this.checkNotStopping();
-    const prefix = this.network.prefix;
 
     const userData = examples.map((n) => userDataAsEc2ReceivesIt(n, byEni, maxMemoryMb));
     const envs = userData.map((u) => nodeEnv(u, NODE_ENV_PATH));
@@ -153,20 +169,7 @@ export class VmCluster {
     this.checkNotStopping();
 
     examples.forEach((example, i) => {
-      const vm = new Vm({
-        name: example.name,
-        address: addressOf.get(example)!,
-        prefixLength: PREFIX_LENGTH,
-        mac: `52:54:00:d5:fa:${(10 + i).toString(16).padStart(2, "0")}`,
-        tap: this.network!.taps[i],
-        gateway: image.bridgeHost,
-        metadataAddress: METADATA_ADDRESS,
-        instanceId: `i-${prefix}${i}`,
-        userData: userData[i],
-        image,
-        dir: path.join(this.runDir, example.name),
-        memoryMb: this.opts.memoryMb,
-      });
+      const vm = this.newVm(example.name, addressOf.get(example)!, i, userData[i]);
       this.nodes.push({ name: example.name, address: vm.address, vm, userData: userData[i], env: envs[i] });
     });
     for (const node of this.nodes) await node.vm.prepare();
@@ -184,6 +187,60 @@ export class VmCluster {
     if (failures.length > 0) throw new Error(failures.join("\n"));
   }
 
+  /** A VM on the tap of `slot`, at `address`, with `userData` as its seed's user data. */
+  private newVm(name: string, address: string, slot: number, userData: Buffer): Vm {
+    const image = this.image!;
+    return new Vm({
+      name,
+      address,
+      prefixLength: PREFIX_LENGTH,
+      mac: `52:54:00:d5:fa:${(10 + slot).toString(16).padStart(2, "0")}`,
+      tap: this.network!.taps[slot],
+      gateway: image.bridgeHost,
+      metadataAddress: METADATA_ADDRESS,
+      instanceId: `i-${this.network!.prefix}${slot}`,
+      userData,
+      image,
+      dir: path.join(this.runDir, name),
+      memoryMb: this.opts.memoryMb,
+    });
+  }
+
+  /**
+   * Boots more VMs side by side on the free taps (at .30, .31, ...), each
+   * with a copy of one node's user data, and waits (bounded) until
+   * cloud-init has finished on each, with whatever status. For boots that
+   * must fail: the fake AWS refuses a VM's reads, or a VM gets another apt
+   * repository.
+   */
+  async bootExtra(extras: readonly ExtraVm[], timeoutMs: number): Promise<BootedNode[]> {
+    const free = (this.opts.extraSlots ?? 0) - this.extras.length;
+    if (extras.length > free) throw new Error(`bootExtra: ${extras.length} VMs asked, ${free} taps free (raise extraSlots)`);
+    this.checkNotStopping();
+    const started: BootedNode[] = [];
+    for (const extra of extras) {
+      const like = this.node(extra.like);
+      const slot = this.nodes.length + this.extras.length;
+      const address = `${this.subnet}.${30 + this.extras.length}`;
+      const vm = this.newVm(extra.name, address, slot, like.userData);
+      const node: BootedNode = { name: extra.name, address, vm, userData: like.userData, env: like.env };
+      this.extras.push(node);
+      started.push(node);
+      if (extra.secretsDenied) this.servers!.aws.state.deniedTo.push(address);
+      if (extra.aptRoot) this.servers!.aptRootFor.set(address, extra.aptRoot);
+      await vm.prepare();
+    }
+    const bootStarted = Date.now();
+    for (const node of started) this.network!.recordQemuPid(node.vm.start());
+    const results = await Promise.allSettled(started.map(async (node) => {
+      node.cloudInit = await node.vm.waitForCloudInit(timeoutMs - (Date.now() - bootStarted));
+      this.time(`${node.name}: QEMU start -> cloud-init ${node.cloudInit.status}`, `${node.cloudInit.seconds.toFixed(0)} s`);
+    }));
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => String(r.reason?.message ?? r.reason));
+    if (failures.length > 0) throw new Error(failures.join("\n"));
+    return started;
+  }
+
   /** Kills the VMs, closes the servers, removes the network; keeps the logs when `keepLogs`. Idempotent. */
   destroy(keepLogs: boolean): Promise<void> {
     this.destroyed ??= this.destroyNow(keepLogs);
@@ -195,13 +252,13 @@ export class VmCluster {
     // A start still going (its hook timed out): stop it, let it settle (bounded), then remove what it made.
     this.stopping.abort();
     if (this.starting) {
-      for (const node of this.nodes) node.vm.abandon();
+      for (const node of [...this.nodes, ...this.extras]) node.vm.abandon();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.starting.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 60_000)))]);
       clearTimeout(timer);
     }
     if (keepLogs) {
-      for (const node of this.nodes) {
+      for (const node of [...this.nodes, ...this.extras]) {
         await node.vm.collectLogs(path.join(this.runDir, node.name, "guest")).catch((e: Error) => errors.push(`logs of ${node.name}: ${e.message}`));
       }
       if (this.servers) {
@@ -209,7 +266,7 @@ export class VmCluster {
         fs.writeFileSync(path.join(this.runDir, "apt-requests.json"), JSON.stringify(this.servers.aptRequests, null, 2));
       }
     }
-    for (const node of this.nodes) await node.vm.kill().catch((e: Error) => errors.push(`stopping ${node.name}: ${e.message}`));
+    for (const node of [...this.nodes, ...this.extras]) await node.vm.kill().catch((e: Error) => errors.push(`stopping ${node.name}: ${e.message}`));
     await this.servers?.close().catch((e: Error) => errors.push(`closing the servers: ${e.message}`));
     try {
       await this.network?.destroy();
@@ -218,7 +275,7 @@ export class VmCluster {
     }
     if (keepLogs) {
       // The disks are large and say nothing the logs do not.
-      for (const node of this.nodes) {
+      for (const node of [...this.nodes, ...this.extras]) {
         for (const f of ["root.qcow2", "seed.iso", "qga.sock"]) fs.rmSync(path.join(this.runDir, node.name, f), { force: true });
       }
       console.error(`VM logs kept in ${this.runDir} (serial consoles, cloud-init logs, journals)`);

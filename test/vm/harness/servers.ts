@@ -23,6 +23,10 @@ export interface BridgeServers {
   readonly aws: FakeAws;
   /** Every request the apt repository answered. */
   readonly aptRequests: AptRequest[];
+  /** The remote address of every TCP connection to the fake instance metadata. */
+  readonly metadataConnections: string[];
+  /** Another repository directory for a VM, by its address (the image's repository for everyone else). */
+  readonly aptRootFor: Map<string, string>;
   close(): Promise<void>;
 }
 
@@ -45,9 +49,10 @@ async function endpointCertificate(image: VmImage, dir: string): Promise<{ key: 
   return { key: fs.readFileSync(key), cert: fs.readFileSync(cert) };
 }
 
-/** Serves the files of `root` (GET/HEAD, no listing, nothing outside root). */
-function staticFiles(root: string, requests: AptRequest[]): http.RequestListener {
+/** Serves the files of `root`, or of the caller's own root (GET/HEAD, no listing, nothing outside it). */
+function staticFiles(defaultRoot: string, requests: AptRequest[], rootFor: Map<string, string>): http.RequestListener {
   return (req, res) => {
+    const root = rootFor.get(req.socket.remoteAddress ?? "") ?? defaultRoot;
     const url = new URL(req.url ?? "/", "http://repo");
     const name = decodeURIComponent(url.pathname).replace(/^\/+/, "").replace(/^\.\//, "");
     const file = path.join(root, name);
@@ -79,6 +84,8 @@ export async function startBridgeServers(image: VmImage, metadataAddress: string
   aws: Omit<FakeAwsOptions, "region" | "apiPath" | "requireEndpointHost">): Promise<BridgeServers> {
   const fake = new FakeAws({ ...aws, region: image.region, apiPath: "/", requireEndpointHost: true });
   const aptRequests: AptRequest[] = [];
+  const aptRootFor = new Map<string, string>();
+  const metadataConnections: string[] = [];
   const { key, cert } = await endpointCertificate(image, dir);
   const servers: http.Server[] = [];
   const close = async () => {
@@ -89,17 +96,18 @@ export async function startBridgeServers(image: VmImage, metadataAddress: string
   };
   try {
     const imds = http.createServer(fake.listener("imds"));
+    imds.on("connection", (socket) => metadataConnections.push(socket.remoteAddress ?? ""));
     servers.push(imds);
     await listen(imds, 80, metadataAddress);
     const api = https.createServer({ key, cert }, fake.listener("api"));
     servers.push(api);
     await listen(api, 443, image.bridgeHost);
-    const apt = http.createServer(staticFiles(image.repoDir, aptRequests));
+    const apt = http.createServer(staticFiles(image.repoDir, aptRequests, aptRootFor));
     servers.push(apt);
     await listen(apt, image.aptPort, image.bridgeHost);
   } catch (error) {
     await close();
     throw error;
   }
-  return { aws: fake, aptRequests, close };
+  return { aws: fake, aptRequests, aptRootFor, metadataConnections, close };
 }
