@@ -71,6 +71,31 @@ describe("RedisReplicationGroup: topology", () => {
     });
   });
 
+  test("spreads dedicated sentinels round-robin over a literal subnet list, the first in the first subnet", () => {
+    // Two subnets for three data nodes: sentinel-1 in the first, not after the data nodes.
+    expect(eniSubnets(synthGroup({ sentinel: { dedicatedNodeCount: 5 } }))).toEqual({
+      master: "subnet-a",
+      "replica-1": "subnet-b",
+      "replica-2": "subnet-a",
+      "sentinel-1": "subnet-a",
+      "sentinel-2": "subnet-b",
+      "sentinel-3": "subnet-a",
+      "sentinel-4": "subnet-b",
+      "sentinel-5": "subnet-a",
+    });
+  });
+
+  test("spreads dedicated sentinels with element() over a list token", () => {
+    const stack = newStack();
+    const subnets = new TerraformVariable(stack, "subnets", { type: "list(string)" });
+    new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: subnets.listValue, sentinel: { dedicatedNodeCount: 3 } });
+    expect(eniSubnets(synthJson(stack))).toMatchObject({
+      "sentinel-1": "${element(var.subnets, 0)}",
+      "sentinel-2": "${element(var.subnets, 1)}",
+      "sentinel-3": "${element(var.subnets, 2)}",
+    });
+  });
+
   test("shares one AMI lookup and one instance-type lookup between the data nodes", () => {
     const json = synthGroup();
     expect(Object.keys(dataSources(json, "aws_ami"))).toHaveLength(1);
@@ -363,6 +388,15 @@ describe("RedisReplicationGroup: dedicated sentinel nodes", () => {
   test.each(["redis/master", "redis/replica-1"])("%s runs no Sentinel", (node) => {
     expect(cloudConfigFiles(userData[node])["/etc/redis-node/sentinel.conf.template"]).toBeUndefined();
     expect(parseCloudConfig(userData[node]).packages).not.toContain("redis-sentinel");
+  });
+
+  test("node.env of a dedicated sentinel carries a custom sentinel port, and no redis port: it runs no redis-server", () => {
+    const custom = userDataOf(synthGroup({ redis: { port: 7000 }, sentinel: { port: 27000, dedicatedNodeCount: 3 } }));
+    for (const node of ["redis/sentinel-1", "redis/sentinel-2", "redis/sentinel-3"]) {
+      const env = cloudConfigFiles(custom[node])["/etc/redis-node/node.env"];
+      expect(env).toMatch(/^SENTINEL_PORT='27000'$/m);
+      expect(env).not.toMatch(/^REDIS_PORT=/m);
+    }
   });
 
   test("the sentinel-addresses output lists the dedicated nodes", () => {
