@@ -1,7 +1,8 @@
 // The documented defaults (README "Props and defaults", the props' @default),
 // each asserted on the synthesized output, so that a changed default fails a
 // test by name instead of hiding in a snapshot update.
-import { RedisNodeRole, RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
+import { createHash } from "crypto";
+import { RedisNodeRole, RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
 import { BUILTIN_USERS } from "../../lib/boot";
 import { RedisNode } from "../../lib/node/redis-node";
 import { GroupBootContext, nodeBootParts } from "../../lib/private/node-boot";
@@ -99,5 +100,34 @@ describe("sentinel quorum: a majority of the sentinels (more than half) unless s
     const conf = parseRedisConf(cloudConfigFiles(userDataOf(json)[id])[SENTINEL_CONF]);
     const master = id === "master" ? eniAddressRef(json, id) : MASTER_ADDRESS;
     expect(directiveArgs(conf, "sentinel", "monitor")).toEqual(["main", master, "6379", quorum]);
+  });
+});
+
+describe("user data over EC2's 16 KB limit", () => {
+  // Key patterns that hardly compress: hex digests, different for every user.
+  const usersWithLongRules = (count: number) =>
+    Array.from({ length: count }, (_, i) => ({
+      name: `app${i}`,
+      keyPatterns: Array.from({ length: 8 }, (_, j) => `${createHash("sha256").update(`${i}/${j}`).digest("hex")}:*`),
+    }));
+
+  test("application users with long ACL rules fail synth with RedisReplicationValidationError, naming the node and its largest parts", () => {
+    let error: unknown;
+    try {
+      synthGroup({ users: usersWithLongRules(64) });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RedisReplicationValidationError);
+    const message = (error as Error).message;
+    // The master is built first; the ACL file of the redis-server part carries the rules.
+    expect(message).toMatch(
+      /^\[test\/redis\/master\] user data is \d+ bytes gzip-compressed, over the EC2 limit of 16384; largest boot parts: redis-server \d+ bytes, [\w-]+ \d+ bytes, [\w-]+ \d+ bytes$/,
+    );
+    expect(Number(/user data is (\d+) bytes/.exec(message)?.[1])).toBeGreaterThan(16 * 1024);
+  });
+
+  test("the same kind of users, fewer of them, synthesize: the size is the problem", () => {
+    expect(() => synthGroup({ users: usersWithLongRules(4) })).not.toThrow();
   });
 });
