@@ -9,17 +9,26 @@ import { GroupBootContext, nodeBootParts } from "../../lib/private/node-boot";
 import { planGroup } from "../../lib/private/planner";
 import {
   cloudConfigFiles,
+  dataSources,
   directiveArgs,
   eniAddressRef,
+  iamStatements,
+  logicalIdAt,
+  managedPolicyAttachments,
   newStack,
   parseRedisConf,
   ParsedDirective,
+  pathOfLogicalId,
+  resources,
+  SSM_PARAMETER_READS,
   synthJson,
   TerraformJson,
   userDataOf,
+  wildcardGrants,
 } from "../helpers";
 
 const BASE: RedisReplicationGroupProps = { vpcId: "vpc-1", subnetIds: ["subnet-a", "subnet-b"] };
+const REDIS_CONF = "/etc/redis-node/redis.conf.template";
 const SENTINEL_CONF = "/etc/redis-node/sentinel.conf.template";
 
 function synthGroup(props: Partial<RedisReplicationGroupProps> = {}): TerraformJson {
@@ -129,5 +138,133 @@ describe("user data over EC2's 16 KB limit", () => {
 
   test("the same kind of users, fewer of them, synthesize: the size is the problem", () => {
     expect(() => synthGroup({ users: usersWithLongRules(4) })).not.toThrow();
+  });
+});
+
+describe("redis.conf defaults on every data node", () => {
+  let confs: Record<string, ParsedDirective[]>;
+  beforeAll(() => (confs = configsOf(synthGroup(), REDIS_CONF)));
+
+  test("there are the three data nodes", () => {
+    expect(Object.keys(confs).sort()).toEqual(["redis/master", "redis/replica-1", "redis/replica-2"]);
+  });
+
+  test("maxmemory-policy noeviction: writes fail rather than data vanish", () => {
+    for (const conf of Object.values(confs)) expect(directiveArgs(conf, "maxmemory-policy")).toEqual(["noeviction"]);
+  });
+
+  // memory_size of aws_ec2_instance_type is in MiB; Redis' "mb" is MiB too. The
+  // expression has spaces until Terraform renders it: read the line, not its arguments.
+  const MAXMEMORY = /^maxmemory \$\{floor\(\(?data\.aws_ec2_instance_type\.([\w-]+)\.memory_size \* ([\d.]+)\)?\)\}mb$/;
+
+  test.each<[string, Partial<RedisReplicationGroupProps>]>([
+    ["t3.medium", {}],
+    ["r7g.large", { instanceType: "r7g.large" }],
+  ])("maxmemory: 70%% of the memory of the data nodes' instance type (%s), looked up once, a whole number of mb", (instanceType, props) => {
+    const grouped = synthGroup(props);
+    const lookups = dataSources(grouped, "aws_ec2_instance_type");
+    expect(Object.values(lookups)).toEqual([{ instance_type: instanceType }]);
+    const texts = Object.values(userDataOf(grouped)).map((userData) => cloudConfigFiles(userData)[REDIS_CONF]);
+    expect(texts).toHaveLength(3);
+    for (const text of texts) {
+      const lines = text.split("\n").filter((line) => line.startsWith("maxmemory "));
+      expect(lines).toHaveLength(1);
+      const parts = MAXMEMORY.exec(lines[0]);
+      expect(parts && { lookup: parts[1], share: Number(parts[2]) }).toEqual({ lookup: Object.keys(lookups)[0], share: 0.7 });
+    }
+  });
+
+  test("maxmemory given: used as written, no instance type lookup", () => {
+    const grouped = synthGroup({ redis: { maxMemory: "2gb" } });
+    expect(dataSources(grouped, "aws_ec2_instance_type")).toEqual({});
+    for (const conf of Object.values(configsOf(grouped, REDIS_CONF))) expect(directiveArgs(conf, "maxmemory")).toEqual(["2gb"]);
+  });
+});
+
+describe("sentinel.conf defaults on every sentinel", () => {
+  test.each<[string, Partial<RedisReplicationGroupProps>, number]>([
+    ["on the data nodes", {}, 3],
+    ["dedicated", { sentinel: { dedicatedNodeCount: 3 } }, 3],
+  ])("%s: down-after-milliseconds 5000, failover-timeout 60000, parallel-syncs 1", (_case, props, count) => {
+    const confs = Object.values(configsOf(synthGroup(props), SENTINEL_CONF));
+    expect(confs).toHaveLength(count);
+    for (const conf of confs) {
+      expect(directiveArgs(conf, "sentinel", "down-after-milliseconds")).toEqual(["main", "5000"]);
+      expect(directiveArgs(conf, "sentinel", "failover-timeout")).toEqual(["main", "60000"]);
+      expect(directiveArgs(conf, "sentinel", "parallel-syncs")).toEqual(["main", "1"]);
+    }
+  });
+});
+
+describe("instance defaults", () => {
+  test("every instance, dedicated sentinels included: IMDSv2 only (http_tokens required), hop limit 1 (no container reaches the role's keys)", () => {
+    const instances = Object.values(resources(synthGroup({ sentinel: { dedicatedNodeCount: 3 } }), "aws_instance"));
+    expect(instances).toHaveLength(6);
+    for (const instance of instances) {
+      expect(instance.metadata_options).toEqual({ http_endpoint: "enabled", http_tokens: "required", http_put_response_hop_limit: 1 });
+    }
+  });
+});
+
+describe("the node role", () => {
+  // AmazonSSMManagedInstanceCore (policy version v2), as the AWS managed policy reference lists its actions.
+  const SSM_MANAGED_INSTANCE_CORE = [
+    "ssm:DescribeAssociation",
+    "ssm:GetDeployablePatchSnapshotForInstance",
+    "ssm:GetDocument",
+    "ssm:DescribeDocument",
+    "ssm:GetManifest",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:ListAssociations",
+    "ssm:ListInstanceAssociations",
+    "ssm:PutInventory",
+    "ssm:PutComplianceItems",
+    "ssm:PutConfigurePackageResult",
+    "ssm:UpdateAssociationStatus",
+    "ssm:UpdateInstanceAssociationStatus",
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+  ];
+
+  test("Session Manager: an inline policy of AmazonSSMManagedInstanceCore's actions but ssm:GetParameter(s), no managed policy attached", () => {
+    const json = synthGroup();
+    const statements = iamStatements(json);
+    const sessionManager = statements.filter((s) => pathOfLogicalId(s.policy.split(".")[1]) === "redis/node-role/session-manager");
+    expect(sessionManager.map((s) => [s.effect, s.resources])).toEqual([["Allow", ["*"]]]);
+    expect([...sessionManager[0].actions].sort()).toEqual(SSM_MANAGED_INSTANCE_CORE.filter((a) => !/^ssm:GetParameters?$/.test(a)).sort());
+    // Across every policy of the stack: no read of every parameter of the account.
+    expect(wildcardGrants(statements, SSM_PARAMETER_READS)).toEqual([]);
+    expect(managedPolicyAttachments(json)).toEqual([]);
+  });
+});
+
+describe("generated passwords", () => {
+  // One per application user ("app") and per built-in user.
+  const GENERATED_USERS = ["app", ...Object.values(BUILTIN_USERS)];
+  const generatorOf = (json: TerraformJson, user: string) =>
+    dataSources(json, "aws_secretsmanager_random_password")[logicalIdAt({ resource: json.data }, "aws_secretsmanager_random_password", `redis/users/${user}/password-generator`)];
+
+  test("each is 32 letters and digits: punctuation and space excluded, nothing else", () => {
+    const json = synthGroup();
+    expect(Object.keys(dataSources(json, "aws_secretsmanager_random_password"))).toHaveLength(GENERATED_USERS.length);
+    for (const user of GENERATED_USERS) {
+      expect(generatorOf(json, user)).toEqual({ password_length: 32, exclude_punctuation: true, include_space: false });
+    }
+  });
+
+  test("a length given applies to that password only, with the same characters", () => {
+    const json = synthGroup({ password: RedisPassword.generated({ length: 48 }) });
+    expect(generatorOf(json, "app")).toEqual({ password_length: 48, exclude_punctuation: true, include_space: false });
+    expect(generatorOf(json, BUILTIN_USERS.admin)).toEqual({ password_length: 32, exclude_punctuation: true, include_space: false });
   });
 });
