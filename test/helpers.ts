@@ -284,6 +284,76 @@ export function kmsDecryptStatement(key: string, store: string, secretArn: strin
   };
 }
 
+// ---- IAM ----
+
+/** One statement of an identity policy in the synthesized JSON, Action and Resource as lists. */
+export interface IamStatement {
+  /** The policy it is in: "aws_iam_role_policy.<logical id>", "aws_iam_role.<logical id>.inline_policy[0]", ... */
+  readonly policy: string;
+  readonly effect: string;
+  readonly actions: string[];
+  readonly resources: string[];
+  readonly condition?: TerraformJson;
+}
+
+/** Actions that read SSM parameters (values, possibly SecureString ones). */
+export const SSM_PARAMETER_READS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory"];
+
+function statementsOf(policy: string, document: unknown): IamStatement[] {
+  // JSON with references in it is read; a policy that is one Terraform expression (a data source's json) is not.
+  let parsed: TerraformJson | undefined;
+  try {
+    parsed = typeof document === "string" ? (JSON.parse(document) as TerraformJson) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed?.Statement === undefined) throw new Error(`${policy}: the policy is not literal JSON (${JSON.stringify(document)}); the tests cannot read it`);
+  return [parsed.Statement].flat().map((s: TerraformJson) => {
+    // NotAction / NotResource grant everything but what they name: a check by action or resource would pass them by.
+    if (s.NotAction !== undefined || s.NotResource !== undefined) throw new Error(`${policy}: NotAction/NotResource cannot be checked by these tests`);
+    return { policy, effect: s.Effect, actions: [s.Action].flat(), resources: [s.Resource].flat(), condition: s.Condition };
+  });
+}
+
+/**
+ * Every statement of every identity policy a role can get in the synthesized
+ * JSON: each aws_iam_role_policy, aws_iam_policy and inline_policy block of
+ * an aws_iam_role, not only the first one found. Managed policies attached
+ * by ARN are listed by managedPolicyAttachments.
+ */
+export function iamStatements(json: TerraformJson): IamStatement[] {
+  const out: IamStatement[] = [];
+  for (const type of ["aws_iam_role_policy", "aws_iam_policy"]) {
+    for (const [id, policy] of Object.entries(resources(json, type))) out.push(...statementsOf(`${type}.${id}`, policy.policy));
+  }
+  for (const [id, role] of Object.entries(resources(json, "aws_iam_role"))) {
+    [role.inline_policy ?? []].flat().forEach((inline: TerraformJson, i: number) => out.push(...statementsOf(`aws_iam_role.${id}.inline_policy[${i}]`, inline.policy)));
+  }
+  return out;
+}
+
+/** Managed policies attached to roles, as "<role> <policy ARN>", from every way Terraform attaches one. */
+export function managedPolicyAttachments(json: TerraformJson): string[] {
+  return [
+    ...Object.values(resources(json, "aws_iam_role_policy_attachment")).map((a) => `${a.role} ${a.policy_arn}`),
+    ...Object.values(resources(json, "aws_iam_role_policy_attachments_exclusive")).flatMap((a) => [a.policy_arns].flat().map((arn) => `${a.role_name} ${arn}`)),
+    ...Object.entries(resources(json, "aws_iam_role")).flatMap(([id, role]) => [role.managed_policy_arns ?? []].flat().map((arn) => `aws_iam_role.${id} ${arn}`)),
+  ];
+}
+
+/** Whether an IAM action pattern (`*` and `?` wildcards, case-insensitive, as IAM matches) covers `action`. */
+export function actionCovers(pattern: string, action: string): boolean {
+  const regex = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${regex}$`, "i").test(action);
+}
+
+/** The Allow statements that grant any of `actions` on a resource with a wildcard ("*", "arn:aws:ssm:*:*:parameter/*"). */
+export function wildcardGrants(statements: readonly IamStatement[], actions: readonly string[]): IamStatement[] {
+  return statements.filter(
+    (s) => s.effect === "Allow" && s.resources.some((r) => r.includes("*")) && s.actions.some((pattern) => actions.some((a) => actionCovers(pattern, a))),
+  );
+}
+
 // ---- Annotations, external tools ----
 
 /** The warnings cdktf's Annotations.of(...).addWarning recorded on `scope` and below. */

@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from "child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { resources, TerraformJson } from "./helpers";
+import { iamStatements, resources, TerraformJson } from "./helpers";
 
 const ROOT = join(__dirname, "..");
 const PEERS = ["cdktf", "constructs", "@cdktf/provider-aws", "@cdktf/provider-tls"];
@@ -85,14 +85,15 @@ test("installs into a fresh cdktf app, compiles strictly and synthesizes two sta
     "26379 ${aws_security_group.web-servers.id}",
     "6379 ${aws_security_group.web-servers.id}",
   ]);
-  const [policy] = Object.values(resources(web, "aws_iam_role_policy"));
-  expect(policy.role).toBe("${aws_iam_role.web-role.name}");
+  // Every policy of the stack, so that a grant in a second one cannot go unseen: one, on the web role.
+  expect(Object.values(resources(web, "aws_iam_role_policy")).map((p) => p.role)).toEqual(["${aws_iam_role.web-role.name}"]);
   // The application user's password and the sentinel-client user's, from the other stack's state.
-  expect(JSON.parse(policy.policy).Statement).toEqual([
+  expect(iamStatements(web)).toEqual([
     {
-      Effect: "Allow",
-      Action: ["ssm:GetParameter"],
-      Resource: [
+      policy: expect.stringMatching(/^aws_iam_role_policy\./),
+      effect: "Allow",
+      actions: ["ssm:GetParameter"],
+      resources: [
         expect.stringMatching(/^\$\{data\.terraform_remote_state\..*users_app_password_/),
         expect.stringMatching(/^\$\{data\.terraform_remote_state\..*users_sentinel-client_password_/),
       ],

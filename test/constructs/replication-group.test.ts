@@ -1,3 +1,5 @@
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { TerraformVariable } from "cdktf";
 import { RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
 import { compressedSize, passwordPlaceholder, REDIS_RESTART_DROP_IN, SECRETS_LIST_PATH, USER_DATA_BUDGET_BYTES } from "../../lib/boot";
@@ -7,16 +9,20 @@ import {
   directiveArgs,
   directivesNamed,
   eniAddressRef,
+  iamStatements,
   kmsDecryptStatement,
   logicalIdAt,
+  managedPolicyAttachments,
   newStack,
   parseCloudConfig,
   parseRedisConf,
   pathOfLogicalId,
   resources,
+  SSM_PARAMETER_READS,
   synthJson,
   TerraformJson,
   userDataOf,
+  wildcardGrants,
 } from "../helpers";
 
 const SSM_ARN = "arn:aws:ssm:eu-west-1:123456789012:parameter/app/redis";
@@ -62,6 +68,31 @@ describe("RedisReplicationGroup: topology", () => {
       master: "${element(var.subnets, 0)}",
       "replica-1": "${element(var.subnets, 1)}",
       "replica-2": "${element(var.subnets, 2)}",
+    });
+  });
+
+  test("spreads dedicated sentinels round-robin over a literal subnet list, the first in the first subnet", () => {
+    // Two subnets for three data nodes: sentinel-1 in the first, not after the data nodes.
+    expect(eniSubnets(synthGroup({ sentinel: { dedicatedNodeCount: 5 } }))).toEqual({
+      master: "subnet-a",
+      "replica-1": "subnet-b",
+      "replica-2": "subnet-a",
+      "sentinel-1": "subnet-a",
+      "sentinel-2": "subnet-b",
+      "sentinel-3": "subnet-a",
+      "sentinel-4": "subnet-b",
+      "sentinel-5": "subnet-a",
+    });
+  });
+
+  test("spreads dedicated sentinels with element() over a list token", () => {
+    const stack = newStack();
+    const subnets = new TerraformVariable(stack, "subnets", { type: "list(string)" });
+    new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: subnets.listValue, sentinel: { dedicatedNodeCount: 3 } });
+    expect(eniSubnets(synthJson(stack))).toMatchObject({
+      "sentinel-1": "${element(var.subnets, 0)}",
+      "sentinel-2": "${element(var.subnets, 1)}",
+      "sentinel-3": "${element(var.subnets, 2)}",
     });
   });
 
@@ -151,10 +182,35 @@ describe("RedisReplicationGroup: users and their secrets", () => {
 
   test("no node reads a parameter it was not granted, and Session Manager reads none", () => {
     const json = synthGroup();
-    const policies = Object.values(resources(json, "aws_iam_role_policy")).map((p) => JSON.parse(p.policy).Statement).flat();
-    const actions = policies.flatMap((st: { Action: string[]; Resource: string | string[] }) => st.Action.map((a) => `${a} ${st.Resource}`));
-    expect(actions.filter((a) => /^ssm:GetParameter/.test(a) && a.endsWith(" *"))).toEqual([]);
-    expect(resources(json, "aws_iam_role_policy_attachment")).toEqual({});
+    const statements = iamStatements(json);
+    // Both of the node role's policies are read: Session Manager's and the secret reads.
+    expect([...new Set(statements.map((s) => pathOfLogicalId(s.policy.split(".")[1])))].sort()).toEqual(["redis/node-role/read-password", "redis/node-role/session-manager"]);
+    expect(wildcardGrants(statements, SSM_PARAMETER_READS)).toEqual([]);
+    expect(managedPolicyAttachments(json)).toEqual([]);
+  });
+
+  test("that check reads every policy and every resource: a wildcard read in the second policy, in a list, or in a policy of the user's is seen", () => {
+    const stack = newStack();
+    const group = new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: ["subnet-a"] });
+    // Merged into the node role's second policy, as one resource among the parameters it reads.
+    group.nodeRole.addToPolicy({ actions: ["ssm:GetParameter"], resources: ["*"] });
+    const statement = { Effect: "Allow", Action: "ssm:Get*", Resource: "arn:aws:ssm:*:*:parameter/*" };
+    new IamRolePolicy(stack, "extra", { role: group.nodeRole.roleName, policy: JSON.stringify({ Version: "2012-10-17", Statement: statement }) });
+    new IamRolePolicyAttachment(stack, "core", { role: group.nodeRole.roleName, policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" });
+    const json = synthJson(stack);
+    expect(wildcardGrants(iamStatements(json), SSM_PARAMETER_READS).map((s) => s.policy).sort()).toEqual(
+      [`aws_iam_role_policy.${logicalIdAt(json, "aws_iam_role_policy", "redis/node-role/read-password")}`, "aws_iam_role_policy.extra"].sort(),
+    );
+    const roles = Object.keys(resources(json, "aws_iam_role"));
+    expect(managedPolicyAttachments(json)).toEqual(roles.map((id) => `\${aws_iam_role.${id}.name} arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore`));
+    expect(roles).toHaveLength(1);
+  });
+
+  test("a policy the check cannot read fails it instead of passing", () => {
+    const json = { resource: { aws_iam_role_policy: { extra: { role: "r", policy: "${data.aws_iam_policy_document.any.json}" } } } };
+    expect(() => iamStatements(json)).toThrow(/aws_iam_role_policy\.extra: the policy is not literal JSON/);
+    const notAction = { Version: "2012-10-17", Statement: [{ Effect: "Allow", NotAction: "iam:*", Resource: "*" }] };
+    expect(() => iamStatements({ resource: { aws_iam_role_policy: { extra: { role: "r", policy: JSON.stringify(notAction) } } } })).toThrow(/NotAction/);
   });
 
   test.each([
@@ -332,6 +388,15 @@ describe("RedisReplicationGroup: dedicated sentinel nodes", () => {
   test.each(["redis/master", "redis/replica-1"])("%s runs no Sentinel", (node) => {
     expect(cloudConfigFiles(userData[node])["/etc/redis-node/sentinel.conf.template"]).toBeUndefined();
     expect(parseCloudConfig(userData[node]).packages).not.toContain("redis-sentinel");
+  });
+
+  test("node.env of a dedicated sentinel carries a custom sentinel port, and no redis port: it runs no redis-server", () => {
+    const custom = userDataOf(synthGroup({ redis: { port: 7000 }, sentinel: { port: 27000, dedicatedNodeCount: 3 } }));
+    for (const node of ["redis/sentinel-1", "redis/sentinel-2", "redis/sentinel-3"]) {
+      const env = cloudConfigFiles(custom[node])["/etc/redis-node/node.env"];
+      expect(env).toMatch(/^SENTINEL_PORT='27000'$/m);
+      expect(env).not.toMatch(/^REDIS_PORT=/m);
+    }
   });
 
   test("the sentinel-addresses output lists the dedicated nodes", () => {
