@@ -22,14 +22,18 @@ export interface IRedisNode {
    * receives it gzip-compressed.
    */
   readonly userData: string;
+  /**
+   * The node's own instance role: it may read exactly the secrets this node
+   * needs (no other node's TLS key, no password it only checks).
+   * `addToPolicy` adds statements for this node alone.
+   */
+  readonly role: RedisNodeRole;
 }
 
 export interface RedisNodeProps {
   readonly spec: NodeSpec;
   readonly subnetId: string;
   readonly securityGroupIds: string[];
-  /** The role whose instance profile the node uses; boot parts add their statements to it. */
-  readonly role: RedisNodeRole;
   readonly amiId: string;
   readonly keyName?: string;
   readonly tags?: { [key: string]: string };
@@ -49,6 +53,7 @@ export class RedisNode extends Construct implements IRedisNode {
   public readonly instanceId: string;
   public readonly networkInterfaceId: string;
   public readonly userData: string;
+  public readonly role: RedisNodeRole;
   public readonly instance: Instance;
 
   constructor(scope: Construct, id: string, props: RedisNodeProps) {
@@ -66,8 +71,9 @@ export class RedisNode extends Construct implements IRedisNode {
     this.privateIp = eni.privateIp;
     this.networkInterfaceId = eni.id;
 
+    this.role = new RedisNodeRole(this, "role", { tags: props.tags });
     const parts = props.bootParts(eni.privateIp);
-    for (const part of parts) part.bind?.(props.role);
+    for (const part of parts) part.bind?.(this.role);
     this.userData = renderCloudConfig(parts);
     const tooLarge = userDataSizeProblem(this.userData, () => contributionsOf(parts));
     if (tooLarge) throw new RedisReplicationValidationError(this, tooLarge);
@@ -79,7 +85,7 @@ export class RedisNode extends Construct implements IRedisNode {
     this.instance = new Instance(this, "instance", {
       ami: props.amiId,
       instanceType: props.spec.instanceType,
-      iamInstanceProfile: props.role.instanceProfileName,
+      iamInstanceProfile: this.role.instanceProfileName,
       keyName: props.keyName,
       primaryNetworkInterface: { networkInterfaceId: eni.id },
       metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },

@@ -6,7 +6,7 @@ import { RedisPassword } from "../auth/password";
 import { SecretStore } from "../auth/secret-store";
 import { RedisUser } from "../auth/user";
 import { BUILTIN_USERS } from "../boot/render/acl";
-import { RedisNodeRole } from "../iam/node-role";
+import { RedisPolicyStatement } from "../iam/policy-statement";
 import { RedisConnections } from "../network/connections";
 import { RedisSecurityGroup } from "../network/security-group";
 import { defaultMaxMemory, lookupUbuntuAmi } from "../node/machine-image";
@@ -64,8 +64,8 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
   public readonly sentinelPort: number;
   public readonly securityGroup: RedisSecurityGroup;
   public readonly connections: RedisConnections;
-  /** The nodes' instance role: `addToPolicy` adds statements for them. */
-  public readonly nodeRole: RedisNodeRole;
+  /** Every node: the master, the replicas, then dedicated sentinels. Each has its own instance role (`node.role`). */
+  public readonly nodes: IRedisNode[];
   /** The node created as master. */
   public readonly master: IRedisNode;
   public readonly replicas: IRedisNode[];
@@ -121,7 +121,6 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     this.passwordSecretStore = appPassword.store;
     this.passwordKmsKeyArn = appPassword.kmsKeyArn;
     this.sentinelClientPasswordSecretArn = this.sentinelClientUser?.passwordSecretArn;
-    this.nodeRole = new RedisNodeRole(this, "node-role", { tags: props.tags });
     const certificateAuthority = plan.tls.enabled ? new RedisCertificateAuthority(this, "tls", { tags: props.tags }) : undefined;
     this.certificateAuthority = certificateAuthority;
     this.caCertificatePem = certificateAuthority?.certificatePem;
@@ -149,7 +148,6 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
         spec,
         subnetId: subnetAt(spec.subnetIndex),
         securityGroupIds: [this.securityGroupId],
-        role: this.nodeRole,
         amiId: spec.amiId ?? this.defaultAmi(spec.architecture),
         keyName: props.keyName,
         tags: props.tags,
@@ -159,6 +157,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       return { spec, node };
     });
     const ofKind = (kind: NodeKind) => nodes.filter((n) => n.spec.kind === kind).map((n) => n.node);
+    this.nodes = nodes.map((n) => n.node);
     this.master = ofKind(NodeKind.MASTER)[0];
     this.replicas = ofKind(NodeKind.REPLICA);
     this.sentinelNodes = ofKind(NodeKind.SENTINEL);
@@ -207,6 +206,15 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
   /** Opens Redis and Sentinel to every IPv4 address. Only for those who ask by name. */
   public allowFromAnyIpv4(description?: string): void {
     this.connections.allowFromAnyIpv4(description);
+  }
+
+  /**
+   * Adds a statement to the instance role of every node (each node has its
+   * own role, so that it reads only its own secrets). For one node only:
+   * `group.nodes[i].role.addToPolicy`. The same statement twice is added once.
+   */
+  public addToNodePolicy(statement: RedisPolicyStatement): void {
+    for (const node of this.nodes) node.role.addToPolicy(statement);
   }
 
   /** One image lookup per CPU architecture, shared by the nodes. */

@@ -2,7 +2,7 @@ import "cdktf/lib/testing/adapters/jest";
 import { randomBytes } from "crypto";
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { Testing, Token } from "cdktf";
-import { RedisNodeRole, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
+import { RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
 import { tuningPart } from "../../lib/boot";
 import { RedisNode } from "../../lib/node/redis-node";
 import { planGroup } from "../../lib/private/planner";
@@ -58,10 +58,14 @@ describe("every node", () => {
     }
   });
 
-  test("has the group's instance profile and no SSH key", () => {
-    const profile = Object.keys(resources(json, "aws_iam_instance_profile"))[0];
-    for (const instance of instances()) {
+  test("has its own instance profile and role, and no SSH key", () => {
+    const nodes = ["master", "replica-1", "replica-2"];
+    expect(Object.keys(resources(json, "aws_iam_instance_profile"))).toHaveLength(nodes.length);
+    for (const node of nodes) {
+      const instance = resources(json, "aws_instance")[logicalIdAt(json, "aws_instance", `redis/${node}/instance`)];
+      const profile = logicalIdAt(json, "aws_iam_instance_profile", `redis/${node}/role/profile`);
       expect(instance.iam_instance_profile).toBe(`\${aws_iam_instance_profile.${profile}.name}`);
+      expect(resources(json, "aws_iam_instance_profile")[profile].role).toBe(`\${aws_iam_role.${logicalIdAt(json, "aws_iam_role", `redis/${node}/role`)}.name}`);
       expect(instance).not.toHaveProperty("key_name");
     }
   });
@@ -184,12 +188,10 @@ describe("the synth-time size check", () => {
     const spec = planGroup({ vpcId: "vpc-1", subnetIds: ["subnet-1"] }).nodes[0];
     const build = () => {
       const stack = newStack();
-      const role = new RedisNodeRole(stack, "role");
       return new RedisNode(stack, "node", {
         spec,
         subnetId: "subnet-1",
         securityGroupIds: ["sg-1"],
-        role,
         amiId: AMI,
         bootParts: () => [tuningPart({ tcpBacklog: 511 }), { name: "noise", order: 50, packages: [], files: [{ path: "/x", permissions: "0644", content: noise }], env: {} }],
       });

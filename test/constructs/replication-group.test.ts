@@ -40,9 +40,9 @@ const eniSubnets = (json: TerraformJson): Record<string, string> =>
     Object.entries(resources(json, "aws_network_interface")).map(([id, eni]) => [pathOfLogicalId(id).replace(/^redis\/|\/eni$/g, ""), eni.subnet_id]),
   );
 
-/** The nodes' inline policy of secret reads. */
-const passwordPolicy = (json: TerraformJson) =>
-  JSON.parse(resources(json, "aws_iam_role_policy")[logicalIdAt(json, "aws_iam_role_policy", "redis/node-role/read-password")].policy as string);
+/** A node's inline policy of secret reads (the master's unless said): each node has its own role. */
+const passwordPolicy = (json: TerraformJson, node = "master") =>
+  JSON.parse(resources(json, "aws_iam_role_policy")[logicalIdAt(json, "aws_iam_role_policy", `redis/${node}/role/read-password`)].policy as string);
 
 describe("RedisReplicationGroup: topology", () => {
   test("one master and replicaCount replicas, each with its own interface", () => {

@@ -113,14 +113,17 @@ describe("TLS on (the default)", () => {
     expect(text).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE|BEGIN EC/);
   });
 
-  test("the node role reads the three TLS parameters of each node and nothing else besides the users' secrets", () => {
-    const policy = JSON.parse(resourceAt(json, "aws_iam_role_policy", "redis/node-role/read-password").policy as string);
-    const reads = policy.Statement.filter((s: { Action: string[] }) => s.Action.includes("ssm:GetParameter")).flatMap((s: { Resource: string | string[] }) => [s.Resource].flat());
-    const tlsParameters = Object.keys(resources(json, "aws_ssm_parameter"))
-      .filter((id) => pathOfLogicalId(id).startsWith("redis/tls/"))
-      .map((id) => `\${aws_ssm_parameter.${id}.arn}`);
+  test("each node's own role reads the CA certificate and that node's key and certificate, no other node's, besides the users' secrets", () => {
+    const tlsParameters = Object.keys(resources(json, "aws_ssm_parameter")).filter((id) => pathOfLogicalId(id).startsWith("redis/tls/"));
     expect(tlsParameters).toHaveLength(1 + 2 * NODES.length);
-    expect(reads.filter((arn: string) => !arn.includes("_users_")).sort()).toEqual(tlsParameters.sort());
+    const arn = (id: string) => `\${aws_ssm_parameter.${id}.arn}`;
+    for (const node of NODES) {
+      const policy = JSON.parse(resourceAt(json, "aws_iam_role_policy", `redis/${node}/role/read-password`).policy as string);
+      const reads = policy.Statement.filter((s: { Action: string[] }) => s.Action.includes("ssm:GetParameter")).flatMap((s: { Resource: string | string[] }) => [s.Resource].flat());
+      const own = tlsParameters.filter((id) => pathOfLogicalId(id) === "redis/tls/ca-certificate-parameter" || pathOfLogicalId(id).startsWith(`redis/tls/${node}/`));
+      expect({ node, reads: reads.filter((r: string) => !r.includes("_users_")).sort() }).toEqual({ node, reads: own.map(arn).sort() });
+      expect(own).toHaveLength(3);
+    }
   });
 
   test.each(NODES)("%s: the tls step runs between secret-fetch and redis-server and reads the node's own parameters", (node) => {
@@ -265,8 +268,7 @@ describe("client certificates", () => {
       [{ Effect: "Allow", Action: ["ssm:GetParameter"], Resource: [ref(json, "aws_ssm_parameter", `${at}/key-parameter`, "arn"), ref(json, "aws_ssm_parameter", `${at}/certificate-parameter`, "arn")] }],
     ]);
     // The nodes are not granted a client's key.
-    const nodeRole = resourceAt(json, "aws_iam_role_policy", "redis/node-role/read-password").policy as string;
-    expect(nodeRole).not.toContain("_clients_");
+    for (const node of NODES) expect(resourceAt(json, "aws_iam_role_policy", `redis/${node}/role/read-password`).policy as string).not.toContain("_clients_");
     expect(Testing.synth(stack)).not.toMatch(/PRIVATE KEY/);
   });
 

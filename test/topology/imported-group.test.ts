@@ -124,18 +124,21 @@ describe("a group in one stack, used from another stack of the same app", () => 
   });
 });
 
-describe("the node role", () => {
-  test("addToPolicy adds a statement once, also after the nodes were built", () => {
+describe("the node roles", () => {
+  test("addToNodePolicy adds a statement once to every node's own role, also after the nodes were built", () => {
     const stack = newStack();
     const group = new RedisReplicationGroup(stack, "cache", { vpcId: "vpc-1", subnetIds: ["subnet-a"], password: RedisPassword.fromSsmParameterArn(SSM_ARN) });
     const statement = { actions: ["s3:GetObject"], resources: ["arn:aws:s3:::backups/*"] };
-    group.nodeRole.addToPolicy(statement);
-    group.nodeRole.addToPolicy({ ...statement });
+    group.addToNodePolicy(statement);
+    group.addToNodePolicy({ ...statement });
     const json = synthJson(stack);
-    const nodePolicy = resources(json, "aws_iam_role_policy")[logicalIdAt(json, "aws_iam_role_policy", "cache/node-role/read-password")];
-    const statements = JSON.parse(nodePolicy.policy).Statement;
-    expect(statements).toHaveLength(2);
-    expect(statements[0].Action).toEqual(["ssm:GetParameter"]);
-    expect(statements[1]).toEqual({ Effect: "Allow", Action: ["s3:GetObject"], Resource: "arn:aws:s3:::backups/*" });
+    expect(group.nodes.map((n) => n.name)).toEqual(["master", "replica-1", "replica-2"]);
+    for (const node of group.nodes) {
+      const nodePolicy = resources(json, "aws_iam_role_policy")[logicalIdAt(json, "aws_iam_role_policy", `cache/${node.name}/role/read-password`)];
+      const statements = JSON.parse(nodePolicy.policy).Statement;
+      expect(statements).toHaveLength(2);
+      expect(statements[0].Action).toEqual(["ssm:GetParameter"]);
+      expect(statements[1]).toEqual({ Effect: "Allow", Action: ["s3:GetObject"], Resource: "arn:aws:s3:::backups/*" });
+    }
   });
 });
