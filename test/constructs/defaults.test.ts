@@ -2,7 +2,7 @@
 // each asserted on the synthesized output, so that a changed default fails a
 // test by name instead of hiding in a snapshot update.
 import { createHash } from "crypto";
-import { RedisNodeRole, RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
+import { RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
 import { BUILTIN_USERS } from "../../lib/boot";
 import { RedisNode } from "../../lib/node/redis-node";
 import { GroupBootContext, nodeBootParts } from "../../lib/private/node-boot";
@@ -80,7 +80,6 @@ function nodeAlone(props: Partial<RedisReplicationGroupProps>, id: string): Terr
     spec,
     subnetId: "subnet-a",
     securityGroupIds: ["sg-1"],
-    role: new RedisNodeRole(stack, "role"),
     amiId: "ami-0123456789abcdef0",
     bootParts: (address) => nodeBootParts(spec, address, MASTER_ADDRESS, context),
   });
@@ -236,12 +235,14 @@ describe("the node role", () => {
     "ec2messages:SendReply",
   ];
 
-  test("Session Manager: an inline policy of AmazonSSMManagedInstanceCore's actions but ssm:GetParameter(s), no managed policy attached", () => {
+  test("Session Manager: an inline policy of AmazonSSMManagedInstanceCore's actions but ssm:GetParameter(s) on each node's role, no managed policy attached", () => {
     const json = synthGroup();
     const statements = iamStatements(json);
-    const sessionManager = statements.filter((s) => pathOfLogicalId(s.policy.split(".")[1]) === "redis/node-role/session-manager");
-    expect(sessionManager.map((s) => [s.effect, s.resources])).toEqual([["Allow", ["*"]]]);
-    expect([...sessionManager[0].actions].sort()).toEqual(SSM_MANAGED_INSTANCE_CORE.filter((a) => !/^ssm:GetParameters?$/.test(a)).sort());
+    for (const node of ["master", "replica-1", "replica-2"]) {
+      const sessionManager = statements.filter((s) => pathOfLogicalId(s.policy.split(".")[1]) === `redis/${node}/role/session-manager`);
+      expect(sessionManager.map((s) => [s.effect, s.resources])).toEqual([["Allow", ["*"]]]);
+      expect([...sessionManager[0].actions].sort()).toEqual(SSM_MANAGED_INSTANCE_CORE.filter((a) => !/^ssm:GetParameters?$/.test(a)).sort());
+    }
     // Across every policy of the stack: no read of every parameter of the account.
     expect(wildcardGrants(statements, SSM_PARAMETER_READS)).toEqual([]);
     expect(managedPolicyAttachments(json)).toEqual([]);

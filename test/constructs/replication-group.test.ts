@@ -183,8 +183,9 @@ describe("RedisReplicationGroup: users and their secrets", () => {
   test("no node reads a parameter it was not granted, and Session Manager reads none", () => {
     const json = synthGroup();
     const statements = iamStatements(json);
-    // Both of the node role's policies are read: Session Manager's and the secret reads.
-    expect([...new Set(statements.map((s) => pathOfLogicalId(s.policy.split(".")[1])))].sort()).toEqual(["redis/node-role/read-password", "redis/node-role/session-manager"]);
+    // Both policies of each node's role are read: Session Manager's and the secret reads.
+    expect([...new Set(statements.map((s) => pathOfLogicalId(s.policy.split(".")[1])))].sort()).toEqual(
+      ["master", "replica-1", "replica-2"].flatMap((node) => [`redis/${node}/role/read-password`, `redis/${node}/role/session-manager`]).sort());
     expect(wildcardGrants(statements, SSM_PARAMETER_READS)).toEqual([]);
     expect(managedPolicyAttachments(json)).toEqual([]);
   });
@@ -192,18 +193,18 @@ describe("RedisReplicationGroup: users and their secrets", () => {
   test("that check reads every policy and every resource: a wildcard read in the second policy, in a list, or in a policy of the user's is seen", () => {
     const stack = newStack();
     const group = new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: ["subnet-a"] });
-    // Merged into the node role's second policy, as one resource among the parameters it reads.
-    group.nodeRole.addToPolicy({ actions: ["ssm:GetParameter"], resources: ["*"] });
+    // Merged into the last node's second policy, as one resource among the parameters it reads.
+    const last = group.nodes[group.nodes.length - 1];
+    last.role.addToPolicy({ actions: ["ssm:GetParameter"], resources: ["*"] });
     const statement = { Effect: "Allow", Action: "ssm:Get*", Resource: "arn:aws:ssm:*:*:parameter/*" };
-    new IamRolePolicy(stack, "extra", { role: group.nodeRole.roleName, policy: JSON.stringify({ Version: "2012-10-17", Statement: statement }) });
-    new IamRolePolicyAttachment(stack, "core", { role: group.nodeRole.roleName, policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" });
+    new IamRolePolicy(stack, "extra", { role: last.role.roleName, policy: JSON.stringify({ Version: "2012-10-17", Statement: statement }) });
+    new IamRolePolicyAttachment(stack, "core", { role: last.role.roleName, policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" });
     const json = synthJson(stack);
     expect(wildcardGrants(iamStatements(json), SSM_PARAMETER_READS).map((s) => s.policy).sort()).toEqual(
-      [`aws_iam_role_policy.${logicalIdAt(json, "aws_iam_role_policy", "redis/node-role/read-password")}`, "aws_iam_role_policy.extra"].sort(),
+      [`aws_iam_role_policy.${logicalIdAt(json, "aws_iam_role_policy", `redis/${last.name}/role/read-password`)}`, "aws_iam_role_policy.extra"].sort(),
     );
-    const roles = Object.keys(resources(json, "aws_iam_role"));
-    expect(managedPolicyAttachments(json)).toEqual(roles.map((id) => `\${aws_iam_role.${id}.name} arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore`));
-    expect(roles).toHaveLength(1);
+    const role = logicalIdAt(json, "aws_iam_role", `redis/${last.name}/role`);
+    expect(managedPolicyAttachments(json)).toEqual([`\${aws_iam_role.${role}.name} arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore`]);
   });
 
   test("a policy the check cannot read fails it instead of passing", () => {

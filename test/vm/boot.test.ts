@@ -303,6 +303,23 @@ function scenarios(): void {
     });
   }), TEST_TIMEOUT_MS + 60_000);
 
+  vmTest("Redis cannot reach instance metadata (the units' IPAddressDeny): MIGRATE to it fails in connect, while root on the node reaches it", tracked(async () => {
+    const master = c().node("master");
+    const metadata = c().servers!.metadataConnections;
+    const fromMaster = () => metadata.filter((a) => a === master.address).length;
+    const key = `imds-probe-${Date.now()}`;
+    expect(await cli(master, "redis", ["SET", key, "x"])).toBe("OK");
+    const before = fromMaster();
+    // redis-server itself opens a TCP connection to the target of MIGRATE.
+    const migrate = await cli(master, "redis", ["MIGRATE", "169.254.169.254", "80", key, "0", "2000", "COPY"]);
+    expect(migrate).toMatch(/^IOERR error or timeout connecting to the client/);
+    expect(fromMaster()).toBe(before);
+    // The same from a root shell on the node (outside the units) gets through: the route exists, the fence is the unit's.
+    expect(await master.vm.check("curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token")).toBe("200");
+    expect(fromMaster()).toBe(before + 1);
+    expect(await cli(master, "redis", ["DEL", key])).toBe("1");
+  }), TEST_TIMEOUT_MS);
+
   vmTest("kill -9 of the master's redis-server: Sentinel promotes a replica before the restart delay brings it back, as a replica", tracked(async () => {
     const master = c().node("master");
     const witness = c().node("replica-2");
