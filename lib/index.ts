@@ -22,7 +22,7 @@ export { RedisPeer } from "./network/peer";
 export { RedisPortKind } from "./network/port";
 export type { RedisConnectionPorts } from "./network/port";
 export { RedisSecurityGroup } from "./network/security-group";
-export type { RedisSecurityGroupProps } from "./network/security-group";
+export type { RedisEgressOptions, RedisSecurityGroupProps } from "./network/security-group";
 export type { IRedisNode } from "./node/redis-node";
 export { RedisReplicationGroup } from "./topology/replication-group";
 export { RedisReplicationGroupBase } from "./topology/replication-group-base";

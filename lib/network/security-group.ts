@@ -4,6 +4,27 @@ import { Construct } from "constructs";
 import { DEFAULT_REDIS_PORT, DEFAULT_SENTINEL_PORT } from "../private/defaults";
 import { checkNow, requireAwsId, requireDistinctPorts, requirePort } from "../private/validation";
 import { RedisConnections } from "./connections";
+import { RedisPeer } from "./peer";
+
+/** Where the nodes' outbound connections may go, by purpose. */
+export interface RedisEgressOptions {
+  /**
+   * Where the nodes reach the AWS APIs they call, on TCP 443: SSM
+   * Parameter Store (passwords, TLS files), Secrets Manager (secrets you
+   * bring), and Session Manager (ssmmessages, ec2messages). Give the
+   * security group of your VPC interface endpoints to keep this traffic in
+   * the VPC.
+   * @default [RedisPeer.anyIpv4()] (through a NAT gateway)
+   */
+  readonly awsApis?: RedisPeer[];
+  /**
+   * Where the nodes fetch packages at their first boot, on TCP 80 and 443:
+   * apt (redis-server, redis-sentinel, openssl). Give your mirror's or
+   * proxy's address, or [] when the image (`amiId`) already has Redis 7.
+   * @default [RedisPeer.anyIpv4()]
+   */
+  readonly packageMirrors?: RedisPeer[];
+}
 
 export interface RedisSecurityGroupProps {
   /** VPC of the group. */
@@ -13,11 +34,17 @@ export interface RedisSecurityGroupProps {
   /** @default 26379 */
   readonly sentinelPort?: number;
   /**
-   * Allow all outbound traffic. Off, the nodes may reach only TCP 80/443
-   * anywhere (apt, SSM, the secret store) and the Redis ports of the group.
+   * Allow all outbound traffic. Off, the nodes may reach only what `egress`
+   * names and the Redis ports of the group.
    * @default false
    */
   readonly allowAllOutbound?: boolean;
+  /**
+   * Where the nodes' outbound connections may go besides the group's own
+   * ports (not with `allowAllOutbound`).
+   * @default - TCP 443 (AWS APIs, apt over TLS) and 80 (apt) anywhere
+   */
+  readonly egress?: RedisEgressOptions;
   /** @default - the construct path */
   readonly description?: string;
   /** @default - no tags */
@@ -52,7 +79,11 @@ export class RedisSecurityGroup extends Construct {
       requirePort(p, "sentinelPort", this.sentinelPort);
       requireDistinctPorts(p, { redisPort: this.redisPort, sentinelPort: this.sentinelPort });
       requireAwsId(p, "vpcId", props.vpcId, "vpc");
+      if (props.allowAllOutbound && props.egress) p.add("allowAllOutbound and egress exclude each other: allowAllOutbound already allows everything");
     });
+    for (const [prop, peers] of Object.entries(props.egress ?? {})) {
+      for (const peer of (peers as RedisPeer[] | undefined) ?? []) peer.validate(this, `egress.${prop}`);
+    }
 
     const group = new SecurityGroup(this, "group", {
       vpcId: props.vpcId,
@@ -88,16 +119,40 @@ export class RedisSecurityGroup extends Construct {
         description: "all outbound (allowAllOutbound)",
       });
     } else {
-      for (const port of [80, 443]) {
-        new VpcSecurityGroupEgressRule(this, `egress-${port}`, {
-          securityGroupId: group.id,
-          ipProtocol: "tcp",
-          fromPort: port,
-          toPort: port,
-          cidrIpv4: "0.0.0.0/0",
-          description: port === 80 ? "apt package mirrors" : "AWS APIs (SSM, secret store) and apt over TLS",
-        });
+      this.addEgressRules(group.id, props.egress ?? {});
+    }
+  }
+
+  /**
+   * One rule per destination and port, whatever purposes share it; the
+   * default destination (anywhere) keeps the rule addresses egress-80 and
+   * egress-443, so groups made before `egress` existed see no change.
+   */
+  private addEgressRules(securityGroupId: string, egress: RedisEgressOptions): void {
+    const anywhere = [RedisPeer.anyIpv4()];
+    const wanted: Array<[RedisPeer[], number, string]> = [
+      [egress.packageMirrors ?? anywhere, 80, "apt package mirrors"],
+      [egress.awsApis ?? anywhere, 443, "AWS APIs (SSM, secret store, Session Manager)"],
+      [egress.packageMirrors ?? anywhere, 443, "apt over TLS"],
+    ];
+    const rules = new Map<string, { peer: RedisPeer; port: number; purposes: string[] }>();
+    for (const [peers, port, purpose] of wanted) {
+      for (const peer of peers) {
+        const key = `${port}-${peer.keyIn(this)}`;
+        const rule = rules.get(key) ?? { peer, port, purposes: [] };
+        rule.purposes.push(purpose);
+        rules.set(key, rule);
       }
+    }
+    for (const [key, { peer, port, purposes }] of rules) {
+      new VpcSecurityGroupEgressRule(this, key === `${port}-any-ipv4` ? `egress-${port}` : `egress-${key}`, {
+        securityGroupId,
+        ipProtocol: "tcp",
+        fromPort: port,
+        toPort: port,
+        ...peer.toRuleSource(),
+        description: purposes.join(", "),
+      });
     }
   }
 

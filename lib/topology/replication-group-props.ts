@@ -1,6 +1,7 @@
 import { RedisPassword } from "../auth/password";
 import { RedisTlsOptions } from "../auth/tls-options";
 import { RedisUserOptions } from "../auth/user";
+import { RedisEgressOptions } from "../network/security-group";
 import { RedisServerOptions, SentinelConfigOptions } from "../options";
 
 /** Sentinel in a replication group. */
@@ -75,8 +76,15 @@ export interface RedisReplicationGroupProps {
   readonly allowedSecurityGroupIds?: string[];
   /** IPv4 CIDR blocks that may reach Redis and Sentinel (as `group.allowFromCidr`). @default - none */
   readonly allowedCidrs?: string[];
-  /** @default false (only TCP 80/443 and the group's own Redis ports) */
+  /** @default false (only what `egress` names and the group's own Redis ports) */
   readonly allowAllOutbound?: boolean;
+  /**
+   * Where the nodes' outbound connections may go: the AWS APIs on 443 (for
+   * example only your VPC endpoints' security group) and the package
+   * mirrors on 80/443 ([] with an image that has Redis 7).
+   * @default - TCP 443 and 80 anywhere (through a NAT gateway)
+   */
+  readonly egress?: RedisEgressOptions;
   /** redis.conf settings of every data node. */
   readonly redis?: RedisServerOptions;
   /** Sentinel settings. @default - a sentinel on every data node, quorum a majority */

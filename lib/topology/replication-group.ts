@@ -93,6 +93,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       redisPort: plan.redisPort,
       sentinelPort: plan.sentinelPort,
       allowAllOutbound: props.allowAllOutbound,
+      egress: props.egress,
       tags: props.tags,
     });
     this.securityGroupId = this.securityGroup.securityGroupId;

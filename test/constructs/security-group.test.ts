@@ -1,4 +1,4 @@
-import { RedisReplicationGroup, RedisSecurityGroup, RedisSecurityGroupProps } from "../../lib";
+import { RedisPeer, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError, RedisSecurityGroup, RedisSecurityGroupProps } from "../../lib";
 import { newStack, resources, synthJson, TerraformJson } from "../helpers";
 
 type Rule = TerraformJson;
@@ -74,6 +74,47 @@ describe("RedisSecurityGroup", () => {
     expect(summary(egress(json))).toEqual(
       ["tcp 443-443 0.0.0.0/0", "tcp 80-80 0.0.0.0/0", `tcp 26379-26379 ${self}`, `tcp 6379-6379 ${self}`].sort(),
     );
+  });
+
+  test("egress to VPC endpoints only: the AWS APIs through the endpoints' group, no package mirror, nothing anywhere", () => {
+    const { json, self } = build({ egress: { awsApis: [RedisPeer.securityGroupId("sg-0e0d0e0d0e0d0e0d0")], packageMirrors: [] } });
+    expect(summary(egress(json))).toEqual(["tcp 443-443 sg-0e0d0e0d0e0d0e0d0", `tcp 26379-26379 ${self}`, `tcp 6379-6379 ${self}`].sort());
+    const [endpoints] = egress(json).filter((r) => r.referenced_security_group_id === "sg-0e0d0e0d0e0d0e0d0");
+    expect(endpoints.description).toBe("AWS APIs (SSM, secret store, Session Manager)");
+  });
+
+  test("egress to a package mirror in the VPC, AWS APIs anywhere: one rule per destination and port, purposes named", () => {
+    const { json } = build({ egress: { packageMirrors: [RedisPeer.ipv4("10.0.5.0/24")] } });
+    const byTarget = Object.fromEntries(egress(json).filter((r) => r.cidr_ipv4).map((r) => [`${r.from_port} ${r.cidr_ipv4}`, r.description]));
+    expect(byTarget).toEqual({
+      "80 10.0.5.0/24": "apt package mirrors",
+      "443 10.0.5.0/24": "apt over TLS",
+      "443 0.0.0.0/0": "AWS APIs (SSM, secret store, Session Manager)",
+    });
+  });
+
+  test("egress: a destination that serves two purposes on 443 is one rule; the default keeps the addresses egress-80 and egress-443", () => {
+    const shared = build({ egress: { awsApis: [RedisPeer.ipv4("10.0.9.0/24")], packageMirrors: [RedisPeer.ipv4("10.0.9.0/24")] } }).json;
+    expect(egress(shared).filter((r) => r.from_port === 443 && r.cidr_ipv4).map((r) => [r.cidr_ipv4, r.description]))
+      .toEqual([["10.0.9.0/24", "AWS APIs (SSM, secret store, Session Manager), apt over TLS"]]);
+    const ids = Object.keys(resources(build().json, "aws_vpc_security_group_egress_rule"));
+    expect(ids.filter((id) => /^sg_egress-(80|443)_[0-9A-F]{8}$/.test(id))).toHaveLength(2);
+  });
+
+  test("egress: refused with allowAllOutbound, and a destination that is not a group id or CIDR is named", () => {
+    expect(() => build({ allowAllOutbound: true, egress: { packageMirrors: [] } })).toThrow(/allowAllOutbound and egress exclude each other/);
+    expect(() => build({ egress: { awsApis: [RedisPeer.securityGroupId("vpce-0123")] } })).toThrow(RedisReplicationValidationError);
+    expect(() => build({ egress: { awsApis: [RedisPeer.securityGroupId("vpce-0123")] } })).toThrow(/egress\.awsApis/);
+    expect(() => build({ egress: { packageMirrors: [RedisPeer.ipv4("10.0.5.1/24")] } })).toThrow(/egress\.packageMirrors/);
+  });
+
+  test("the group passes egress to its security group", () => {
+    const stack = newStack();
+    const props: RedisReplicationGroupProps = { vpcId: "vpc-123", subnetIds: ["subnet-a"], egress: { awsApis: [RedisPeer.securityGroupId("sg-0e0d0e0d0e0d0e0d0")], packageMirrors: [] } };
+    new RedisReplicationGroup(stack, "redis", props);
+    const json = synthJson(stack);
+    expect(egress(json).filter((r) => r.cidr_ipv4 || r.referenced_security_group_id === "sg-0e0d0e0d0e0d0e0d0").map((r) => `${r.from_port} ${r.cidr_ipv4 ?? r.referenced_security_group_id}`))
+      .toEqual(["443 sg-0e0d0e0d0e0d0e0d0"]);
   });
 
   test("egress with allowAllOutbound: one rule for all protocols", () => {
