@@ -230,6 +230,7 @@ export class VmCluster {
       if (extra.aptRoot) this.servers!.aptRootFor.set(address, extra.aptRoot);
       await vm.prepare();
     }
+    this.checkNotStopping();
     const bootStarted = Date.now();
     for (const node of started) this.network!.recordQemuPid(node.vm.start());
     const results = await Promise.allSettled(started.map(async (node) => {
