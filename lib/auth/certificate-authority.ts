@@ -19,7 +19,7 @@ export const NODE_CERTIFICATE_EARLY_RENEWAL_HOURS = 30 * 24;
 export function tlsProvidersOf(scope: IConstruct): TerraformProvider[] {
   return TerraformStack.of(scope)
     .node.findAll()
-    .filter((c): c is TerraformProvider => c instanceof TerraformProvider && c.terraformResourceType === "tls");
+    .filter((c): c is TerraformProvider => TerraformProvider.isTerraformProvider(c) && c.terraformResourceType === "tls");
 }
 
 /** A name under the library's parameter prefix, from a construct path (as the users' passwords are named). */

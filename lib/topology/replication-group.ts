@@ -1,4 +1,4 @@
-import { Annotations, Fn, TerraformStack, Token } from "cdktf";
+import { Annotations, Fn, Token } from "cdktf";
 import { Construct } from "constructs";
 import { RedisCertificateAuthority } from "../auth/certificate-authority";
 import { RedisClientCertificate } from "../auth/client-certificate";
@@ -12,6 +12,7 @@ import { RedisSecurityGroup } from "../network/security-group";
 import { defaultMaxMemory, lookupUbuntuAmi } from "../node/machine-image";
 import { IRedisNode, RedisNode } from "../node/redis-node";
 import { CpuArchitecture } from "../private/architecture";
+import { stackOfOurKit } from "../private/kit";
 import { GroupBootContext, nodeBootParts } from "../private/node-boot";
 import { applicationUsersOf, NodeKind, planGroup, rulesOf, validateGroupProps } from "../private/planner";
 import { checkNow } from "../private/validation";
@@ -231,7 +232,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
 
   private addOutputs(sentinelEnabled: boolean): void {
     const sentinelClient = this.sentinelClientUser;
-    addGroupOutputs(this, TerraformStack.of(this), [
+    addGroupOutputs(this, stackOfOurKit(this), [
       ["master-address", { value: this.masterAddress, description: "Private address of the node created as master (after a failover, ask Sentinel)" }],
       ["replica-addresses", { value: this.replicaAddresses, description: "Private addresses of the replicas" }],
       ...(sentinelEnabled
