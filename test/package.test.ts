@@ -9,7 +9,7 @@ import { join } from "path";
 import { resources, TerraformJson } from "./helpers";
 
 const ROOT = join(__dirname, "..");
-const PEERS = ["cdktf", "constructs", "@cdktf/provider-aws", "@cdktf/provider-tls"];
+const PEERS = ["cdktf", "constructs", "@cdktf/provider-aws"];
 
 const APP = `
 import { App, TerraformOutput, TerraformStack } from "cdktf";

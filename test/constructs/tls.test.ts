@@ -1,8 +1,8 @@
 // TLS of a group: the CA and node certificates Terraform's tls provider
 // makes, the parameters that carry them to the nodes, the node role's reads,
 // the configs with and without TLS.
-import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
-import { Testing, TerraformOutput, TerraformStack } from "cdktf";
+import { Testing, TerraformOutput, TerraformProvider, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
 import { RedisClientCertificate, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
 import { CA_VALIDITY_HOURS, NODE_CERTIFICATE_EARLY_RENEWAL_HOURS, NODE_CERTIFICATE_VALIDITY_HOURS } from "../../lib/auth/certificate-authority";
 import { TLS_PATHS } from "../../lib/boot";
@@ -206,6 +206,15 @@ describe("TLS off", () => {
 
 describe("the tls provider", () => {
   const tlsProviders = (json: TerraformJson) => json.provider?.tls ?? [];
+  /** A tls provider of the user's own, as a prebuilt or generated binding (`cdktf get`, `cdktn get`) makes it: here with a proxy setting. */
+  class UsersTlsProvider extends TerraformProvider {
+    constructor(scope: Construct, id: string, private readonly proxy?: { fromEnv: boolean }) {
+      super(scope, id, { terraformResourceType: "tls", terraformProviderSource: "hashicorp/tls", terraformGeneratorMetadata: { providerName: "tls" } });
+    }
+    protected synthesizeAttributes() {
+      return this.proxy ? { proxy: [{ from_env: this.proxy.fromEnv }] } : {};
+    }
+  }
 
   test("the group adds one to its stack when there is none", () => {
     const { json, stack } = synthGroup();
@@ -224,7 +233,7 @@ describe("the tls provider", () => {
 
   test("a user's own provider, created first, is kept and no other is added", () => {
     const stack = newStack();
-    new TlsProvider(stack, "my-tls", { proxy: [{ fromEnv: true }] });
+    new UsersTlsProvider(stack, "my-tls", { fromEnv: true });
     const { json } = synthGroup({}, stack);
     expect(tlsProviders(json)).toEqual([{ proxy: [{ from_env: true }] }]);
     expect(() => Testing.synth(stack, true)).not.toThrow();
@@ -233,7 +242,7 @@ describe("the tls provider", () => {
   test("a user's provider created after the group: synth names the problem and the fix", () => {
     const stack = newStack();
     new RedisReplicationGroup(stack, "redis", BASE);
-    new TlsProvider(stack, "my-tls");
+    new UsersTlsProvider(stack, "my-tls");
     expect(() => Testing.synth(stack, true)).toThrow(/the stack has 2 tls providers without an alias.*create yours before the group/);
   });
 });
