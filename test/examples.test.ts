@@ -3,7 +3,8 @@ import { createHash } from "crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "fs";
 import { tmpdir } from "os";
 import { join, relative } from "path";
-import { App, Testing } from "cdktf";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { App, TerraformStack, Testing } from "cdktf";
 import { BasicExampleStack } from "../examples/basic/main";
 import { ExistingAppStack } from "../examples/existing-app/main";
 import { parseCloudConfig, resources, TerraformJson } from "./helpers";
@@ -28,17 +29,32 @@ function userDataSnapshot(text: string): TerraformJson {
   return { bytes: Buffer.byteLength(text), packages: doc.packages, bootcmd: doc.bootcmd, runcmd: doc.runcmd, files };
 }
 
-/** The synthesized JSON with each node's readable user data (the local its user_data_base64 compresses) decoded. */
+/** The AWS provider release that the provider package pins (@cdktf/provider-aws 21: 6.25.0; @cdktn/provider-aws 25 pins its own). */
+const AWS_PROVIDER_PIN = new AwsProvider(new TerraformStack(Testing.app(), "pin"), "aws", { region: "us-east-1" }).terraformGeneratorMetadata!.providerVersion;
+const PIN_PLACEHOLDER = "<the AWS provider package's pin>";
+
+/**
+ * The synthesized JSON with each node's readable user data (the local its
+ * user_data_base64 compresses) decoded, and the AWS provider's pin replaced
+ * by a placeholder: the one snapshot serves the cdktf and the cdktn package,
+ * whose provider packages pin different releases.
+ */
 function snapshotOf(synth: string): TerraformJson {
   const json = JSON.parse(synth) as TerraformJson;
   for (const instance of Object.values(resources(json, "aws_instance"))) {
     const name = /^\$\{base64gzip\(local\.([\w-]+)\)\}$/.exec(instance.user_data_base64)![1];
     json.locals[name] = userDataSnapshot(json.locals[name] as string);
   }
+  expect(json.terraform.required_providers.aws.version).toBe(AWS_PROVIDER_PIN);
+  json.terraform.required_providers.aws.version = PIN_PLACEHOLDER;
   return json;
 }
 
 describe("snapshots", () => {
+  test("the AWS provider's pin is a release", () => {
+    expect(AWS_PROVIDER_PIN).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
   test("BasicExampleStack", () => {
     expect(snapshotOf(Testing.synth(new BasicExampleStack(Testing.app(), "basic", { region: "eu-central-1" })))).toMatchSnapshot();
   });
