@@ -101,7 +101,8 @@ test("every TypeScript snippet of the README compiles, strict, against the libra
           types: ["node"],
           typeRoots: [join(ROOT, "node_modules/@types")],
           baseUrl: ROOT,
-          paths: { "cdktf-redis-replication": ["lib/index.ts"], "*": ["node_modules/*"] },
+          // The package's name (the cdktn package's for its tree), as the snippets import it.
+          paths: { [JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).name]: ["lib/index.ts"], "*": ["node_modules/*"] },
         },
         files,
       }),

@@ -29,15 +29,16 @@ function userDataSnapshot(text: string): TerraformJson {
   return { bytes: Buffer.byteLength(text), packages: doc.packages, bootcmd: doc.bootcmd, runcmd: doc.runcmd, files };
 }
 
-/** The AWS provider release that the provider package pins (@cdktf/provider-aws 21: 6.25.0; @cdktn/provider-aws 25 pins its own). */
-const AWS_PROVIDER_PIN = new AwsProvider(new TerraformStack(Testing.app(), "pin"), "aws", { region: "us-east-1" }).terraformGeneratorMetadata!.providerVersion;
-const PIN_PLACEHOLDER = "<the AWS provider package's pin>";
+/** The AWS provider's source and release, as the provider package pins them (@cdktf/provider-aws 21: "aws" 6.25.0; @cdktn/provider-aws 25: its own). */
+const awsProvider = new AwsProvider(new TerraformStack(Testing.app(), "pin"), "aws", { region: "us-east-1" });
+const AWS_PROVIDER_PIN = { source: awsProvider.terraformProviderSource, version: awsProvider.terraformGeneratorMetadata!.providerVersion };
+const PIN_PLACEHOLDER = "<the AWS provider package's source and pin>";
 
 /**
  * The synthesized JSON with each node's readable user data (the local its
- * user_data_base64 compresses) decoded, and the AWS provider's pin replaced
- * by a placeholder: the one snapshot serves the cdktf and the cdktn package,
- * whose provider packages pin different releases.
+ * user_data_base64 compresses) decoded, and the AWS provider's source and
+ * pin replaced by a placeholder: the one snapshot serves the cdktf and the
+ * cdktn package, whose provider packages pin different releases.
  */
 function snapshotOf(synth: string): TerraformJson {
   const json = JSON.parse(synth) as TerraformJson;
@@ -45,14 +46,14 @@ function snapshotOf(synth: string): TerraformJson {
     const name = /^\$\{base64gzip\(local\.([\w-]+)\)\}$/.exec(instance.user_data_base64)![1];
     json.locals[name] = userDataSnapshot(json.locals[name] as string);
   }
-  expect(json.terraform.required_providers.aws.version).toBe(AWS_PROVIDER_PIN);
-  json.terraform.required_providers.aws.version = PIN_PLACEHOLDER;
+  expect(json.terraform.required_providers.aws).toEqual(AWS_PROVIDER_PIN);
+  json.terraform.required_providers.aws = PIN_PLACEHOLDER;
   return json;
 }
 
 describe("snapshots", () => {
   test("the AWS provider's pin is a release", () => {
-    expect(AWS_PROVIDER_PIN).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(AWS_PROVIDER_PIN.version).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
   test("BasicExampleStack", () => {
@@ -111,18 +112,18 @@ describe("imports", () => {
     expect(importsOf(source)).toEqual(expect.arrayContaining(["a", "b", "c", "./d", "e", "f"]));
   });
 
-  test("nothing imports @cdktf/provider-aws from the package root (it loads every resource)", () => {
+  test("nothing imports the AWS provider package from its root (it loads every resource)", () => {
     expect(files.length).toBeGreaterThan(10);
-    const offenders = files.filter((f) => importsOf(readFileSync(f, "utf8")).includes("@cdktf/provider-aws"));
+    const offenders = files.filter((f) => importsOf(readFileSync(f, "utf8")).some((m) => /^@cdkt[fn]\/provider-aws$/.test(m)));
     expect(offenders.map((f) => relative(ROOT, f))).toEqual([]);
   });
 
-  test("the boot (parts, renderers, cloud-config) imports neither cdktf nor the provider", () => {
+  test("the boot (parts, renderers, cloud-config) imports neither the kit (cdktf, cdktn) nor the provider", () => {
     const configFiles = sourcesUnder(join(ROOT, "lib", "boot"));
     expect(configFiles.length).toBeGreaterThan(10);
     const offenders = configFiles.flatMap((f) =>
       importsOf(readFileSync(f, "utf8"))
-        .filter((m) => /^(cdktf|@cdktf\/provider-aws)(\/|$)/.test(m))
+        .filter((m) => /^(cdkt[fn]|@cdkt[fn]\/provider-aws)(\/|$)/.test(m))
         .map((m) => `${relative(ROOT, f)}: ${m}`),
     );
     expect(offenders).toEqual([]);

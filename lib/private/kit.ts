@@ -12,11 +12,13 @@ import { RedisReplicationValidationError } from "../errors";
 
 const JSII_RTTI = Symbol.for("jsii.rtti");
 
-/** This library's package for each kit: the same source, imports rewritten. */
-export const PACKAGE_FOR_KIT: Readonly<Record<string, string>> = {
-  cdktf: "cdktf-redis-replication",
-  cdktn: "cdktn-redis-replication",
-};
+/** The kits this library is built for, each as its own package from the same source (imports rewritten). */
+const KITS = ["cdktf", "cdktn"];
+
+/** This library's package for a kit ("cdktn" -> "cdktn-redis-replication"); undefined for a kit it is not built for. */
+export function packageForKit(kit: string): string | undefined {
+  return KITS.includes(kit) ? `${kit}-redis-replication` : undefined;
+}
 
 export interface Kit {
   /** "cdktf" or "cdktn". */
@@ -47,13 +49,13 @@ export function stackOfOurKit(scope: IConstruct): IConstruct {
   const stack = [...scope.node.scopes].reverse().find((c) => TerraformStack.isStack(c) || kitOfStackClass(c.constructor) !== undefined);
   if (stack instanceof TerraformStack) return stack;
   const ours = `${OUR_KIT.name} ${OUR_KIT.version}`;
-  const ourPackage = PACKAGE_FOR_KIT[OUR_KIT.name];
+  const ourPackage = packageForKit(OUR_KIT.name);
   if (stack === undefined) {
     throw new RedisReplicationValidationError(scope, `is not inside a TerraformStack: create it in a stack of ${OUR_KIT.name} (${ourPackage} is built for ${ours})`);
   }
   const theirs = kitOfStackClass(stack.constructor);
   if (theirs !== undefined && theirs.name !== OUR_KIT.name) {
-    const theirPackage = PACKAGE_FOR_KIT[theirs.name];
+    const theirPackage = packageForKit(theirs.name);
     throw new RedisReplicationValidationError(
       scope,
       `the stack "${stack.node.path}" is a ${theirs.name} ${theirs.version} stack, and ${ourPackage} is built for ${OUR_KIT.name}: ` +

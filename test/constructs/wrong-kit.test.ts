@@ -6,11 +6,13 @@
 // copy's stack class carrying their type information (cdktn's stack shares
 // cdktf's marker and differs in its jsii fqn). With the real other kit:
 // test-cdktn/wrong-kit.test.ts, run by `npm run test:cdktn`.
+import { readFileSync } from "fs";
+import { join } from "path";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { App, TerraformStack, Testing } from "cdktf";
 import { Construct } from "constructs";
 import { RedisReplicationGroup, RedisReplicationValidationError } from "../../lib";
-import { kitOfStackClass, OUR_KIT, PACKAGE_FOR_KIT } from "../../lib/private/kit";
+import { kitOfStackClass, OUR_KIT, packageForKit } from "../../lib/private/kit";
 
 type Kit = typeof import("cdktf");
 const PROPS = { vpcId: "vpc-1", subnetIds: ["subnet-a"] };
@@ -40,6 +42,8 @@ test("this library's kit is read from its own TerraformStack", () => {
   expect(kitOfStackClass(class MyStack extends TerraformStack {})).toEqual(OUR_KIT);
   expect(kitOfStackClass(App)).toBeUndefined();
   expect(kitOfStackClass(Construct)).toBeUndefined();
+  // The package being tested is the one the errors name for this kit.
+  expect(packageForKit(OUR_KIT.name)).toBe(JSON.parse(readFileSync(join(__dirname, "..", "..", "package.json"), "utf8")).name);
 });
 
 /** A stack class of `kit` that carries the jsii type information of another kit or release. */
@@ -76,8 +80,8 @@ describe("a stack of another copy of the kit", () => {
     const error = errorOf(() => create(new Construct(new OlderStack(new other.App(), "other"), "app")));
     expect(error).toBeInstanceOf(RedisReplicationValidationError);
     expect(error.message).toBe(
-      `[other/app/cache] the stack "other" comes from another copy of ${OUR_KIT.name} (0.20.0) than the one ${PACKAGE_FOR_KIT[OUR_KIT.name]} loads (${OUR_KIT.version}): ` +
-        `install ${OUR_KIT.name} once in the app, as the peer of ${PACKAGE_FOR_KIT[OUR_KIT.name]} (npm ls ${OUR_KIT.name}; npm dedupe)`,
+      `[other/app/cache] the stack "other" comes from another copy of ${OUR_KIT.name} (0.20.0) than the one ${packageForKit(OUR_KIT.name)} loads (${OUR_KIT.version}): ` +
+        `install ${OUR_KIT.name} once in the app, as the peer of ${packageForKit(OUR_KIT.name)} (npm ls ${OUR_KIT.name}; npm dedupe)`,
     );
   });
 });
@@ -89,8 +93,8 @@ test("a stack of the other kit: a validation error that names the package for th
   const error = errorOf(() => new RedisReplicationGroup(new UsersStack(new other.App(), "web"), "cache", PROPS));
   expect(error).toBeInstanceOf(RedisReplicationValidationError);
   expect(error.message).toBe(
-    `[web/cache] the stack "web" is a ${OTHER_KIT} 0.24.0 stack, and ${PACKAGE_FOR_KIT[OUR_KIT.name]} is built for ${OUR_KIT.name}: ` +
-      `in a ${OTHER_KIT} app, use the package ${PACKAGE_FOR_KIT[OTHER_KIT]} instead`,
+    `[web/cache] the stack "web" is a ${OTHER_KIT} 0.24.0 stack, and ${packageForKit(OUR_KIT.name)} is built for ${OUR_KIT.name}: ` +
+      `in a ${OTHER_KIT} app, use the package ${packageForKit(OTHER_KIT)} instead`,
   );
 });
 
@@ -98,6 +102,6 @@ test("no stack at all: a validation error, not the kit's lookup error", () => {
   const error = errorOf(() => new RedisReplicationGroup(new App(), "cache", PROPS));
   expect(error).toBeInstanceOf(RedisReplicationValidationError);
   expect(error.message).toBe(
-    `[cache] is not inside a TerraformStack: create it in a stack of ${OUR_KIT.name} (${PACKAGE_FOR_KIT[OUR_KIT.name]} is built for ${OUR_KIT.name} ${OUR_KIT.version})`,
+    `[cache] is not inside a TerraformStack: create it in a stack of ${OUR_KIT.name} (${packageForKit(OUR_KIT.name)} is built for ${OUR_KIT.name} ${OUR_KIT.version})`,
   );
 });
