@@ -54,6 +54,15 @@ export function cdktfSpecifiersIn(text) {
 
 const REWRITTEN = /\.(ts|js|mjs|json|md)$/;
 
+/** The cdktn package's README starts by saying what it is. */
+const README_HEAD = `# cdktn-redis-replication
+
+> The CDK Terrain (cdktn) build of cdktf-redis-replication: the same
+> library, from the same source, for apps on \`cdktn\` and
+> \`@cdktn/provider-aws\`. Its snippets import the cdktn packages; where
+> the text says cdktf, read cdktn (\`cdktn synth\`, \`cdktn deploy\`).
+`;
+
 function copyTree(from, to, rewrite) {
   const rel = relative(ROOT, from);
   if (LEFT_OUT.has(rel)) return;
@@ -79,6 +88,8 @@ function build() {
   for (const dir of ["lib", "examples", "test"]) copyTree(join(ROOT, dir), join(OUT, dir), true);
   copyTree(join(ROOT, "test-cdktn"), join(OUT, "test", "cdktn"), false);
   for (const file of ["README.md", "tsconfig.build.json", "jest.config.js"]) copyTree(join(ROOT, file), join(OUT, file), true);
+  const readme = join(OUT, "README.md");
+  writeFileSync(readme, readFileSync(readme, "utf8").replace(/^# cdktf-redis-replication\n/, README_HEAD));
   for (const file of ["LICENSE", "CHANGELOG.md"]) copyTree(join(ROOT, file), join(OUT, file), false);
 
   // The tree has no bench/; otherwise the same compiler settings.
