@@ -6,6 +6,9 @@ import { spawnSync } from "child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { TerraformStack, Testing } from "cdktf";
+import { RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../lib";
 
 const ROOT = join(__dirname, "..");
 
@@ -75,7 +78,7 @@ test("the block extractor finds fenced ts blocks and their lines", () => {
 });
 
 test("every TypeScript snippet of the README compiles, strict, against the library", () => {
-  const blocks = typescriptBlocks(readFileSync(join(ROOT, "README.md"), "utf8"));
+  const blocks = typescriptBlocks(README());
   expect(blocks.length).toBeGreaterThanOrEqual(4);
   const dir = mkdtempSync(join(tmpdir(), "readme-snippets-"));
   try {
@@ -98,7 +101,8 @@ test("every TypeScript snippet of the README compiles, strict, against the libra
           types: ["node"],
           typeRoots: [join(ROOT, "node_modules/@types")],
           baseUrl: ROOT,
-          paths: { "cdktf-redis-replication": ["lib/index.ts"], "*": ["node_modules/*"] },
+          // The package's name (the cdktn package's for its tree), as the snippets import it.
+          paths: { [JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).name]: ["lib/index.ts"], "*": ["node_modules/*"] },
         },
         files,
       }),
@@ -111,3 +115,75 @@ test("every TypeScript snippet of the README compiles, strict, against the libra
     rmSync(dir, { recursive: true, force: true });
   }
 }, 90_000);
+
+// ---- The README says what the code does ----
+
+const README = () => readFileSync(join(ROOT, "README.md"), "utf8");
+
+/** The text between `<!-- name:start -->` and `<!-- name:end -->`. */
+function marked(markdown: string, name: string): string {
+  const found = new RegExp(`<!-- ${name}:start -->\\n([\\s\\S]*?)<!-- ${name}:end -->`).exec(markdown);
+  if (!found) throw new Error(`README.md has no ${name} markers`);
+  return found[1];
+}
+
+/** The rows of the outputs table: output name (with `<id>`) and when it exists. */
+function outputsTable(markdown: string): Array<{ name: string; when: string }> {
+  return marked(markdown, "outputs-table")
+    .split("\n")
+    .filter((l) => /^\| `/.test(l))
+    .map((l) => l.split("|").map((cell) => cell.trim()))
+    .map((cells) => ({ name: cells[1].replace(/`/g, ""), when: cells[3] }));
+}
+
+describe("the README's outputs table", () => {
+  const synthOutputs = (props: Partial<RedisReplicationGroupProps>): string[] => {
+    const stack = new TerraformStack(Testing.app(), "app");
+    new AwsProvider(stack, "aws", { region: "eu-west-1" });
+    new RedisReplicationGroup(stack, "cache", { vpcId: "vpc-1", subnetIds: ["subnet-a"], ...props });
+    return Object.keys(JSON.parse(Testing.synth(stack)).output).sort();
+  };
+  const documented = (exists: (when: string) => boolean): string[] =>
+    outputsTable(README())
+      .filter((row) => exists(row.when))
+      .map((row) => row.name.replace("<id>", "cache"))
+      .sort();
+
+  test("every row says when: always, Sentinel on or TLS on", () => {
+    const rows = outputsTable(README());
+    expect(rows.length).toBeGreaterThanOrEqual(8);
+    expect(rows.filter((r) => !["always", "Sentinel on", "TLS on"].includes(r.when))).toEqual([]);
+  });
+
+  test.each([
+    { case: "Sentinel and TLS on (the defaults)", props: {}, sentinel: true, tls: true },
+    { case: "Sentinel off", props: { sentinel: { enabled: false } }, sentinel: false, tls: true },
+    { case: "TLS off", props: { tls: { enabled: false } }, sentinel: true, tls: false },
+  ])("names exactly the outputs a group synthesizes: $case", ({ props, sentinel, tls }) => {
+    const exists = (when: string) => when === "always" || (when === "Sentinel on" && sentinel) || (when === "TLS on" && tls);
+    expect(synthOutputs(props)).toEqual(documented(exists));
+  });
+});
+
+describe("the README's error examples", () => {
+  const errorOf = (props: Partial<RedisReplicationGroupProps>): string => {
+    const stack = new TerraformStack(Testing.app(), "app");
+    try {
+      new RedisReplicationGroup(stack, "cache", { vpcId: "vpc-1", subnetIds: ["subnet-a"], ...props });
+    } catch (error) {
+      expect(error).toBeInstanceOf(RedisReplicationValidationError);
+      return (error as Error).message;
+    }
+    throw new Error("no error");
+  };
+
+  test("one problem: the inline example is the real message", () => {
+    const inline = /`(\[app\/cache\] replicaCount[^`]*)`/.exec(README())?.[1];
+    expect(inline).toBe(errorOf({ replicaCount: 1.5 }));
+  });
+
+  test("several problems: the fenced example is the real message, one a line", () => {
+    const fenced = /```\n(\[app\/cache\] \d+ problems:\n[\s\S]*?)\n```/.exec(README())?.[1];
+    expect(fenced).toBe(errorOf({ replicaCount: 16, redis: { port: 0 } }));
+  });
+});

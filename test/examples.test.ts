@@ -3,7 +3,8 @@ import { createHash } from "crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "fs";
 import { tmpdir } from "os";
 import { join, relative } from "path";
-import { App, Testing } from "cdktf";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { App, TerraformStack, Testing } from "cdktf";
 import { BasicExampleStack } from "../examples/basic/main";
 import { ExistingAppStack } from "../examples/existing-app/main";
 import { parseCloudConfig, resources, TerraformJson } from "./helpers";
@@ -28,17 +29,33 @@ function userDataSnapshot(text: string): TerraformJson {
   return { bytes: Buffer.byteLength(text), packages: doc.packages, bootcmd: doc.bootcmd, runcmd: doc.runcmd, files };
 }
 
-/** The synthesized JSON with each node's readable user data (the local its user_data_base64 compresses) decoded. */
+/** The AWS provider's source and release, as the provider package pins them (@cdktf/provider-aws 21: "aws" 6.25.0; @cdktn/provider-aws 25: its own). */
+const awsProvider = new AwsProvider(new TerraformStack(Testing.app(), "pin"), "aws", { region: "us-east-1" });
+const AWS_PROVIDER_PIN = { source: awsProvider.terraformProviderSource, version: awsProvider.terraformGeneratorMetadata!.providerVersion };
+const PIN_PLACEHOLDER = "<the AWS provider package's source and pin>";
+
+/**
+ * The synthesized JSON with each node's readable user data (the local its
+ * user_data_base64 compresses) decoded, and the AWS provider's source and
+ * pin replaced by a placeholder: the one snapshot serves the cdktf and the
+ * cdktn package, whose provider packages pin different releases.
+ */
 function snapshotOf(synth: string): TerraformJson {
   const json = JSON.parse(synth) as TerraformJson;
   for (const instance of Object.values(resources(json, "aws_instance"))) {
     const name = /^\$\{base64gzip\(local\.([\w-]+)\)\}$/.exec(instance.user_data_base64)![1];
     json.locals[name] = userDataSnapshot(json.locals[name] as string);
   }
+  expect(json.terraform.required_providers.aws).toEqual(AWS_PROVIDER_PIN);
+  json.terraform.required_providers.aws = PIN_PLACEHOLDER;
   return json;
 }
 
 describe("snapshots", () => {
+  test("the AWS provider's pin is a release", () => {
+    expect(AWS_PROVIDER_PIN.version).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
   test("BasicExampleStack", () => {
     expect(snapshotOf(Testing.synth(new BasicExampleStack(Testing.app(), "basic", { region: "eu-central-1" })))).toMatchSnapshot();
   });
@@ -95,18 +112,18 @@ describe("imports", () => {
     expect(importsOf(source)).toEqual(expect.arrayContaining(["a", "b", "c", "./d", "e", "f"]));
   });
 
-  test("nothing imports @cdktf/provider-aws from the package root (it loads every resource)", () => {
+  test("nothing imports the AWS provider package from its root (it loads every resource)", () => {
     expect(files.length).toBeGreaterThan(10);
-    const offenders = files.filter((f) => importsOf(readFileSync(f, "utf8")).includes("@cdktf/provider-aws"));
+    const offenders = files.filter((f) => importsOf(readFileSync(f, "utf8")).some((m) => /^@cdkt[fn]\/provider-aws$/.test(m)));
     expect(offenders.map((f) => relative(ROOT, f))).toEqual([]);
   });
 
-  test("the boot (parts, renderers, cloud-config) imports neither cdktf nor the provider", () => {
+  test("the boot (parts, renderers, cloud-config) imports neither the kit (cdktf, cdktn) nor the provider", () => {
     const configFiles = sourcesUnder(join(ROOT, "lib", "boot"));
     expect(configFiles.length).toBeGreaterThan(10);
     const offenders = configFiles.flatMap((f) =>
       importsOf(readFileSync(f, "utf8"))
-        .filter((m) => /^(cdktf|@cdktf\/provider-aws)(\/|$)/.test(m))
+        .filter((m) => /^(cdkt[fn]|@cdkt[fn]\/provider-aws)(\/|$)/.test(m))
         .map((m) => `${relative(ROOT, f)}: ${m}`),
     );
     expect(offenders).toEqual([]);

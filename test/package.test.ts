@@ -5,11 +5,11 @@
 import { execFileSync, spawnSync } from "child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
-import { join } from "path";
+import { builtinModules } from "module";
+import { dirname, join } from "path";
 import { iamStatements, resources, TerraformJson } from "./helpers";
 
 const ROOT = join(__dirname, "..");
-const PEERS = ["cdktf", "constructs", "@cdktf/provider-aws", "@cdktf/provider-tls"];
 
 const APP = `
 import { App, TerraformOutput, TerraformStack } from "cdktf";
@@ -52,18 +52,34 @@ test("the tarball holds the compiled library, its types and the boot assets, and
   expect(files.filter((f) => !/^package\/(dist\/lib\/.*\.(js|d\.ts|sh)|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/.test(f))).toEqual([]);
 });
 
-test("installs into a fresh cdktf app, compiles strictly and synthesizes two stacks that share a group", () => {
+/** The packages that the compiled library under `dir` imports (not Node's own modules, not its own files). */
+function packagesImportedUnder(dir: string): string[] {
+  const names = new Set<string>();
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith(".js")) continue;
+    for (const [, specifier] of readFileSync(join(entry.parentPath, entry.name), "utf8").matchAll(/\brequire\("([^".][^"]*)"\)/g)) {
+      const name = specifier.startsWith("@") ? specifier.split("/").slice(0, 2).join("/") : specifier.split("/")[0];
+      if (!builtinModules.includes(name.replace(/^node:/, ""))) names.add(name);
+    }
+  }
+  return [...names].sort();
+}
+
+test("installs into a fresh app of its kit, compiles strictly and synthesizes two stacks that share a group", () => {
   const app = join(dir, "app");
   const modules = join(app, "node_modules");
-  for (const scope of ["@cdktf", "@types"]) mkdirSync(join(modules, scope), { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
   // A real directory, as npm installs it (a symlink would make Node resolve the peers from the tarball's folder).
-  const installed = join(modules, "cdktf-redis-replication");
-  mkdirSync(installed);
+  const installed = join(modules, manifest.name);
+  mkdirSync(installed, { recursive: true });
   execFileSync("tar", ["-xzf", tarball, "-C", installed, "--strip-components=1"]);
-  // The peers the app brings, and the package's own dependencies, from this checkout's install.
-  const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8"));
-  expect(Object.keys(manifest.peerDependencies).sort()).toEqual([...PEERS].sort());
-  for (const name of [...PEERS, ...Object.keys(manifest.dependencies ?? {}), "@types/node"]) {
+  // Every package the library loads is a peer (the app brings it) or a dependency, and every peer is one it loads.
+  const peers = Object.keys(manifest.peerDependencies).sort();
+  const dependencies = Object.keys(manifest.dependencies ?? {});
+  expect(packagesImportedUnder(join(installed, "dist", "lib"))).toEqual([...peers, ...dependencies].sort());
+  // The peers and the package's own dependencies, from this checkout's install; nothing else is there.
+  for (const name of [...peers, ...dependencies, "@types/node"]) {
+    mkdirSync(dirname(join(modules, name)), { recursive: true });
     symlinkSync(join(ROOT, "node_modules", name), join(modules, name), "dir");
   }
   writeFileSync(join(app, "main.ts"), APP);

@@ -1,12 +1,8 @@
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
-import { CertRequest } from "@cdktf/provider-tls/lib/cert-request";
-import { LocallySignedCert } from "@cdktf/provider-tls/lib/locally-signed-cert";
-import { PrivateKey } from "@cdktf/provider-tls/lib/private-key";
-import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
-import { SelfSignedCert } from "@cdktf/provider-tls/lib/self-signed-cert";
 import { TerraformProvider, TerraformStack } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import type { NodeTlsMaterial, TlsParameter } from "../boot/parts/tls";
+import { TlsCertRequest, TlsLocallySignedCert, TlsPrivateKey, TlsProvider, TlsSelfSignedCert } from "./tls-resources";
 
 /** Ten years: a CA rollover means new certificates on every node and every client's trust store. */
 export const CA_VALIDITY_HOURS = 10 * 365 * 24;
@@ -19,7 +15,7 @@ export const NODE_CERTIFICATE_EARLY_RENEWAL_HOURS = 30 * 24;
 export function tlsProvidersOf(scope: IConstruct): TerraformProvider[] {
   return TerraformStack.of(scope)
     .node.findAll()
-    .filter((c): c is TerraformProvider => c instanceof TerraformProvider && c.terraformResourceType === "tls");
+    .filter((c): c is TerraformProvider => TerraformProvider.isTerraformProvider(c) && c.terraformResourceType === "tls");
 }
 
 /** A name under the library's parameter prefix, from a construct path (as the users' passwords are named). */
@@ -81,11 +77,11 @@ export class RedisCertificateAuthority extends Construct {
           : [];
       },
     });
-    const key = new PrivateKey(this, "ca-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
+    const key = new TlsPrivateKey(this, "ca-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
     this.privateKeyPem = key.privateKeyPem;
-    const certificate = new SelfSignedCert(this, "ca-certificate", {
+    const certificate = new TlsSelfSignedCert(this, "ca-certificate", {
       privateKeyPem: key.privateKeyPem,
-      subject: [{ commonName: commonName(`Redis CA ${scope.node.path}`) }],
+      subject: { commonName: commonName(`Redis CA ${scope.node.path}`) },
       isCaCertificate: true,
       allowedUses: ["cert_signing", "crl_signing"],
       validityPeriodHours: CA_VALIDITY_HOURS,
@@ -136,13 +132,13 @@ export interface IssueCertificateOptions {
  * (".../certificate").
  */
 export function issueCertificate(scope: Construct, options: IssueCertificateOptions): IssuedCertificate {
-  const key = new PrivateKey(scope, "private-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
-  const request = new CertRequest(scope, "certificate-request", {
+  const key = new TlsPrivateKey(scope, "private-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
+  const request = new TlsCertRequest(scope, "certificate-request", {
     privateKeyPem: key.privateKeyPem,
-    subject: [{ commonName: commonName(scope.node.path) }],
+    subject: { commonName: commonName(scope.node.path) },
     ipAddresses: options.ipAddresses,
   });
-  const certificate = new LocallySignedCert(scope, "certificate", {
+  const certificate = new TlsLocallySignedCert(scope, "certificate", {
     certRequestPem: request.certRequestPem,
     caPrivateKeyPem: options.caPrivateKeyPem,
     caCertPem: options.caCertificatePem,

@@ -4,6 +4,7 @@ import { grantToRole } from "../iam/grant";
 import { RedisPolicyStatement } from "../iam/policy-statement";
 import { RedisAllowFromOptions, RedisConnections } from "../network/connections";
 import { RedisPeer } from "../network/peer";
+import { stackOfOurKit } from "../private/kit";
 
 /**
  * A replication group, created here or imported by its attributes: enough
@@ -95,6 +96,13 @@ export abstract class RedisReplicationGroupBase extends Construct implements IRe
   protected abstract readonly passwordSecretStore?: SecretStore;
   protected abstract readonly passwordKmsKeyArn?: string;
   protected abstract readonly sentinelClientPasswordSecretArn?: string;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    // A stack of the other kit (or of another version of this one) would
+    // fail only at synth, with a TypeError from inside the kit: say so here.
+    stackOfOurKit(this);
+  }
 
   public allowFrom(peer: RedisPeer, options?: RedisAllowFromOptions): void {
     this.connections.allowFrom(peer, options);

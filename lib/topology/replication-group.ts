@@ -1,4 +1,4 @@
-import { Annotations, Fn, TerraformOutput, Token } from "cdktf";
+import { Annotations, Fn, Token } from "cdktf";
 import { Construct } from "constructs";
 import { RedisCertificateAuthority } from "../auth/certificate-authority";
 import { RedisClientCertificate } from "../auth/client-certificate";
@@ -12,9 +12,11 @@ import { RedisSecurityGroup } from "../network/security-group";
 import { defaultMaxMemory, lookupUbuntuAmi } from "../node/machine-image";
 import { IRedisNode, RedisNode } from "../node/redis-node";
 import { CpuArchitecture } from "../private/architecture";
+import { stackOfOurKit } from "../private/kit";
 import { GroupBootContext, nodeBootParts } from "../private/node-boot";
 import { applicationUsersOf, NodeKind, planGroup, rulesOf, validateGroupProps } from "../private/planner";
 import { checkNow } from "../private/validation";
+import { addGroupOutputs } from "./group-outputs";
 import { ImportedRedisReplicationGroup } from "./imported-group";
 import { IRedisReplicationGroup, RedisReplicationGroupAttributes, RedisReplicationGroupBase } from "./replication-group-base";
 import { RedisReplicationGroupProps } from "./replication-group-props";
@@ -46,6 +48,14 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
   public readonly securityGroupId: string;
   /** ARN of the secret of the first application user's password ("app" by default). @attribute */
   public readonly passwordSecretArn: string;
+  /**
+   * Name of the SSM parameter that holds the first application user's
+   * password: "/redis-replication/<group path>/users/app/password" when the
+   * library generates it; for a password you bring, the ARN you gave (SSM's
+   * GetParameter and Secrets Manager's GetSecretValue take it as the name).
+   * @attribute
+   */
+  public readonly passwordParameterName: string;
   /**
    * The group's CA certificate (PEM): clients verify the nodes with it
    * (ioredis `tls: { ca }`, `redis-cli --tls --cacert`). Undefined when TLS is off.
@@ -119,6 +129,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     this.sentinelClientUser = sentinelUsers?.sentinelClient;
     const appPassword = this.users[0].password;
     this.passwordSecretArn = appPassword.secretArn;
+    this.passwordParameterName = appPassword.secretId;
     this.passwordSecretStore = appPassword.store;
     this.passwordKmsKeyArn = appPassword.kmsKeyArn;
     this.sentinelClientPasswordSecretArn = this.sentinelClientUser?.passwordSecretArn;
@@ -229,22 +240,36 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
   }
 
   private addOutputs(sentinelEnabled: boolean): void {
-    new TerraformOutput(this, "master-address", {
-      value: this.masterAddress,
-      description: "Private address of the node created as master (after a failover, ask Sentinel)",
-    });
-    new TerraformOutput(this, "replica-addresses", { value: this.replicaAddresses, description: "Private addresses of the replicas" });
-    if (sentinelEnabled) {
-      new TerraformOutput(this, "sentinel-addresses", { value: this.sentinelAddresses, description: "Addresses of the sentinels" });
-      new TerraformOutput(this, "master-name", { value: this.masterName, description: "Master name to give Sentinel" });
-    }
-    if (this.caCertificatePem !== undefined) {
-      new TerraformOutput(this, "ca-certificate", { value: this.caCertificatePem, description: "CA certificate (PEM) that clients verify the nodes with" });
-    }
-    new TerraformOutput(this, "security-group-id", { value: this.securityGroupId, description: "Security group of the Redis nodes" });
-    new TerraformOutput(this, "password-secret-arn", {
-      value: this.passwordSecretArn,
-      description: "ARN of the parameter or secret holding the Redis password (the value is never an output)",
-    });
+    const sentinelClient = this.sentinelClientUser;
+    addGroupOutputs(this, stackOfOurKit(this), [
+      ["master-address", { value: this.masterAddress, description: "Private address of the node created as master (after a failover, ask Sentinel)" }],
+      ["replica-addresses", { value: this.replicaAddresses, description: "Private addresses of the replicas" }],
+      ...(sentinelEnabled
+        ? ([
+            ["sentinel-addresses", { value: this.sentinelAddresses, description: "Addresses of the sentinels" }],
+            ["master-name", { value: this.masterName, description: "Master name to give Sentinel" }],
+          ] as const)
+        : []),
+      ...(this.caCertificatePem !== undefined
+        ? ([["ca-certificate", { value: this.caCertificatePem, description: "CA certificate (PEM) that clients verify the nodes with" }]] as const)
+        : []),
+      ["security-group-id", { value: this.securityGroupId, description: "Security group of the Redis nodes" }],
+      [
+        "password-secret-arn",
+        { value: this.passwordSecretArn, description: "ARN of the parameter or secret holding the Redis password (the value is never an output)" },
+      ],
+      [
+        "password-parameter-name",
+        { value: this.passwordParameterName, description: "Name of the SSM parameter holding the application user's password (the ARN for a password you brought)" },
+      ],
+      ...(sentinelClient
+        ? ([
+            [
+              "sentinel-client-password-parameter-name",
+              { value: sentinelClient.password.secretId, description: "Name of the SSM parameter holding the sentinel-client user's password" },
+            ],
+          ] as const)
+        : []),
+    ]);
   }
 }

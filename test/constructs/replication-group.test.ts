@@ -1,7 +1,8 @@
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
-import { TerraformVariable } from "cdktf";
-import { RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
+import { TerraformOutput, TerraformVariable } from "cdktf";
+import { Construct } from "constructs";
+import { RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
 import { compressedSize, passwordPlaceholder, REDIS_RESTART_DROP_IN, SECRETS_LIST_PATH, USER_DATA_BUDGET_BYTES } from "../../lib/boot";
 import {
   cloudConfigFiles,
@@ -102,11 +103,20 @@ describe("RedisReplicationGroup: topology", () => {
     expect(Object.keys(dataSources(json, "aws_ec2_instance_type"))).toHaveLength(1);
   });
 
-  test("outputs the addresses, master name, group and password ARN", () => {
-    const outputs = Object.keys(synthGroup().output).map((id) => id.replace(/_[0-9A-F]{8}$/, ""));
-    expect(outputs.sort()).toEqual(
-      ["master-address", "replica-addresses", "sentinel-addresses", "master-name", "security-group-id", "password-secret-arn", "ca-certificate"]
-        .map((o) => `redis_${o}`)
+  test("outputs the addresses, master name, group, CA and password parameter under stable names: <group id>-<name>", () => {
+    expect(Object.keys(synthGroup().output).sort()).toEqual(
+      [
+        "master-address",
+        "replica-addresses",
+        "sentinel-addresses",
+        "master-name",
+        "security-group-id",
+        "password-secret-arn",
+        "password-parameter-name",
+        "sentinel-client-password-parameter-name",
+        "ca-certificate",
+      ]
+        .map((o) => `redis-${o}`)
         .sort(),
     );
     expect(synthGroup({ outputs: false }).output).toBeUndefined();
@@ -114,8 +124,71 @@ describe("RedisReplicationGroup: topology", () => {
 
   test("the master-address output is the master's interface address", () => {
     const json = synthGroup();
-    const output = Object.entries(json.output as TerraformJson).find(([id]) => id.startsWith("redis_master-address_"))!;
-    expect(output[1].value).toBe(eniAddressRef(json, "redis/master"));
+    expect(json.output["redis-master-address"].value).toBe(eniAddressRef(json, "redis/master"));
+  });
+
+  test("the password parameter's name: an attribute and an output, the app user's and the sentinel-client user's", () => {
+    const stack = newStack();
+    const group = new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: ["subnet-a"] });
+    new TerraformOutput(stack, "attribute", { value: group.passwordParameterName });
+    const json = synthJson(stack);
+    const name = `\${aws_ssm_parameter.${logicalIdAt(json, "aws_ssm_parameter", "redis/users/app/password")}.name}`;
+    expect(resources(json, "aws_ssm_parameter")[logicalIdAt(json, "aws_ssm_parameter", "redis/users/app/password")].name).toBe("/redis-replication/test/redis/users/app/password");
+    expect(json.output.attribute.value).toBe(name);
+    expect(json.output["redis-password-parameter-name"].value).toBe(name);
+    expect(json.output["redis-sentinel-client-password-parameter-name"].value).toBe(
+      `\${aws_ssm_parameter.${logicalIdAt(json, "aws_ssm_parameter", "redis/users/sentinel-client/password")}.name}`,
+    );
+  });
+
+  test("a password you bring: its ARN is the parameter name (GetParameter takes it)", () => {
+    const stack = newStack();
+    const group = new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: ["subnet-a"], password: RedisPassword.fromSsmParameterArn(SSM_ARN) });
+    expect(group.passwordParameterName).toBe(SSM_ARN);
+    expect(synthJson(stack).output["redis-password-parameter-name"].value).toBe(SSM_ARN);
+  });
+
+  test("two groups in one stack: each its own outputs, named after it", () => {
+    const stack = newStack();
+    new RedisReplicationGroup(stack, "sessions", { vpcId: "vpc-1", subnetIds: ["subnet-a"] });
+    new RedisReplicationGroup(stack, "queues", { vpcId: "vpc-1", subnetIds: ["subnet-a"], sentinel: { enabled: false }, tls: { enabled: false } });
+    const json = synthJson(stack);
+    const names = Object.keys(json.output);
+    expect(names.filter((n) => n.startsWith("sessions-"))).toHaveLength(9);
+    expect(names.filter((n) => n.startsWith("queues-")).sort()).toEqual(
+      ["master-address", "replica-addresses", "security-group-id", "password-secret-arn", "password-parameter-name"].map((o) => `queues-${o}`).sort(),
+    );
+    expect(json.output["sessions-master-address"].value).toBe(eniAddressRef(json, "sessions/master"));
+    expect(json.output["queues-master-address"].value).toBe(eniAddressRef(json, "queues/master"));
+  });
+
+  test("a nested group: its path under the stack, joined with '-'", () => {
+    const stack = newStack();
+    new RedisReplicationGroup(new Construct(stack, "tenant-a"), "cache", { vpcId: "vpc-1", subnetIds: ["subnet-a"] });
+    new RedisReplicationGroup(new Construct(stack, "tenant-b"), "cache", { vpcId: "vpc-1", subnetIds: ["subnet-a"] });
+    const json = synthJson(stack);
+    expect(json.output["tenant-a-cache-master-address"].value).toBe(eniAddressRef(json, "tenant-a/cache/master"));
+    expect(json.output["tenant-b-cache-master-address"].value).toBe(eniAddressRef(json, "tenant-b/cache/master"));
+  });
+
+  test("two groups whose paths join to the same names: a validation error naming both", () => {
+    const stack = newStack();
+    new RedisReplicationGroup(new Construct(stack, "a-b"), "cache", { vpcId: "vpc-1", subnetIds: ["subnet-a"] });
+    const parent = new Construct(stack, "a");
+    const second = (() => {
+      try {
+        new RedisReplicationGroup(parent, "b-cache", { vpcId: "vpc-1", subnetIds: ["subnet-a"] });
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(second).toBeInstanceOf(RedisReplicationValidationError);
+    expect((second as Error).message).toMatch(
+      /^\[test\/a\/b-cache\] the outputs of this group and of test\/a-b\/cache would have the same names \(a-b-cache-master-address, .*\): give one of the groups \(or its parent\) another id, or set outputs: false on one$/,
+    );
+    // Without outputs, nothing clashes.
+    expect(() => new RedisReplicationGroup(new Construct(stack, "x"), "b-cache", { vpcId: "vpc-1", subnetIds: ["subnet-a"], outputs: false })).not.toThrow();
   });
 });
 
@@ -349,7 +422,7 @@ describe("RedisReplicationGroup: every node's user data", () => {
       expect(parseCloudConfig(userData).packages).not.toContain("redis-sentinel");
       expect(cloudConfigFiles(userData)[REDIS_RESTART_DROP_IN]).toBeUndefined();
     }
-    expect(Object.keys(off.output).some((id) => id.includes("sentinel-addresses"))).toBe(false);
+    expect(Object.keys(off.output).filter((id) => id.includes("sentinel"))).toEqual([]);
   });
 });
 
@@ -401,7 +474,6 @@ describe("RedisReplicationGroup: dedicated sentinel nodes", () => {
   });
 
   test("the sentinel-addresses output lists the dedicated nodes", () => {
-    const output = Object.entries(json.output as TerraformJson).find(([id]) => id.startsWith("redis_sentinel-addresses_"))!;
-    expect(output[1].value).toEqual(["redis/sentinel-1", "redis/sentinel-2", "redis/sentinel-3"].map((n) => eniAddressRef(json, n)));
+    expect(json.output["redis-sentinel-addresses"].value).toEqual(["redis/sentinel-1", "redis/sentinel-2", "redis/sentinel-3"].map((n) => eniAddressRef(json, n)));
   });
 });

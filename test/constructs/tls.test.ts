@@ -1,8 +1,8 @@
 // TLS of a group: the CA and node certificates Terraform's tls provider
 // makes, the parameters that carry them to the nodes, the node role's reads,
 // the configs with and without TLS.
-import { TlsProvider } from "@cdktf/provider-tls/lib/provider";
-import { Testing, TerraformOutput, TerraformStack } from "cdktf";
+import { Testing, TerraformOutput, TerraformProvider, TerraformStack } from "cdktf";
+import { Construct } from "constructs";
 import { RedisClientCertificate, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
 import { CA_VALIDITY_HOURS, NODE_CERTIFICATE_EARLY_RENEWAL_HOURS, NODE_CERTIFICATE_VALIDITY_HOURS } from "../../lib/auth/certificate-authority";
 import { TLS_PATHS } from "../../lib/boot";
@@ -95,8 +95,7 @@ describe("TLS on (the default)", () => {
       type: "String",
       value: caPem,
     });
-    const output = Object.entries(json.output as TerraformJson).find(([id]) => id.startsWith("redis_ca-certificate_"))!;
-    expect(output[1].value).toBe(caPem);
+    expect(json.output["redis-ca-certificate"].value).toBe(caPem);
     // The attribute resolves to the same reference, also through attributes and an imported group.
     const stack = newStack();
     const fresh = new RedisReplicationGroup(stack, "redis", BASE);
@@ -188,7 +187,7 @@ describe("TLS off", () => {
     expect(off.json.provider.tls).toBeUndefined();
     expect(off.json.terraform.required_providers.tls).toBeUndefined();
     expect(off.group.caCertificatePem).toBeUndefined();
-    expect(Object.keys(off.json.output).filter((id) => id.includes("ca-certificate"))).toEqual([]);
+    expect(off.json.output["redis-ca-certificate"]).toBeUndefined();
   });
 
   test.each(NODES)("%s: the plaintext configs: `port`, no tls-* directive, otherwise the same as with TLS; no tls step", (node) => {
@@ -210,6 +209,15 @@ describe("TLS off", () => {
 
 describe("the tls provider", () => {
   const tlsProviders = (json: TerraformJson) => json.provider?.tls ?? [];
+  /** A tls provider of the user's own, as a prebuilt or generated binding (`cdktf get`, `cdktn get`) makes it: here with a proxy setting. */
+  class UsersTlsProvider extends TerraformProvider {
+    constructor(scope: Construct, id: string, private readonly proxy?: { fromEnv: boolean }) {
+      super(scope, id, { terraformResourceType: "tls", terraformProviderSource: "hashicorp/tls", terraformGeneratorMetadata: { providerName: "tls" } });
+    }
+    protected synthesizeAttributes() {
+      return this.proxy ? { proxy: [{ from_env: this.proxy.fromEnv }] } : {};
+    }
+  }
 
   test("the group adds one to its stack when there is none", () => {
     const { json, stack } = synthGroup();
@@ -228,7 +236,7 @@ describe("the tls provider", () => {
 
   test("a user's own provider, created first, is kept and no other is added", () => {
     const stack = newStack();
-    new TlsProvider(stack, "my-tls", { proxy: [{ fromEnv: true }] });
+    new UsersTlsProvider(stack, "my-tls", { fromEnv: true });
     const { json } = synthGroup({}, stack);
     expect(tlsProviders(json)).toEqual([{ proxy: [{ from_env: true }] }]);
     expect(() => Testing.synth(stack, true)).not.toThrow();
@@ -237,7 +245,7 @@ describe("the tls provider", () => {
   test("a user's provider created after the group: synth names the problem and the fix", () => {
     const stack = newStack();
     new RedisReplicationGroup(stack, "redis", BASE);
-    new TlsProvider(stack, "my-tls");
+    new UsersTlsProvider(stack, "my-tls");
     expect(() => Testing.synth(stack, true)).toThrow(/the stack has 2 tls providers without an alias.*create yours before the group/);
   });
 });
