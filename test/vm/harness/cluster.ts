@@ -166,6 +166,9 @@ export class VmCluster {
         image,
         dir: path.join(this.runDir, example.name),
         memoryMb: this.opts.memoryMb,
+        // The node's EBS volume: an NVMe disk with the volume id as serial, outside the VM's
+        // directory so that a VM replacing this one can be given the same disk.
+        dataDisk: envs[i].DATA_VOLUME_ID ? { path: path.join(this.runDir, `${example.name}-data-volume.raw`), volumeId: envs[i].DATA_VOLUME_ID } : undefined,
       });
       this.nodes.push({ name: example.name, address: vm.address, vm, userData: userData[i], env: envs[i] });
     });
