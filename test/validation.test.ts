@@ -190,6 +190,85 @@ describe("bad props fail synth with a RedisReplicationValidationError naming pat
   });
 });
 
+describe("the data volume: gp3's limits, and room for the dataset twice", () => {
+  test.each<{ case: string; dataVolume: RedisReplicationGroupProps["dataVolume"]; maxMemory?: string; message: RegExp }>([
+    { case: "sizeGiB 0", dataVolume: { sizeGiB: 0 }, message: /^\[test\/redis\] dataVolume\.sizeGiB must be a whole number from 1 to 16384, got 0$/ },
+    { case: "sizeGiB 16385", dataVolume: { sizeGiB: 16385 }, message: /^\[test\/redis\] dataVolume\.sizeGiB must be a whole number from 1 to 16384, got 16385$/ },
+    { case: "iops 2999", dataVolume: { iops: 2999 }, message: /^\[test\/redis\] dataVolume\.iops must be a whole number from 3000 to 16000, got 2999$/ },
+    { case: "iops 16001", dataVolume: { sizeGiB: 40, iops: 16001 }, message: /^\[test\/redis\] dataVolume\.iops must be a whole number from 3000 to 16000, got 16001$/ },
+    { case: "throughput 124", dataVolume: { throughputMiBps: 124 }, message: /^\[test\/redis\] dataVolume\.throughputMiBps must be a whole number from 125 to 1000, got 124$/ },
+    {
+      case: "throughput 1001",
+      dataVolume: { sizeGiB: 40, iops: 5000, throughputMiBps: 1001 },
+      message: /^\[test\/redis\] dataVolume\.throughputMiBps must be a whole number from 125 to 1000, got 1001$/,
+    },
+    {
+      case: "12000 IOPS on the default 20 GiB (over 500 per GiB)",
+      dataVolume: { iops: 12000 },
+      message: /^\[test\/redis\] dataVolume\.iops 12000 needs a volume of at least 24 GiB \(gp3: at most 500 IOPS per GiB above 3000\), got sizeGiB 20$/,
+    },
+    {
+      case: "800 MiB/s with the default 3000 IOPS (over IOPS / 4)",
+      dataVolume: { throughputMiBps: 800 },
+      message: /^\[test\/redis\] dataVolume\.throughputMiBps 800 needs at least 3200 IOPS \(gp3: at most 0\.25 MiB\/s per IOPS\), got iops 3000$/,
+    },
+    {
+      case: 'a 10 GiB volume for maxMemory "8gb"',
+      dataVolume: { sizeGiB: 10 },
+      maxMemory: "8gb",
+      message: /^\[test\/redis\] dataVolume\.sizeGiB 10 cannot hold redis\.maxMemory "8gb" twice \(BGSAVE and AOF rewrites write the new file before they remove the old one\): use at least 16, or a smaller maxMemory$/,
+    },
+    {
+      case: 'the default 20 GiB for maxMemory "12gb"',
+      dataVolume: {},
+      maxMemory: "12gb",
+      message: /^\[test\/redis\] dataVolume\.sizeGiB 20 cannot hold redis\.maxMemory "12gb" twice .*: use at least 24, or a smaller maxMemory$/,
+    },
+    {
+      case: "a KMS alias instead of a key ARN",
+      dataVolume: { kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:alias/redis" },
+      message: /^\[test\/redis\] dataVolume\.kmsKeyArn "arn:aws:kms:eu-west-1:123456789012:alias\/redis" is invalid: expected a KMS key ARN such as arn:aws:kms:/,
+    },
+    {
+      case: "settings of a volume that is turned off",
+      dataVolume: { enabled: false, sizeGiB: 50, preventDestroy: false },
+      message: /^\[test\/redis\] dataVolume\.sizeGiB, dataVolume\.preventDestroy has no effect with dataVolume\.enabled false$/,
+    },
+  ])("$case", ({ dataVolume, maxMemory, message }) => {
+    const error = errorOf(() => build({ dataVolume, redis: { maxMemory } }));
+    expect(error).toBeInstanceOf(RedisReplicationValidationError);
+    expect((error as Error).message).toMatch(message);
+  });
+
+  test.each<{ case: string; dataVolume: RedisReplicationGroupProps["dataVolume"]; maxMemory?: string }>([
+    { case: "gp3's maximum IOPS on 32 GiB", dataVolume: { sizeGiB: 32, iops: 16000 } },
+    { case: "the 3000 IOPS baseline on a 1 GiB volume", dataVolume: { sizeGiB: 1 } },
+    { case: "1000 MiB/s with 4000 IOPS", dataVolume: { sizeGiB: 8, iops: 4000, throughputMiBps: 1000 } },
+    { case: 'exactly twice maxMemory "8gb"', dataVolume: { sizeGiB: 16 }, maxMemory: "8gb" },
+    { case: 'maxMemory "0" (no limit: checked at plan)', dataVolume: { sizeGiB: 1 }, maxMemory: "0" },
+    { case: "a KMS key ARN in another partition", dataVolume: { kmsKeyArn: "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" } },
+    { case: "a large maxMemory without a data volume", dataVolume: { enabled: false }, maxMemory: "100gb" },
+  ])("accepts $case", ({ dataVolume, maxMemory }) => {
+    expect(() => build({ dataVolume, redis: { maxMemory } })).not.toThrow();
+  });
+
+  test("tokens are Terraform's to check", () => {
+    const stack = newStack("test");
+    const number = (name: string) => new TerraformVariable(stack, name, { type: "number" }).numberValue;
+    const group = () =>
+      new RedisReplicationGroup(stack, "redis", {
+        ...BASE,
+        redis: { maxMemory: "64gb" },
+        dataVolume: { sizeGiB: number("size"), iops: number("iops"), throughputMiBps: number("throughput"), kmsKeyArn: new TerraformVariable(stack, "key", {}).stringValue },
+      });
+    expect(group).not.toThrow();
+    const volume = Object.values(synthJson(stack).resource.aws_ebs_volume)[0] as Record<string, unknown>;
+    expect(volume).toMatchObject({ size: "${var.size}", iops: "${var.iops}", throughput: "${var.throughput}", kms_key_id: "${var.key}" });
+    // The size is a token, so the literal maxmemory is checked at plan.
+    expect(JSON.stringify(volume)).toContain("((var.size * 1024) >= (2 * 65536))");
+  });
+});
+
 describe("Sentinel count", () => {
   test("fewer than 3 sentinels are accepted with allowFewerThanThreeSentinels", () => {
     expect(() => build({ replicaCount: 1, sentinel: { allowFewerThanThreeSentinels: true } })).not.toThrow();

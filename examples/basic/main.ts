@@ -80,6 +80,8 @@ export class BasicExampleStack extends TerraformStack {
       subnetIds: privateSubnetIds,
       replicaCount: 2,
       allowedSecurityGroupIds: [this.appSecurityGroup.id],
+      // A demo you destroy when done: keep the default (true) where the data matters.
+      dataVolume: { preventDestroy: false },
     });
     new TerraformOutput(this, "app-security-group-id", { value: this.appSecurityGroup.id });
   }

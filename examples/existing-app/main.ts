@@ -30,6 +30,8 @@ export class ExistingAppStack extends TerraformStack {
       instanceType: "r7g.large", // Graviton: the arm64 Ubuntu image is looked up
       password: RedisPassword.generated({ parameterName: "/web/redis/password" }),
       redis: { maxMemoryPolicy: MaxMemoryPolicy.ALLKEYS_LRU, appendOnly: false },
+      // r7g.large: 16 GiB, maxmemory 70% of it; the volume holds the dataset twice.
+      dataVolume: { sizeGiB: 40 },
       sentinel: { masterName: "web-cache" },
     });
     this.cache.allowFromSecurityGroup(webServers.id, "web servers");

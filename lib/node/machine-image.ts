@@ -22,8 +22,17 @@ export function lookupUbuntuAmi(scope: Construct, id: string, architecture: CpuA
   }).id;
 }
 
+/** An instance type as Terraform reads it at plan: its memory, its hypervisor. */
+export function lookupInstanceType(scope: Construct, id: string, instanceType: string): DataAwsEc2InstanceType {
+  return new DataAwsEc2InstanceType(scope, id, { instanceType });
+}
+
+/** The default maxmemory of an instance type in MiB, as a Terraform expression. */
+export function defaultMaxMemoryMiB(type: DataAwsEc2InstanceType): number {
+  return Fn.floor(Op.mul(type.memorySize, DEFAULT_MAXMEMORY_SHARE));
+}
+
 /** The default maxmemory for an instance type, as a Terraform expression. */
-export function defaultMaxMemory(scope: Construct, id: string, instanceType: string): string {
-  const type = new DataAwsEc2InstanceType(scope, id, { instanceType });
-  return `${Token.asString(Fn.floor(Op.mul(type.memorySize, DEFAULT_MAXMEMORY_SHARE)))}mb`;
+export function defaultMaxMemory(type: DataAwsEc2InstanceType): string {
+  return `${Token.asString(defaultMaxMemoryMiB(type))}mb`;
 }

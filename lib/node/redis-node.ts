@@ -6,6 +6,7 @@ import { BootPart, contributionsOf, renderCloudConfig, userDataSizeProblem } fro
 import { RedisReplicationValidationError } from "../errors";
 import { RedisNodeRole } from "../iam/node-role";
 import { NodeSpec } from "../private/planner";
+import { RedisDataVolume, RedisDataVolumeProps } from "./data-volume";
 
 /** One node of a group, as users see it. */
 export interface IRedisNode {
@@ -17,6 +18,8 @@ export interface IRedisNode {
   readonly instanceId: string;
   /** @attribute */
   readonly networkInterfaceId: string;
+  /** The EBS volume with the node's data (undefined on sentinel-only nodes, or with dataVolume.enabled false). @attribute */
+  readonly dataVolumeId?: string;
   /**
    * The readable #cloud-config (a Terraform template); the instance
    * receives it gzip-compressed.
@@ -37,8 +40,10 @@ export interface RedisNodeProps {
   readonly amiId: string;
   readonly keyName?: string;
   readonly tags?: { [key: string]: string };
-  /** The node's boot parts, given the node's own address. */
-  readonly bootParts: (nodeAddress: string) => BootPart[];
+  /** Where and how to make the node's data volume, when its spec has one. */
+  readonly dataVolume?: Omit<RedisDataVolumeProps, "spec" | "tags">;
+  /** The node's boot parts, given the node's own address and data volume. */
+  readonly bootParts: (node: { readonly address: string; readonly dataVolumeId?: string }) => BootPart[];
 }
 
 /**
@@ -52,6 +57,7 @@ export class RedisNode extends Construct implements IRedisNode {
   public readonly privateIp: string;
   public readonly instanceId: string;
   public readonly networkInterfaceId: string;
+  public readonly dataVolumeId?: string;
   public readonly userData: string;
   public readonly role: RedisNodeRole;
   public readonly instance: Instance;
@@ -72,7 +78,13 @@ export class RedisNode extends Construct implements IRedisNode {
     this.networkInterfaceId = eni.id;
 
     this.role = new RedisNodeRole(this, "role", { tags: props.tags });
-    const parts = props.bootParts(eni.privateIp);
+    // Before the instance, whose user data names it; attached after it.
+    const spec = props.spec.dataVolume;
+    if (spec && !props.dataVolume) throw new Error(`node ${id}: its spec has a data volume, but no zone for it`);
+    const dataVolume = spec && new RedisDataVolume(this, "data-volume", { ...props.dataVolume!, spec, tags: { ...tags, Name: `${name}-data` } });
+    this.dataVolumeId = dataVolume?.volumeId;
+
+    const parts = props.bootParts({ address: eni.privateIp, dataVolumeId: dataVolume?.volumeId });
     for (const part of parts) part.bind?.(this.role);
     this.userData = renderCloudConfig(parts);
     const tooLarge = userDataSizeProblem(this.userData, () => contributionsOf(parts));
@@ -94,6 +106,8 @@ export class RedisNode extends Construct implements IRedisNode {
         volumeSize: props.spec.rootVolumeSizeGiB,
         encrypted: true,
         deleteOnTermination: true,
+        // Not volume_tags: those would also claim the data volume's tags.
+        tags,
       },
       userDataBase64: Fn.base64gzip(userData.asString),
       userDataReplaceOnChange: false,
@@ -104,8 +118,8 @@ export class RedisNode extends Construct implements IRedisNode {
       // (terraform apply -replace=...), one at a time.
       lifecycle: { ignoreChanges: ["user_data", "user_data_base64", "ami"] },
       tags,
-      volumeTags: tags,
     });
     this.instanceId = this.instance.id;
+    dataVolume?.attachTo(this.instance.id);
   }
 }

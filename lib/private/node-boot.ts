@@ -2,6 +2,7 @@ import { RedisPasswordBinding } from "../auth/password";
 import {
   AclUser,
   BootPart,
+  dataVolumePart,
   NodeSecret,
   NodeTlsMaterial,
   redisServerPart,
@@ -86,22 +87,27 @@ export function nodeSecrets(spec: NodeSpec, users: GroupBootUsers): NodeSecret[]
   });
 }
 
+/** What a node's boot names that exists only once the node's resources do. */
+export interface NodeResources {
+  /** The address of the node's network interface. */
+  readonly address: string;
+  /** Where the node's key and certificates are, when TLS is planned. */
+  readonly tls?: NodeTlsMaterial;
+  /** The id of the node's data volume, when it has one. */
+  readonly dataVolumeId?: string;
+}
+
 /**
  * The boot parts of one node: which concerns it runs, each with its
- * settings resolved for this node's address and the master's. With TLS
- * planned, `tls` says where the node's key and certificates are.
+ * settings resolved for this node's address and the master's.
  */
-export function nodeBootParts(
-  spec: NodeSpec,
-  nodeAddress: string,
-  masterAddress: string | undefined,
-  ctx: GroupBootContext,
-  tls?: NodeTlsMaterial,
-): BootPart[] {
+export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress: string | undefined, ctx: GroupBootContext): BootPart[] {
   const { plan, users } = ctx;
+  const { address: nodeAddress, tls, dataVolumeId } = node;
   const master = spec.kind === NodeKind.MASTER ? nodeAddress : masterAddress;
   if (master === undefined) throw new Error(`node ${spec.id} is planned before the master`);
   if (plan.tls.enabled !== (tls !== undefined)) throw new Error(`node ${spec.id}: TLS is ${plan.tls.enabled ? "on" : "off"} in the plan, not in the node's material`);
+  if ((spec.dataVolume !== undefined) !== (dataVolumeId !== undefined)) throw new Error(`node ${spec.id}: a data volume is ${spec.dataVolume ? "" : "not "}planned, but the node has ${dataVolumeId ? "one" : "none"}`);
   const tlsSettings: TlsSettings | undefined = tls && { requireClientCertificates: plan.tls.requireClientCertificates };
   const redis = spec.runsRedis
     ? resolveRedisConf(plan.redis, {
@@ -115,6 +121,7 @@ export function nodeBootParts(
     : undefined;
   const parts: BootPart[] = [tuningPart({ tcpBacklog: redis?.tcpBacklog ?? 511 }), secretFetchPart(nodeSecrets(spec, users))];
   if (tls) parts.push(tlsPart({ material: tls, nodeAddress }));
+  if (dataVolumeId) parts.push(dataVolumePart({ volumeId: dataVolumeId }));
   if (redis) {
     const applicationUsers: AclUser[] = users.applications.map((a) => ({ name: a.user.name, rules: a.rules }));
     parts.push(

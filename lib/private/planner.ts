@@ -12,6 +12,7 @@ import {
   validateSentinelOptions,
 } from "../options";
 import type { RedisUserOptions } from "../auth/user";
+import { DataVolumeSpec, resolveDataVolume, validateDataVolumeOptions } from "../node/data-volume-options";
 import { aclRuleProblem, applicationUserRules, RESERVED_USER_NAMES, USER_NAME_PATTERN } from "../boot/render/acl";
 import type { RedisReplicationGroupProps } from "../topology/replication-group-props";
 import { architectureOf, CpuArchitecture } from "./architecture";
@@ -58,6 +59,8 @@ export interface NodeSpec {
   readonly runsSentinel: boolean;
   /** `replica-priority` of a data node. */
   readonly replicaPriority?: number;
+  /** The EBS volume that holds a data node's RDB and AOF files; undefined: they stay on the root volume. */
+  readonly dataVolume?: DataVolumeSpec;
 }
 
 export interface GroupPlan {
@@ -118,6 +121,7 @@ export function validateGroupProps(props: RedisReplicationGroupProps): Problems 
   requireInstanceType(p, "sentinel.dedicatedInstanceType", sentinel.dedicatedInstanceType);
   requireAwsId(p, "sentinel.dedicatedAmiId", sentinel.dedicatedAmiId, "ami");
   validateRedisServerOptions(p, redis);
+  validateDataVolumeOptions(p, props.dataVolume, redis.maxMemory);
   validateSentinelOptions(p, sentinel);
   validatePorts(p, redis.port, sentinel.port);
   for (const problem of props.password?.validate() ?? []) p.add(problem);
@@ -231,6 +235,7 @@ export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
   const instanceType = props.instanceType ?? DEFAULT_INSTANCE_TYPE;
   const dataArchitecture = architectureOf(instanceType);
   const rootVolumeSizeGiB = props.rootVolumeSizeGiB ?? DEFAULT_ROOT_VOLUME_GIB;
+  const dataVolume = resolveDataVolume(props.dataVolume);
   const nodes: NodeSpec[] = [];
   for (let i = 0; i <= replicaCount; i++) {
     nodes.push({
@@ -244,6 +249,7 @@ export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
       runsRedis: true,
       runsSentinel: sentinelEnabled && dedicated === 0,
       replicaPriority: props.replicaPriorities?.[i],
+      dataVolume,
     });
   }
 

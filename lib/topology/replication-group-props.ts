@@ -2,6 +2,7 @@ import { RedisPassword } from "../auth/password";
 import { RedisTlsOptions } from "../auth/tls-options";
 import { RedisUserOptions } from "../auth/user";
 import { RedisEgressOptions } from "../network/security-group";
+import { RedisDataVolumeOptions } from "../node/data-volume-options";
 import { RedisServerOptions, SentinelConfigOptions } from "../options";
 
 /** Sentinel in a replication group. */
@@ -51,8 +52,20 @@ export interface RedisReplicationGroupProps {
   readonly amiId?: string;
   /** EC2 key pair of every node (no SSH port is opened). @default - none: use SSM Session Manager */
   readonly keyName?: string;
-  /** Encrypted gp3 root volume size of data nodes. @default 20 */
+  /**
+   * Encrypted gp3 root volume size of every node (the system and the logs;
+   * the data is on the data volume).
+   * @default 20
+   */
   readonly rootVolumeSizeGiB?: number;
+  /**
+   * The EBS volume of each data node, where Redis keeps its RDB and AOF
+   * files: found at boot by its volume id, formatted (XFS) only when blank,
+   * mounted at /var/lib/redis. It survives the replacement of its instance.
+   * @default - an encrypted 20 GiB gp3 volume (3000 IOPS, 125 MiB/s) per
+   * data node, with Terraform's prevent_destroy
+   */
+  readonly dataVolume?: RedisDataVolumeOptions;
   /**
    * The password of the default application user "app", when `users` is not
    * given. Replication, Sentinel, admin and monitor have users and

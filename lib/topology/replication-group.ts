@@ -1,3 +1,4 @@
+import { DataAwsEc2InstanceType } from "@cdktf/provider-aws/lib/data-aws-ec2-instance-type";
 import { Annotations, Fn, Token } from "cdktf";
 import { Construct } from "constructs";
 import { RedisCertificateAuthority } from "../auth/certificate-authority";
@@ -9,12 +10,13 @@ import { BUILTIN_USERS } from "../boot/render/acl";
 import { RedisPolicyStatement } from "../iam/policy-statement";
 import { RedisConnections } from "../network/connections";
 import { RedisSecurityGroup } from "../network/security-group";
-import { defaultMaxMemory, lookupUbuntuAmi } from "../node/machine-image";
+import { datasetLimitOf, SubnetZones } from "../node/data-volume";
+import { defaultMaxMemory, lookupInstanceType, lookupUbuntuAmi } from "../node/machine-image";
 import { IRedisNode, RedisNode } from "../node/redis-node";
 import { CpuArchitecture } from "../private/architecture";
 import { stackOfOurKit } from "../private/kit";
 import { GroupBootContext, nodeBootParts } from "../private/node-boot";
-import { applicationUsersOf, NodeKind, planGroup, rulesOf, validateGroupProps } from "../private/planner";
+import { applicationUsersOf, NodeKind, NodeSpec, planGroup, rulesOf, validateGroupProps } from "../private/planner";
 import { checkNow } from "../private/validation";
 import { addGroupOutputs } from "./group-outputs";
 import { ImportedRedisReplicationGroup } from "./imported-group";
@@ -138,6 +140,10 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     this.caCertificatePem = certificateAuthority?.certificatePem;
     this.tags = props.tags;
 
+    // One lookup of the data nodes' instance type: the default maxmemory, and the data volume's checks.
+    const dataType = plan.nodes[0].instanceType;
+    let typeLookup: DataAwsEc2InstanceType | undefined;
+    const lookupDataType = () => (typeLookup ??= lookupInstanceType(this, "instance-type", dataType));
     const asBootUser = (u: RedisUser) => ({ name: u.userName, password: u.password });
     const boot: GroupBootContext = {
       plan,
@@ -150,20 +156,30 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
         sentinelClient: sentinelUsers && asBootUser(sentinelUsers.sentinelClient),
         applications: applicationUsers.map((options, i) => ({ user: asBootUser(this.users[i]), rules: rulesOf(options) })),
       },
-      defaultMaxMemory: plan.redis.maxMemory ?? defaultMaxMemory(this, "instance-type", plan.nodes[0].instanceType),
+      defaultMaxMemory: plan.redis.maxMemory ?? defaultMaxMemory(lookupDataType()),
     };
     const subnetAt = (i: number) =>
       Token.isUnresolved(props.subnetIds) ? Fn.element(props.subnetIds, i) : props.subnetIds[i % props.subnetIds.length];
+    // A volume's zone comes from its node's subnet, never from the instance.
+    const zones = new SubnetZones(this);
+    const dataVolumeOf = (spec: NodeSpec, subnetId: string) => {
+      if (!spec.dataVolume) return undefined;
+      const instanceType = { name: spec.instanceType, lookup: lookupDataType() };
+      return { availabilityZone: zones.of(subnetId), instanceType, datasetLimit: datasetLimitOf(plan.redis.maxMemory, spec.dataVolume.sizeGiB, instanceType) };
+    };
     let masterAddress: string | undefined;
     const nodes = plan.nodes.map((spec) => {
+      const subnetId = subnetAt(spec.subnetIndex);
       const node = new RedisNode(this, spec.id, {
         spec,
-        subnetId: subnetAt(spec.subnetIndex),
+        subnetId,
         securityGroupIds: [this.securityGroupId],
         amiId: spec.amiId ?? this.defaultAmi(spec.architecture),
         keyName: props.keyName,
         tags: props.tags,
-        bootParts: (address) => nodeBootParts(spec, address, masterAddress, boot, certificateAuthority?.issueNodeCertificate(spec.id, address)),
+        dataVolume: dataVolumeOf(spec, subnetId),
+        bootParts: ({ address, dataVolumeId }) =>
+          nodeBootParts(spec, { address, dataVolumeId, tls: certificateAuthority?.issueNodeCertificate(spec.id, address) }, masterAddress, boot),
       });
       if (spec.kind === NodeKind.MASTER) masterAddress = node.privateIp;
       return { spec, node };

@@ -33,8 +33,8 @@ readonly IMAGE_SIZE=3G
 readonly IMAGE_PACKAGES=(linux-image-cloud-amd64 initramfs-tools udev cloud-init curl python3 procps
   iproute2 netbase ca-certificates qemu-guest-agent)
 # What the user data's `packages:` asks for that the image lacks; their
-# dependencies come along.
-readonly REPO_PACKAGES=(redis-server redis-sentinel redis-tools curl python3)
+# dependencies come along. xfsprogs: the data volume's file system.
+readonly REPO_PACKAGES=(redis-server redis-sentinel redis-tools curl python3 xfsprogs)
 
 log() { echo "build-image: $*" >&2; }
 

@@ -218,7 +218,7 @@ describe("renderNodeEnv", () => {
 describe("embeddedShell", () => {
   const assets: Array<[string, string]> = [
     ...["boot.sh", "common.sh"].map((name): [string, string] => [name, bootAsset(name)]),
-    ...["tuning.sh", "secret-fetch.sh", "tls.sh", "redis-server.sh", "sentinel.sh"].map((name): [string, string] => [name, partStepAsset(name)]),
+    ...["tuning.sh", "secret-fetch.sh", "tls.sh", "data-volume.sh", "redis-server.sh", "sentinel.sh"].map((name): [string, string] => [name, partStepAsset(name)]),
   ];
 
   /** The script as bash parsed it: wrapped in a function, printed back by `declare -f`, which drops comments. */

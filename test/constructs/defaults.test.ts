@@ -56,7 +56,8 @@ const MASTER_ADDRESS = "10.0.1.10";
  */
 function nodeAlone(props: Partial<RedisReplicationGroupProps>, id: string): TerraformJson {
   const stack = newStack();
-  const plan = planGroup({ ...BASE, tls: { enabled: false }, ...props });
+  // Without TLS and data volume: a node alone gets neither material from a group.
+  const plan = planGroup({ ...BASE, tls: { enabled: false }, dataVolume: { enabled: false }, ...props });
   const user = (name: string) => ({
     name,
     password: RedisPassword.fromSsmParameterArn(`arn:aws:ssm:us-east-1:123456789012:parameter/redis/${name}`).bind(stack),
@@ -173,10 +174,14 @@ describe("redis.conf defaults on every data node", () => {
     }
   });
 
-  test("maxmemory given: used as written, no instance type lookup", () => {
+  test("maxmemory given: used as written; the instance type is looked up only for the data volume's plan checks", () => {
+    const withoutVolume = synthGroup({ redis: { maxMemory: "2gb" }, dataVolume: { enabled: false } });
+    expect(dataSources(withoutVolume, "aws_ec2_instance_type")).toEqual({});
     const grouped = synthGroup({ redis: { maxMemory: "2gb" } });
-    expect(dataSources(grouped, "aws_ec2_instance_type")).toEqual({});
-    for (const conf of Object.values(configsOf(grouped, REDIS_CONF))) expect(directiveArgs(conf, "maxmemory")).toEqual(["2gb"]);
+    expect(Object.keys(dataSources(grouped, "aws_ec2_instance_type"))).toHaveLength(1);
+    for (const json of [withoutVolume, grouped]) {
+      for (const conf of Object.values(configsOf(json, REDIS_CONF))) expect(directiveArgs(conf, "maxmemory")).toEqual(["2gb"]);
+    }
   });
 });
 

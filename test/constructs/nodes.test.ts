@@ -185,7 +185,7 @@ describe("replicas and sentinel-only nodes", () => {
 describe("the synth-time size check", () => {
   test("a node whose user data would pass EC2's limit fails synth, naming the node and its largest parts", () => {
     const noise = randomBytes(15000).toString("base64");
-    const spec = planGroup({ vpcId: "vpc-1", subnetIds: ["subnet-1"] }).nodes[0];
+    const spec = planGroup({ vpcId: "vpc-1", subnetIds: ["subnet-1"], dataVolume: { enabled: false } }).nodes[0];
     const build = () => {
       const stack = newStack();
       return new RedisNode(stack, "node", {

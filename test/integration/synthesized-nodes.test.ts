@@ -1,7 +1,7 @@
 // The integration suite trusts these helpers to hand it exactly what a node
 // would receive; this checks them without root or Redis.
 import { bootAsset, BOOT_SCRIPT_PATH, COMMON_SCRIPT_PATH, embeddedShell } from "../../lib/boot";
-import { resolveReferences, synthesizeBasicExample } from "./synthesized-nodes";
+import { resolveReferences, synthesizeBasicExample, testVolumeId } from "./synthesized-nodes";
 
 const TEMPLATES = ["/etc/redis-node/redis.conf.template", "/etc/redis-node/sentinel.conf.template"];
 
@@ -34,6 +34,11 @@ describe("synthesized example nodes", () => {
     expect(() => resolveReferences("${aws_instance.x.private_ip}", addresses, 1)).toThrow(/Unexpected Terraform reference/);
     expect(() => resolveReferences("${aws_network_interface.nope.private_ip}", addresses, 1)).toThrow(/No test address/);
     expect(() => resolveReferences("%{ if true }", addresses, 1)).toThrow(/directive/);
+    // A data volume's id: EC2's shape, one per address, the same every time.
+    const volume = resolveReferences("${aws_ebs_volume.redis_master_data-volume_ebs_0123ABCD.id}", addresses, 1);
+    expect(volume).toMatch(/^vol-[0-9a-f]{17}$/);
+    expect(volume).toBe(testVolumeId("aws_ebs_volume.redis_master_data-volume_ebs_0123ABCD"));
+    expect(testVolumeId("aws_ebs_volume.other")).not.toBe(volume);
   });
 
   test("ingress rules: redis and sentinel ports from the group itself and from the app group", () => {

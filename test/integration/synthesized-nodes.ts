@@ -1,5 +1,6 @@
 // Reads the nodes' configuration out of the synthesized example stack: the
 // integration tests run what the library really emits, not a second rendering.
+import { createHash } from "crypto";
 import { Testing } from "cdktf";
 import { parseCloudConfig, readableUserData } from "../helpers";
 import { BasicExampleStack } from "../../examples/basic/main";
@@ -72,11 +73,21 @@ export function parameterNamesOf(json: Record<string, any>): Record<string, stri
 }
 
 /**
+ * The id that stands for an aws_ebs_volume's in tests: "vol-" and 17 hex
+ * digits, as EC2's, made from the Terraform address (the same address
+ * always gets the same id, so a VM's NVMe disk can carry it as its serial).
+ */
+export function testVolumeId(address: string): string {
+  return `vol-${createHash("sha256").update(address).digest("hex").slice(0, 17)}`;
+}
+
+/**
  * Evaluates a node's file as Terraform would at apply time: ENI addresses
  * become the given addresses, the maxmemory expression (instance memory x
  * 0.7) a test value, a parameter's name its name in `parameterNames` (when
- * given; else one test name), `$${` / `%%{` literal `${` / `%{`. Fails on any
- * other reference or directive, so a new one cannot slip through untested.
+ * given; else one test name), a data volume's id its testVolumeId, `$${` /
+ * `%%{` literal `${` / `%{`. Fails on any other reference or directive, so a
+ * new one cannot slip through untested.
  */
 export function resolveReferences(text: string, addresses: Record<string, string>, maxMemoryMb: number, parameterNames?: Record<string, string>): string {
   return text.replace(TEMPLATE_TOKEN, (whole, expr: string | undefined) => {
@@ -97,6 +108,8 @@ export function resolveReferences(text: string, addresses: Record<string, string
       if (!name) throw new Error(`No parameter ${parameter[1]} in the synthesized stack`);
       return name;
     }
+    const volume = /^(aws_ebs_volume\.[^.]+)\.id$/.exec(expr);
+    if (volume) return testVolumeId(volume[1]);
     throw new Error(`Unexpected Terraform reference in user data: ${whole}`);
   });
 }

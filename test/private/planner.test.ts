@@ -38,6 +38,23 @@ describe("planGroup", () => {
     expect(plan).toMatchObject({ sentinelCount: 0, crashRestartDelaySeconds: undefined, warnings: [] });
   });
 
+  test("a data volume on each data node, with gp3's baseline by default; none on dedicated sentinels, none when turned off", () => {
+    const volumes = (props: Parameters<typeof planGroup>[0]) => planGroup(props).nodes.map((n) => [n.id, n.dataVolume ?? null]);
+    const defaults = { sizeGiB: 20, iops: 3000, throughputMiBps: 125, kmsKeyArn: undefined, preventDestroy: true };
+    expect(volumes({ ...BASE, replicaCount: 1, sentinel: { dedicatedNodeCount: 3 } })).toEqual([
+      ["master", defaults],
+      ["replica-1", defaults],
+      ["sentinel-1", null],
+      ["sentinel-2", null],
+      ["sentinel-3", null],
+    ]);
+    expect(volumes({ ...BASE, dataVolume: { sizeGiB: 100, iops: 9000, preventDestroy: false } })[2]).toEqual([
+      "replica-2",
+      { sizeGiB: 100, iops: 9000, throughputMiBps: 125, kmsKeyArn: undefined, preventDestroy: false },
+    ]);
+    expect(volumes({ ...BASE, dataVolume: { enabled: false } }).map(([, v]) => v)).toEqual([null, null, null]);
+  });
+
   test("validateGroupProps collects; a valid group has no problem", () => {
     expect(validateGroupProps(BASE).count).toBe(0);
     expect(validateGroupProps({ ...BASE, replicaCount: 1, sentinel: { quorum: 5 } }).count).toBe(2);

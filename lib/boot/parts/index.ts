@@ -3,3 +3,4 @@ export * from "./secret-fetch";
 export * from "./redis-server";
 export * from "./sentinel";
 export * from "./tls";
+export * from "./data-volume";

@@ -18,7 +18,7 @@ import { ensureImage, VmImage } from "./image";
 import { BridgeNetwork, cleanupStale, createBridgeNetwork } from "./network";
 import { BridgeServers, startBridgeServers } from "./servers";
 import { ExampleNode, nodeEnv, synthesizeExampleNodes, userDataAsEc2ReceivesIt } from "./user-data";
-import { CloudInitStatus, Vm } from "./vm";
+import { CloudInitStatus, Vm, VmOptions } from "./vm";
 
 export const METADATA_ADDRESS = "169.254.169.254";
 const PREFIX_LENGTH = 24;
@@ -169,7 +169,10 @@ export class VmCluster {
     this.checkNotStopping();
 
     examples.forEach((example, i) => {
-      const vm = this.newVm(example.name, addressOf.get(example)!, i, userData[i]);
+      // The node's EBS volume: an NVMe disk with the volume id as serial, outside the VM's
+      // directory so that a VM replacing this one can be given the same disk.
+      const dataDisk = envs[i].DATA_VOLUME_ID ? { path: path.join(this.runDir, `${example.name}-data-volume.raw`), volumeId: envs[i].DATA_VOLUME_ID } : undefined;
+      const vm = this.newVm(example.name, addressOf.get(example)!, i, userData[i], dataDisk);
       this.nodes.push({ name: example.name, address: vm.address, vm, userData: userData[i], env: envs[i] });
     });
     for (const node of this.nodes) await node.vm.prepare();
@@ -188,7 +191,7 @@ export class VmCluster {
   }
 
   /** A VM on the tap of `slot`, at `address`, with `userData` as its seed's user data. */
-  private newVm(name: string, address: string, slot: number, userData: Buffer): Vm {
+  private newVm(name: string, address: string, slot: number, userData: Buffer, dataDisk?: VmOptions["dataDisk"]): Vm {
     const image = this.image!;
     return new Vm({
       name,
@@ -203,6 +206,7 @@ export class VmCluster {
       image,
       dir: path.join(this.runDir, name),
       memoryMb: this.opts.memoryMb,
+      dataDisk,
     });
   }
 

@@ -29,6 +29,21 @@ export interface VmOptions {
   /** Overlay, seed, sockets and logs of this VM go here. */
   readonly dir: string;
   readonly memoryMb: number;
+  /**
+   * The node's data volume: a raw file (made blank when missing; kept by
+   * the caller so a replacing VM gets it back) shown to the guest as an
+   * NVMe disk whose serial is the volume id without its dash, as EC2 shows
+   * an EBS volume. QEMU cannot set EBS's model name; the boot finds the disk
+   * by serial (/dev/disk/by-id/nvme-<model>_<serial>), which works on both.
+   */
+  readonly dataDisk?: { readonly path: string; readonly volumeId: string; readonly sizeMb?: number };
+}
+
+/** QEMU's arguments for an NVMe disk that stands in for an EBS volume (NVMe serials are 20 characters at most: vol + 17). */
+export function nvmeDataDiskArgs(path: string, volumeId: string): string[] {
+  const serial = volumeId.replace("-", "");
+  if (!/^vol[0-9a-f]{17}$/.test(serial)) throw new Error(`not an EBS volume id: ${volumeId}`);
+  return ["-drive", `file=${path},if=none,id=data0,format=raw`, "-device", `nvme,serial=${serial},drive=data0`];
 }
 
 export type CloudInitStatus = "done" | "error" | "running" | "not started" | "disabled" | string;
@@ -83,6 +98,9 @@ export class Vm {
     ].join("\n"));
     await run(["cloud-localds", "-N", path.join(dir, "network-config.yaml"), path.join(dir, "seed.iso"),
       path.join(dir, "user-data"), path.join(dir, "meta-data")]);
+    const disk = this.opts.dataDisk;
+    // Sparse and blank, as a new EBS volume: the boot formats it (XFS needs 300 MB at least).
+    if (disk && !fs.existsSync(disk.path)) await run(["qemu-img", "create", "-q", "-f", "raw", disk.path, `${disk.sizeMb ?? 1024}M`]);
   }
 
   /** Starts QEMU; returns its pid. */
@@ -96,6 +114,7 @@ export class Vm {
       "-kernel", image.kernel, "-initrd", image.initrd, "-append", "root=/dev/vda rw console=ttyS0",
       "-drive", `file=${path.join(dir, "root.qcow2")},if=virtio,format=qcow2`,
       "-drive", `file=${path.join(dir, "seed.iso")},if=virtio,format=raw,readonly=on`,
+      ...(this.opts.dataDisk ? nvmeDataDiskArgs(this.opts.dataDisk.path, this.opts.dataDisk.volumeId) : []),
       "-netdev", `tap,id=net0,ifname=${tap},script=no,downscript=no`,
       "-device", `virtio-net-pci,netdev=net0,mac=${mac}`,
       "-chardev", `socket,id=qga0,path=${path.join(dir, "qga.sock")},server=on,wait=off`,
@@ -195,6 +214,7 @@ export class Vm {
       "redis-server.log": "cat /var/log/redis/redis-server.log",
       "redis-sentinel.log": "cat /var/log/redis/redis-sentinel.log",
       "systemctl-failed.txt": "systemctl --failed --no-pager; systemctl status redis-server redis-sentinel --no-pager",
+      "data-volume.txt": "ls -l /dev/disk/by-id; lsblk -f; cat /etc/fstab; findmnt /var/lib/redis; ls -la /var/lib/redis",
     };
     if (this.exit || !(await this.agent.ping(3000))) {
       fs.writeFileSync(path.join(dir, "guest-logs-missing.txt"), `${this.exit ?? "the guest agent did not answer"}: only the serial console is available\n`);

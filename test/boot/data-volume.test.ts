@@ -1,0 +1,88 @@
+// The data-volume boot part as the user data carries it: its step, settings
+// and redis-server drop-in; the step itself runs in data-volume-step.test.ts.
+import { spawnSync } from "child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import {
+  DATA_VOLUME_DROP_IN,
+  dataVolumePart,
+  embeddedShell,
+  partStepAsset,
+  partStepPath,
+  REDIS_PATHS,
+  redisServerPart,
+  renderCloudConfig,
+  renderRedisConf,
+  tlsPart,
+  tuningPart,
+} from "../../lib/boot";
+import { cloudConfigFiles, directiveArgs, parseCloudConfig, parseRedisConf, redisConfSettings, testNeeding } from "../helpers";
+
+const withSystemdAnalyze = testNeeding(["systemd-analyze"]);
+const VOLUME = "${aws_ebs_volume.redis_master_data-volume_ebs_0123ABCD.id}";
+
+describe("the data-volume part", () => {
+  const part = dataVolumePart({ volumeId: VOLUME });
+  const redis = redisServerPart({ conf: redisConfSettings(), applicationUsers: [], sentinelUser: true, minRedisMajor: 7 });
+  const tls = tlsPart({
+    nodeAddress: "10.0.0.10",
+    material: {
+      key: { secretId: "/k", secretArn: "arn:k" },
+      certificate: { secretId: "/c", secretArn: "arn:c" },
+      caCertificate: { secretId: "/ca", secretArn: "arn:ca" },
+    },
+  });
+  const userData = renderCloudConfig([tuningPart({ tcpBacklog: 511 }), tls, part, redis]);
+  const files = cloudConfigFiles(userData);
+
+  test("its step runs after the tls step and before redis-server's, so the volume is mounted before Redis starts", () => {
+    const steps = Object.keys(files).filter((p) => p.startsWith("/usr/local/lib/redis-node/parts/"));
+    expect(steps).toEqual([
+      "/usr/local/lib/redis-node/parts/10-tuning.sh",
+      "/usr/local/lib/redis-node/parts/25-tls.sh",
+      "/usr/local/lib/redis-node/parts/28-data-volume.sh",
+      "/usr/local/lib/redis-node/parts/30-redis-server.sh",
+    ]);
+    expect(files[partStepPath(part)]).toBe(embeddedShell(partStepAsset("data-volume.sh")));
+    expect(parseCloudConfig(userData).packages).toContain("xfsprogs");
+  });
+
+  test("node.env names the volume (a Terraform reference) and the data directory that redis.conf's dir puts RDB and AOF in", () => {
+    expect(files["/etc/redis-node/node.env"]).toContain(`DATA_VOLUME_ID='${VOLUME}'\nDATA_DIR='/var/lib/redis'\n`);
+    const conf = parseRedisConf(renderRedisConf(redisConfSettings({ appendOnly: true })));
+    expect(directiveArgs(conf, "dir")).toEqual([REDIS_PATHS.dataDir]);
+    expect(part.env.DATA_DIR).toBe(REDIS_PATHS.dataDir);
+    // The RDB file and the AOF are names relative to dir (the AOF in Redis' default appendonlydir under it).
+    expect(directiveArgs(conf, "dbfilename")[0]).not.toContain("/");
+    expect(directiveArgs(conf, "appendfilename")[0]).not.toContain("/");
+    expect(conf.filter((d) => d.name === "appenddirname")).toEqual([]);
+  });
+
+  test("redis-server requires the mount: never Redis on the root disk's empty directory", () => {
+    expect(DATA_VOLUME_DROP_IN).toMatch(/^\/etc\/systemd\/system\/redis-server\.service\.d\/[\w-]+\.conf$/);
+    expect(files[DATA_VOLUME_DROP_IN]).toMatch(/^\[Unit\]\nRequiresMountsFor=\/var\/lib\/redis\n$/m);
+    expect(part.bind).toBeUndefined();
+    expect(part.services).toBeUndefined();
+  });
+
+  withSystemdAnalyze("systemd reads the drop-in without a warning (a misspelt key would be ignored with one)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "data-volume-unit-"));
+    try {
+      mkdirSync(join(dir, "redis-server.service.d"));
+      writeFileSync(join(dir, "redis-server.service"), "[Unit]\nDescription=stand-in\n[Service]\nExecStart=/bin/true\n");
+      const verify = (dropIn: string) => {
+        writeFileSync(join(dir, "redis-server.service.d", "30-data-volume.conf"), dropIn);
+        const r = spawnSync("systemd-analyze", ["verify", "--man=no", join(dir, "redis-server.service")], {
+          encoding: "utf8",
+          env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` },
+        });
+        return `${r.stdout}${r.stderr}`.split("\n").filter((l) => l.includes("30-data-volume.conf"));
+      };
+      expect(verify(files[DATA_VOLUME_DROP_IN])).toEqual([]);
+      expect(verify(files[DATA_VOLUME_DROP_IN].replace("RequiresMountsFor", "RequiresMountFor"))).toEqual([expect.stringContaining("Unknown key")]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,161 @@
+// The data volume of each data node in the synthesized JSON: where it is,
+// what it is, how it is attached, and what protects it.
+import { TerraformVariable, Testing } from "cdktf";
+import { RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
+import { cloudConfigFiles, dataSources, logicalIdAt, newStack, parseCloudConfig, resources, TerraformJson, userDataOf } from "../helpers";
+
+const AMI = "ami-0123456789abcdef0";
+const KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const DATA_NODES = ["master", "replica-1", "replica-2"];
+
+function synthGroup(props: Partial<RedisReplicationGroupProps> = {}): { json: TerraformJson; group: RedisReplicationGroup } {
+  const stack = newStack();
+  const group = new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: ["subnet-a", "subnet-b"], amiId: AMI, ...props });
+  return { json: JSON.parse(Testing.synth(stack)), group };
+}
+
+const volumeId = (json: TerraformJson, node: string) => logicalIdAt(json, "aws_ebs_volume", `redis/${node}/data-volume/ebs`);
+const volumeOf = (json: TerraformJson, node: string) => resources(json, "aws_ebs_volume")[volumeId(json, node)];
+const attachmentOf = (json: TerraformJson, node: string) =>
+  resources(json, "aws_volume_attachment")[logicalIdAt(json, "aws_volume_attachment", `redis/${node}/data-volume/attachment`)];
+const ref = (json: TerraformJson, type: string, path: string, attribute: string) => `\${${type}.${logicalIdAt(json, type, path)}.${attribute}}`;
+
+describe("one data volume per data node", () => {
+  const { json, group } = synthGroup();
+
+  test.each(DATA_NODES)("%s: an encrypted gp3 volume with the defaults (20 GiB, 3000 IOPS, 125 MiB/s), tagged like the node", (node) => {
+    expect(volumeOf(json, node)).toMatchObject({ type: "gp3", size: 20, iops: 3000, throughput: 125, encrypted: true, tags: { Name: `test-redis-${node}-data` } });
+    expect(volumeOf(json, node)).not.toHaveProperty("kms_key_id");
+  });
+
+  test.each(DATA_NODES)("%s: attached to its own instance, which is stopped (a clean shutdown) before the volume is detached", (node) => {
+    expect(attachmentOf(json, node)).toMatchObject({
+      volume_id: ref(json, "aws_ebs_volume", `redis/${node}/data-volume/ebs`, "id"),
+      instance_id: ref(json, "aws_instance", `redis/${node}/instance`, "id"),
+      stop_instance_before_detaching: true,
+      device_name: "/dev/sdf",
+    });
+    expect(attachmentOf(json, node)).not.toHaveProperty("skip_destroy");
+    expect(attachmentOf(json, node)).not.toHaveProperty("force_detach");
+  });
+
+  test("the availability zone comes from a data aws_subnet of the node's subnet, one per distinct subnet, never from the instance", () => {
+    const subnets = dataSources(json, "aws_subnet");
+    expect(Object.values(subnets).map((s) => s.id).sort()).toEqual(["subnet-a", "subnet-b"]);
+    const eniSubnet = (node: string) => resources(json, "aws_network_interface")[logicalIdAt(json, "aws_network_interface", `redis/${node}/eni`)].subnet_id;
+    for (const node of DATA_NODES) {
+      const zone = /^\$\{data\.aws_subnet\.([^.]+)\.availability_zone\}$/.exec(volumeOf(json, node).availability_zone)?.[1];
+      expect({ node, subnet: subnets[zone!]?.id }).toEqual({ node, subnet: eniSubnet(node) });
+      // Nothing of the volume depends on the instance, so replacing the instance cannot replace it.
+      expect(JSON.stringify(volumeOf(json, node))).not.toMatch(/aws_instance|aws_volume_attachment/);
+    }
+  });
+
+  test("a subnet list token: the zone of element(list, i), like the node's interface", () => {
+    const stack = newStack();
+    const subnets = new TerraformVariable(stack, "subnets", { type: "list(string)" }).listValue;
+    new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: subnets, amiId: AMI });
+    const tokenJson = JSON.parse(Testing.synth(stack));
+    const lookups = dataSources(tokenJson, "aws_subnet");
+    DATA_NODES.forEach((node, i) => {
+      const zone = /^\$\{data\.aws_subnet\.([^.]+)\.availability_zone\}$/.exec(volumeOf(tokenJson, node).availability_zone)![1];
+      expect(lookups[zone].id).toBe(`\${element(var.subnets, ${i})}`);
+    });
+    expect(Object.keys(lookups)).toHaveLength(3);
+  });
+
+  test.each(DATA_NODES)("%s: node.env names its own volume for the boot, which mounts it before redis-server starts", (node) => {
+    const userData = userDataOf(json)[`redis/${node}`];
+    const files = cloudConfigFiles(userData);
+    expect(files["/etc/redis-node/node.env"]).toContain(`DATA_VOLUME_ID='${ref(json, "aws_ebs_volume", `redis/${node}/data-volume/ebs`, "id")}'\n`);
+    expect(Object.keys(files)).toEqual(expect.arrayContaining(["/usr/local/lib/redis-node/parts/28-data-volume.sh", "/etc/systemd/system/redis-server.service.d/30-data-volume.conf"]));
+    expect(parseCloudConfig(userData).packages).toContain("xfsprogs");
+  });
+
+  test("Terraform refuses to destroy the volumes unless told; the root volume is tagged on its own (volume_tags would claim the data volume's)", () => {
+    for (const node of DATA_NODES) expect(volumeOf(json, node).lifecycle.prevent_destroy).toBe(true);
+    for (const instance of Object.values(resources(json, "aws_instance"))) {
+      expect(instance).not.toHaveProperty("volume_tags");
+      expect(instance.root_block_device.tags).toEqual({ Name: expect.stringMatching(/^test-redis-(master|replica-\d)$/) });
+    }
+  });
+
+  test("each node exposes its volume's id", () => {
+    for (const node of [group.master, ...group.replicas]) expect(node.dataVolumeId).toMatch(/^\$\{TfToken\[/);
+  });
+});
+
+describe("plan-time checks", () => {
+  const conditionsOf = (json: TerraformJson, node: string) => (volumeOf(json, node).lifecycle.precondition ?? []) as Array<{ condition: string; error_message: string }>;
+
+  test("the default maxmemory (70% of the instance's memory): the volume must hold it twice", () => {
+    const { json } = synthGroup({ instanceType: "r7g.large" });
+    const type = Object.keys(dataSources(json, "aws_ec2_instance_type"));
+    expect(type).toHaveLength(1);
+    expect(conditionsOf(json, "master")).toEqual([
+      {
+        condition: `\${(20480 >= (2 * floor((data.aws_ec2_instance_type.${type[0]}.memory_size * 0.7))))}`,
+        error_message: expect.stringMatching(/^The data volume of test\/redis\/master \(20 GiB\) cannot hold 2 x maxmemory \(70% of the memory of r7g\.large\): .*Set dataVolume\.sizeGiB/),
+      },
+    ]);
+  });
+
+  test('maxMemory "0" (no limit): the volume must hold the whole memory twice', () => {
+    const { json } = synthGroup({ redis: { maxMemory: "0" }, dataVolume: { sizeGiB: 100 } });
+    const type = Object.keys(dataSources(json, "aws_ec2_instance_type"))[0];
+    expect(conditionsOf(json, "replica-1").map((c) => c.condition)).toEqual([`\${(102400 >= (2 * data.aws_ec2_instance_type.${type}.memory_size))}`]);
+  });
+
+  test("a literal maxMemory is checked at synth, so no precondition; a maxMemory token cannot be checked", () => {
+    expect(conditionsOf(synthGroup({ redis: { maxMemory: "2gb" } }).json, "master")).toEqual([]);
+    const stack = newStack();
+    const memory = new TerraformVariable(stack, "memory", { type: "string" }).stringValue;
+    new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: ["subnet-a"], amiId: AMI, redis: { maxMemory: memory } });
+    expect(conditionsOf(JSON.parse(Testing.synth(stack)), "master")).toEqual([]);
+  });
+
+  test("the attachment needs a Nitro instance type (a Xen one shows no NVMe serial)", () => {
+    const { json } = synthGroup({ redis: { maxMemory: "1gb" } });
+    const type = Object.keys(dataSources(json, "aws_ec2_instance_type"))[0];
+    for (const node of DATA_NODES) {
+      expect(attachmentOf(json, node).lifecycle.precondition).toEqual([
+        { condition: `\${(data.aws_ec2_instance_type.${type}.hypervisor != "xen")}`, error_message: expect.stringMatching(/^t3\.medium is a Xen instance type/) },
+      ]);
+    }
+  });
+});
+
+describe("options", () => {
+  test("size, IOPS, throughput, KMS key and prevent_destroy as given", () => {
+    const { json } = synthGroup({ dataVolume: { sizeGiB: 64, iops: 6000, throughputMiBps: 500, kmsKeyArn: KEY, preventDestroy: false } });
+    for (const node of DATA_NODES) {
+      expect(volumeOf(json, node)).toMatchObject({ size: 64, iops: 6000, throughput: 500, encrypted: true, kms_key_id: KEY, lifecycle: { prevent_destroy: false } });
+    }
+  });
+
+  test("dedicated sentinels get no volume, no step and no xfsprogs", () => {
+    const { json } = synthGroup({ sentinel: { dedicatedNodeCount: 3 } });
+    expect(Object.keys(resources(json, "aws_ebs_volume"))).toHaveLength(3);
+    expect(Object.keys(resources(json, "aws_volume_attachment"))).toHaveLength(3);
+    for (const node of DATA_NODES) expect(volumeOf(json, node)).toBeDefined();
+    for (const sentinel of ["sentinel-1", "sentinel-2", "sentinel-3"]) {
+      const userData = userDataOf(json)[`redis/${sentinel}`];
+      expect(Object.keys(cloudConfigFiles(userData)).filter((p) => /data-volume/.test(p))).toEqual([]);
+      expect(cloudConfigFiles(userData)["/etc/redis-node/node.env"]).not.toContain("DATA_VOLUME_ID");
+      expect(parseCloudConfig(userData).packages).not.toContain("xfsprogs");
+    }
+  });
+
+  test("enabled false: the data stays on the root volume; no volume, attachment, subnet lookup or step", () => {
+    const { json, group } = synthGroup({ dataVolume: { enabled: false }, redis: { maxMemory: "1gb" } });
+    expect(resources(json, "aws_ebs_volume")).toEqual({});
+    expect(resources(json, "aws_volume_attachment")).toEqual({});
+    expect(dataSources(json, "aws_subnet")).toEqual({});
+    expect(dataSources(json, "aws_ec2_instance_type")).toEqual({});
+    expect(group.master.dataVolumeId).toBeUndefined();
+    for (const userData of Object.values(userDataOf(json))) {
+      expect(Object.keys(cloudConfigFiles(userData)).filter((p) => /data-volume/.test(p))).toEqual([]);
+      expect(parseCloudConfig(userData).packages).not.toContain("xfsprogs");
+    }
+  });
+});
