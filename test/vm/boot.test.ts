@@ -207,6 +207,34 @@ function scenarios(): void {
     }
   }), TEST_TIMEOUT_MS);
 
+  /** The data volume's mount on a data node: source (the NVMe disk of the volume's serial), type, fstab line's UUID. */
+  async function dataVolumeMount(node: BootedNode): Promise<{ source: string; fstype: string; uuid: string; byId: string }> {
+    const serial = node.env.DATA_VOLUME_ID.replace("-", "");
+    const [source, fstype] = (await node.vm.check("findmnt -no SOURCE,FSTYPE /var/lib/redis")).trim().split(/\s+/);
+    const byId = (await node.vm.check(`readlink -f /dev/disk/by-id/nvme-*_${serial}`)).trim();
+    const fstab = (await node.vm.check("grep ' /var/lib/redis ' /etc/fstab")).trim();
+    const m = /^UUID=(\S+) \/var\/lib\/redis xfs (\S+) 0 0$/.exec(fstab);
+    if (!m) throw new Error(`${node.name}: unexpected fstab line for /var/lib/redis: ${fstab}`);
+    expect({ node: node.name, options: m[2].split(",") }).toEqual({ node: node.name, options: expect.arrayContaining(["nofail"]) });
+    return { source, fstype, uuid: m[1], byId };
+  }
+
+  vmTest("each data node keeps its data on its own volume: the NVMe disk of the volume id, XFS, mounted by UUID, required by redis-server", tracked(async () => {
+    for (const node of nodes()) {
+      expect(node.env.DATA_VOLUME_ID).toMatch(/^vol-[0-9a-f]{17}$/);
+      const mount = await dataVolumeMount(node);
+      expect({ node: node.name, source: mount.source, fstype: mount.fstype }).toEqual({ node: node.name, source: mount.byId, fstype: "xfs" });
+      expect(mount.source).toMatch(/^\/dev\/nvme\d+n1$/);
+      expect((await node.vm.check(`blkid -s UUID -o value ${mount.source}`)).trim()).toBe(mount.uuid);
+      expect(await node.vm.check("stat -c '%U:%G %a' /var/lib/redis")).toBe("redis:redis 750\n");
+      expect((await node.vm.check("systemctl show -p RequiresMountsFor --value redis-server")).split(/\s+/)).toContain("/var/lib/redis");
+      // Redis writes its snapshot there, on the volume.
+      expect(await cli(node, "redis", ["CONFIG", "GET", "dir"])).toBe("dir\n/var/lib/redis");
+      expect(await cli(node, "redis", ["SAVE"])).toBe("OK");
+      expect((await node.vm.check("df --output=source /var/lib/redis/dump.rdb | tail -1")).trim()).toBe(mount.source);
+    }
+  }), TEST_TIMEOUT_MS);
+
   vmTest("replication works across the VMs: 2 replicas on the master, a write reaches both, the sentinels name the master", tracked(async () => {
     const master = c().node("master");
     const replicas = nodes().filter((n) => n !== master);
@@ -260,6 +288,7 @@ function scenarios(): void {
     const master = c().node("master");
     const confState = "stat -c '%Y' /etc/redis/redis.conf; sha256sum /etc/redis/redis.conf | cut -d' ' -f1; grep '^sentinel myid ' /etc/redis/sentinel.conf";
     const before = await node.vm.check(confState);
+    const mountBefore = await dataVolumeMount(node);
     const marker = await node.vm.check("stat -c '%Y' /var/lib/redis-node/setup-done");
     expect(before).toMatch(/^\d+\n[0-9a-f]{64}\nsentinel myid [0-9a-f]{40}\n$/);
 
@@ -274,6 +303,8 @@ function scenarios(): void {
     expect(status.status).toBe("done");
 
     await expectKernelTuning(node);
+    // The volume is mounted again by its fstab line, not formatted again.
+    expect(await dataVolumeMount(node)).toEqual(mountBefore);
     // Not rendered again: same file, same time; Sentinel kept its identity.
     expect(await node.vm.check(confState)).toBe(before);
     expect(await node.vm.check("stat -c '%Y' /var/lib/redis-node/setup-done")).toBe(marker);
