@@ -27,7 +27,7 @@ const SETUP_TIMEOUT_MS = IMAGE_TIMEOUT_MS + BOOT_TIMEOUT_MS + 3 * 60_000;
 const TEST_TIMEOUT_MS = 3 * 60_000;
 const REBOOT_TIMEOUT_MS = 8 * 60_000;
 // The two VMs whose boot must fail, booted side by side after the nodes' scenarios.
-const FAILING_BOOT_TIMEOUT_MS = 10 * 60_000;
+const FAILING_BOOT_TIMEOUT_MS = 15 * 60_000;
 const VM_MEMORY_MB = 1024;
 
 const isRoot = process.getuid?.() === 0;
@@ -131,7 +131,6 @@ function scenarios(): void {
     unfinished++;
     cluster = new VmCluster({ memoryMb: VM_MEMORY_MB, imageTimeoutMs: IMAGE_TIMEOUT_MS, bootTimeoutMs: BOOT_TIMEOUT_MS, extraSlots: 2 });
     await cluster.start();
-    void startFailingBoots();
     unfinished--;
   }, SETUP_TIMEOUT_MS);
 
@@ -335,7 +334,7 @@ function scenarios(): void {
     });
   }), TEST_TIMEOUT_MS + 60_000);
 
-  vmTest("Redis cannot reach instance metadata (the units' IPAddressDeny): MIGRATE to it fails in connect, while root on the node reaches it", tracked(async () => {
+  vmTest("Redis cannot reach instance metadata (the units' IPAddressDeny): MIGRATE to it never connects, while root on the node reaches it", tracked(async () => {
     const master = c().node("master");
     const metadata = c().servers!.metadataConnections;
     const fromMaster = () => metadata.filter((a) => a === master.address).length;
@@ -344,7 +343,8 @@ function scenarios(): void {
     const before = fromMaster();
     // redis-server itself opens a TCP connection to the target of MIGRATE.
     const migrate = await cli(master, "redis", ["MIGRATE", "169.254.169.254", "80", key, "0", "2000", "COPY"]);
-    expect(migrate).toMatch(/^IOERR error or timeout connecting to the client/);
+    // The unit's BPF filter drops the packets: the connection never reaches the metadata address.
+    expect(migrate).toMatch(/^IOERR error or timeout (connecting to the client|writing to target instance)/);
     expect(fromMaster()).toBe(before);
     // The same from a root shell on the node (outside the units) gets through: the route exists, the fence is the unit's.
     expect(await master.vm.check("curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token")).toBe("200");
@@ -401,8 +401,9 @@ function scenarios(): void {
   }), TEST_TIMEOUT_MS);
 
   // Two more VMs, booted side by side from copies of replica-2's user data
-  // as soon as the nodes are up (while the scenarios on the nodes run): one
-  // whose role may read nothing, one whose apt repository has Redis 6.0.
+  // after the scenarios on the nodes (booting them earlier slows every boot
+  // on 2 cores): one whose role may read nothing, one whose apt repository
+  // has Redis 6.0.
   let failingBoots: Promise<BootedNode[]> | undefined;
   const startFailingBoots = () => {
     failingBoots ??= (async () => {
