@@ -29,6 +29,8 @@ export interface SynthesizedExample {
   readonly ingress: SynthesizedIngressRule[];
   /** Terraform reference of the application clients' security group. */
   readonly appSecurityGroupRef: string;
+  /** The literal name of every SSM parameter, by Terraform address (as parameterNamesOf). */
+  readonly parameterNames: Record<string, string>;
 }
 
 /** The application servers' group in examples/basic (construct id "app-clients"). */
@@ -61,7 +63,7 @@ export function synthesizeBasicExample(): SynthesizedExample {
       if (!source) throw new Error(`ingress rule ${key} has no source`);
       return { port: r.from_port as number, source };
     });
-  return { nodes, ingress, appSecurityGroupRef: `\${aws_security_group.${APP_GROUP}.id}` };
+  return { nodes, ingress, appSecurityGroupRef: `\${aws_security_group.${APP_GROUP}.id}`, parameterNames: parameterNamesOf(json) };
 }
 
 // One pass, as Terraform reads a template: escapes ($${, %%{) and references (${...}).
