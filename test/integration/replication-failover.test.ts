@@ -151,6 +151,8 @@ function scenarios(): void {
         const value = form === "sha256" ? createHash("sha256").update(PASSWORDS[user]).digest("hex") : PASSWORDS[user];
         fs.writeFileSync(path.join(node.secretsDir, `${user}.${form}`), value, { mode: 0o600 });
       }
+      // The node-ops user's password, which the secret-fetch step makes on the node.
+      fs.writeFileSync(path.join(node.secretsDir, "node-ops.password"), generated(), { mode: 0o600 });
     });
     ({ masterName, redisPort, sentinelPort, downAfterMs, tls } = group);
     // Includes the replicas' first (diskless, delayed 5 s) full sync and the sentinels' discovery.
