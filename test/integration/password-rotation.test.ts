@@ -316,7 +316,8 @@ function scenarios(): void {
     master = group.initialMaster;
     for (const node of nodes) everyPassword.add(fs.readFileSync(dirsOf(node).nodeOps, "utf8"));
     await waitUntil(healthy, { timeoutMs: 40_000, intervalMs: 250, what: "a master with 2 online replicas, seen by 3 sentinels with a quorum" });
-  }), 90_000);
+    // Each node's boot fetches 8 secrets (5 curl calls and 3 python3 runs each): tens of seconds on a loaded machine.
+  }), 240_000);
 
   afterAll(async () => {
     try {
