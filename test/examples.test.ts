@@ -7,6 +7,7 @@ import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { App, TerraformStack, Testing } from "cdktf";
 import { BasicExampleStack } from "../examples/basic/main";
 import { ExistingAppStack } from "../examples/existing-app/main";
+import { unescapeTerraformTemplate } from "../lib/boot";
 import { parseCloudConfig, resources, TerraformJson } from "./helpers";
 
 const ROOT = join(__dirname, "..");
@@ -29,6 +30,16 @@ function userDataSnapshot(text: string): TerraformJson {
   return { bytes: Buffer.byteLength(text), packages: doc.packages, bootcmd: doc.bootcmd, runcmd: doc.runcmd, files };
 }
 
+/** An SSM document's content parsed, its shell script (an asset, checked by shellcheck and equal to its file) by line count and digest. */
+function documentSnapshot(content: string): TerraformJson {
+  const doc = JSON.parse(unescapeTerraformTemplate(content)) as TerraformJson;
+  for (const step of doc.mainSteps as Array<{ inputs: { runCommand: string[] } }>) {
+    const script = step.inputs.runCommand.join("\n");
+    step.inputs.runCommand = [`<script: ${step.inputs.runCommand.length} lines, sha256 ${createHash("sha256").update(script).digest("hex").slice(0, 16)}>`];
+  }
+  return doc;
+}
+
 /** The AWS provider's source and release, as the provider package pins them (@cdktf/provider-aws 21: "aws" 6.25.0; @cdktn/provider-aws 25: its own). */
 const awsProvider = new AwsProvider(new TerraformStack(Testing.app(), "pin"), "aws", { region: "us-east-1" });
 const AWS_PROVIDER_PIN = { source: awsProvider.terraformProviderSource, version: awsProvider.terraformGeneratorMetadata!.providerVersion };
@@ -36,9 +47,10 @@ const PIN_PLACEHOLDER = "<the AWS provider package's source and pin>";
 
 /**
  * The synthesized JSON with each node's readable user data (the local its
- * user_data_base64 compresses) decoded, and the AWS provider's source and
- * pin replaced by a placeholder: the one snapshot serves the cdktf and the
- * cdktn package, whose provider packages pin different releases.
+ * user_data_base64 compresses) and each SSM document decoded, and the AWS
+ * provider's source and pin replaced by a placeholder: the one snapshot
+ * serves the cdktf and the cdktn package, whose provider packages pin
+ * different releases.
  */
 function snapshotOf(synth: string): TerraformJson {
   const json = JSON.parse(synth) as TerraformJson;
@@ -46,6 +58,7 @@ function snapshotOf(synth: string): TerraformJson {
     const name = /^\$\{base64gzip\(local\.([\w-]+)\)\}$/.exec(instance.user_data_base64)![1];
     json.locals[name] = userDataSnapshot(json.locals[name] as string);
   }
+  for (const document of Object.values(resources(json, "aws_ssm_document"))) document.content = documentSnapshot(document.content as string);
   expect(json.terraform.required_providers.aws).toEqual(AWS_PROVIDER_PIN);
   json.terraform.required_providers.aws = PIN_PLACEHOLDER;
   return json;

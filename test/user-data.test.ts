@@ -133,8 +133,8 @@ describe.each(["basic", "existing-app"])("example %s", (example) => {
   test("no password, no hash and no TLS key in the synthesized JSON: placeholders and references only", () => {
     const strings = stringsIn(JSON.parse(examples[example].synth));
     const secretLines = strings.flatMap((s) => [...s.matchAll(/^\s*(masterauth|sentinel auth-pass \S+|sentinel sentinel-pass|user \S+ on) (\S+).*$/gm)]);
-    // Per node: masterauth, auth-pass, sentinel-pass, 3 sentinel users, 5 data node users.
-    expect(secretLines.length).toBe(3 * 11);
+    // Per node: masterauth, auth-pass, sentinel-pass, 4 sentinel users, 6 data node users (node-ops on both).
+    expect(secretLines.length).toBe(3 * 13);
     const placeholder = new RegExp(`^#?"?${SECRET_PLACEHOLDER.source}"?$`);
     expect(secretLines.filter((m) => !placeholder.test(m[2])).map((m) => m[0])).toEqual([]);
     expect(strings.flatMap((s) => s.match(/(?<![A-Za-z0-9])[A-Za-z0-9]{32}(?![A-Za-z0-9])/g) ?? [])).toEqual([]);

@@ -35,7 +35,7 @@ export function embeddedShell(script: string): string {
 }
 
 /** Where a part's step lands on the node: its order keeps the run order. */
-export function partStepPath(part: BootPart): string {
+export function partStepPath(part: Pick<BootPart, "name" | "order">): string {
   return `${BOOT_LIB_DIR}/parts/${String(part.order).padStart(2, "0")}-${part.name}.sh`;
 }
 

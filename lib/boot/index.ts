@@ -3,5 +3,6 @@
 export * from "./boot-part";
 export * from "./cloud-config";
 export * from "./user-data";
+export * from "./rotate-password";
 export * from "./parts";
 export * from "./render";

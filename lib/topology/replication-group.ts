@@ -3,6 +3,7 @@ import { Annotations, Fn, Token } from "cdktf";
 import { Construct } from "constructs";
 import { RedisCertificateAuthority } from "../auth/certificate-authority";
 import { RedisClientCertificate } from "../auth/client-certificate";
+import { groupTag, PasswordRotation } from "../auth/password-rotation";
 import { RedisPassword } from "../auth/password";
 import { SecretStore } from "../auth/secret-store";
 import { RedisUser } from "../auth/user";
@@ -64,6 +65,18 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
    * @attribute
    */
   public readonly caCertificatePem?: string;
+  /**
+   * The SSM Command document that rotates a user's password on the nodes
+   * (steps add, switch, retire; see the README's "Rotating a password").
+   * @attribute
+   */
+  public readonly rotatePasswordDocumentName: string;
+  /**
+   * What `aws ssm send-command --targets` takes to run the document on every
+   * node of the group: `Key=tag:redis-replication-group,Values=<group path>`.
+   * @attribute
+   */
+  public readonly rotatePasswordTargets: string;
   /** The application users, in the order of the `users` prop. */
   public readonly users: RedisUser[];
   /** Operators' user: every command on data nodes and sentinels. Grant its password with `adminUser.grantRead`. */
@@ -139,6 +152,12 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     this.certificateAuthority = certificateAuthority;
     this.caCertificatePem = certificateAuthority?.certificatePem;
     this.tags = props.tags;
+    const rotation = new PasswordRotation(this, "rotate-password", { tags: props.tags });
+    this.rotatePasswordDocumentName = rotation.documentName;
+    this.rotatePasswordTargets = rotation.targets;
+    // Every node carries the group's tag: the rotation is sent to all of them by it.
+    const tag = groupTag(this);
+    const nodeTags = { ...props.tags, [tag.key]: tag.value };
 
     // One lookup of the data nodes' instance type: the default maxmemory, and the data volume's checks.
     const dataType = plan.nodes[0].instanceType;
@@ -176,7 +195,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
         securityGroupIds: [this.securityGroupId],
         amiId: spec.amiId ?? this.defaultAmi(spec.architecture),
         keyName: props.keyName,
-        tags: props.tags,
+        tags: nodeTags,
         dataVolume: dataVolumeOf(spec, subnetId),
         bootParts: ({ address, dataVolumeId }) =>
           nodeBootParts(spec, { address, dataVolumeId, tls: certificateAuthority?.issueNodeCertificate(spec.id, address) }, masterAddress, boot),
@@ -269,6 +288,11 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       ...(this.caCertificatePem !== undefined
         ? ([["ca-certificate", { value: this.caCertificatePem, description: "CA certificate (PEM) that clients verify the nodes with" }]] as const)
         : []),
+      [
+        "rotate-password-document",
+        { value: this.rotatePasswordDocumentName, description: "SSM document that rotates a user's password on the nodes (aws ssm send-command --document-name)" },
+      ],
+      ["rotate-password-targets", { value: this.rotatePasswordTargets, description: "aws ssm send-command --targets value that selects every node of the group" }],
       ["security-group-id", { value: this.securityGroupId, description: "Security group of the Redis nodes" }],
       [
         "password-secret-arn",

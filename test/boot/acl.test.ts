@@ -46,16 +46,31 @@ describe("renderAclFile", () => {
       ["sentinel", "on", "#@@SHA256:sentinel@@"],
       ["admin", "on", "#@@SHA256:admin@@"],
       ["monitor", "on", "#@@SHA256:monitor@@"],
+      ["node-ops", "on", "#@@SHA256:node-ops@@"],
       ["app", "on", "#@@SHA256:app@@"],
     ]);
     expect(text).not.toMatch(/^#/m);
   });
 
   test("no sentinel user when no sentinel watches the node", () => {
-    expect(dataNodeUsers([], false).map((u) => u.name)).toEqual(["replication", "admin", "monitor"]);
+    expect(dataNodeUsers([], false).map((u) => u.name)).toEqual(["replication", "admin", "monitor", "node-ops"]);
   });
 
   test("the sentinels' users", () => {
-    expect(sentinelUsers().map((u) => u.name)).toEqual(["sentinel-peer", "sentinel-client", "admin"]);
+    expect(sentinelUsers().map((u) => u.name)).toEqual(["sentinel-peer", "sentinel-client", "admin", "node-ops"]);
+  });
+
+  // Password rotation logs in as node-ops on the node itself: what it needs, no keys, no CONFIG GET.
+  test("node-ops: exactly what password rotation needs, on a data node and on a sentinel", () => {
+    const rulesOf = (users: { name: string; rules: readonly string[] }[]) => users.find((u) => u.name === "node-ops")!.rules;
+    expect(rulesOf(dataNodeUsers([], true))).toEqual([
+      "resetkeys", "resetchannels", "-@all", "+ping", "+role", "+acl|users", "+acl|getuser", "+acl|setuser", "+acl|save", "+config|set", "+config|rewrite",
+    ]);
+    expect(rulesOf(sentinelUsers())).toEqual([
+      "resetkeys", "resetchannels", "-@all", "+ping", "+acl|users", "+acl|getuser", "+acl|setuser", "+sentinel|flushconfig", "+sentinel|set", "+sentinel|config",
+      "+sentinel|get-master-addr-by-name", "+sentinel|replicas", "+sentinel|sentinels",
+    ]);
+    // Each data node rule is one Redis 7.0 knows (the sentinel subcommands are Sentinel's own; a sentinel refuses to start on an unknown one).
+    for (const rule of rulesOf(dataNodeUsers([], true))) expect({ rule, problem: aclRuleProblem(rule) }).toEqual({ rule, problem: undefined });
   });
 });

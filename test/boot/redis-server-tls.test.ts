@@ -8,14 +8,14 @@ import { tmpdir } from "os";
 import { checkServerIdentity, PeerCertificate } from "tls";
 import { join } from "path";
 import { Redis, RedisOptions } from "ioredis";
-import { BUILTIN_USERS, dataNodeUsers, renderAclFile, renderRedisConf, renderSentinelConf } from "../../lib/boot";
+import { BUILTIN_USERS, dataNodeUsers, NODE_OPS_USER, renderAclFile, renderRedisConf, renderSentinelConf } from "../../lib/boot";
 import { resolveRedisConf, resolveSentinelConf } from "../../lib/options";
 import { rulesOf } from "../../lib/private/planner";
 import { freePort, testUnlessMissing, toolAvailable } from "../helpers";
 import { issueCertificate, makeCa, TestCa, TestCertificate } from "../tls-fixtures";
 import { COMMON_SCRIPT, LocalRedis, LocalTlsFiles } from "./local-redis";
 
-const USERS = [...Object.values(BUILTIN_USERS), "app"];
+const USERS = [...Object.values(BUILTIN_USERS), NODE_OPS_USER, "app"];
 const PASSWORDS = Object.fromEntries(USERS.map((user) => [user, `tls ${user} "pw" #1`]));
 const missing = ["redis-server", "openssl"].filter((t) => !toolAvailable(t, t === "openssl" ? ["version"] : ["--version"]));
 const it = testUnlessMissing(missing.length > 0 ? `${missing.join(", ")} not installed` : undefined);

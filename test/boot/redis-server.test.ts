@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { Redis } from "ioredis";
-import { BUILTIN_USERS, dataNodeUsers, renderAclFile, renderRedisConf, renderSentinelConf } from "../../lib/boot";
+import { BUILTIN_USERS, dataNodeUsers, NODE_OPS_USER, renderAclFile, renderRedisConf, renderSentinelConf } from "../../lib/boot";
 import { resolveRedisConf, resolveSentinelConf } from "../../lib/options";
 import { rulesOf } from "../../lib/private/planner";
 import { directiveArgs, freePort, masterConfSettings, parseRedisConf, testNeeding } from "../helpers";
@@ -15,7 +15,7 @@ import { LocalRedis } from "./local-redis";
 
 // Space, both quotes, backslash, '#', '&', '$' and a non-ASCII letter, different for each user.
 const passwordOf = (user: string) => `p a"s's\\w#r&d$HOME é \\" ${user}`;
-const USERS = [...Object.values(BUILTIN_USERS), "app", "reader", "scripter"];
+const USERS = [...Object.values(BUILTIN_USERS), NODE_OPS_USER, "app", "reader", "scripter"];
 // What formatArgument must carry through redis.conf: every character class it escapes.
 const ODD_VALUE = `a b"c'd\\e#f&g$h é\t\n\x01\x7f end`;
 
@@ -132,7 +132,7 @@ describe("rendered configuration on a real redis-server", () => {
     const c = await as(masterPort, "admin");
     const list = (await c.call("ACL", "LIST")) as string[];
     expect(list.map((l) => l.split(" ").slice(0, 3).join(" ")).sort()).toEqual(
-      ["admin", "app", "monitor", "reader", "replication", "scripter", "sentinel"].map((u) => `user ${u} on`).concat(["user default off"]).sort(),
+      ["admin", "app", "monitor", "node-ops", "reader", "replication", "scripter", "sentinel"].map((u) => `user ${u} on`).concat(["user default off"]).sort(),
     );
     // The hash that render_template made from the password is the one Redis computes.
     expect(list.find((l) => l.startsWith("user app "))).toContain(`#${createHash("sha256").update(passwordOf("app")).digest("hex")}`);
@@ -202,6 +202,70 @@ describe("rendered configuration on a real redis-server", () => {
     expect(await outcome(admin, "CONFIG", "GET", "maxmemory")).toBe("reply");
     // Pinned off in redis.conf: not even the admin user has them.
     expect(await outcome(admin, "DEBUG", "SLEEP", "0")).toBe("ERR");
+  });
+
+  it("node-ops (password rotation, on the node itself) may read and change users' passwords and masterauth and save them, nothing else", async () => {
+    const admin = await as(masterPort, "admin");
+    const dryrun = async (...command: string[]) => {
+      const reply = (await admin.call("ACL", "DRYRUN", "node-ops", ...command)) as string;
+      return `${command.slice(0, 2).join(" ")}: ${reply === "OK" ? "OK" : "denied"}`;
+    };
+    const allowed = [
+      ["PING"],
+      ["ROLE"],
+      ["ACL", "USERS"],
+      ["ACL", "GETUSER", "app"],
+      ["ACL", "SETUSER", "app", `#${"0".repeat(64)}`],
+      ["ACL", "SAVE"],
+      ["CONFIG", "SET", "masterauth", "x"],
+      ["CONFIG", "REWRITE"],
+    ];
+    const denied = [
+      ["GET", "k"],
+      ["SET", "k", "v"],
+      ["CONFIG", "GET", "masterauth"],
+      ["ACL", "LIST"],
+      ["ACL", "LOAD"],
+      ["ACL", "DELUSER", "app"],
+      ["REPLICAOF", "10.0.0.1", "6379"],
+      ["FLUSHALL"],
+      ["SHUTDOWN"],
+      ["INFO"],
+      ["SUBSCRIBE", "x"],
+    ];
+    const outcomes = [];
+    for (const command of [...allowed, ...denied]) outcomes.push(await dryrun(...command));
+    expect(outcomes).toEqual([
+      ...allowed.map((c) => `${c.slice(0, 2).join(" ")}: OK`),
+      ...denied.map((c) => `${c.slice(0, 2).join(" ")}: denied`),
+    ]);
+    // Really logged in, as the rotation script does.
+    const ops = await as(masterPort, "node-ops");
+    expect(await outcome(ops, "ACL", "SAVE")).toBe("OK");
+    expect(await outcome(ops, "GET", "k")).toBe("NOPERM");
+  });
+
+  it("node-ops on a sentinel: ACL SETUSER, FLUSHCONFIG, the sentinel's own credentials, the instances' addresses; nothing that steers it", async () => {
+    const ops = await as(sentinelPort, "node-ops");
+    expect(await outcome(ops, "ACL", "USERS")).toBe("reply");
+    expect(await outcome(ops, "ACL", "GETUSER", "sentinel-client")).toBe("reply");
+    expect(await outcome(ops, "SENTINEL", "FLUSHCONFIG")).toBe("OK");
+    expect(await ops.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "main")).toEqual(["127.0.0.1", String(masterPort)]);
+    expect(await outcome(ops, "SENTINEL", "REPLICAS", "main")).not.toBe("NOPERM");
+    expect(await outcome(ops, "SENTINEL", "SENTINELS", "main")).not.toBe("NOPERM");
+    const denied = [
+      ["SENTINEL", "REMOVE", "main"],
+      ["SENTINEL", "MONITOR", "evil", "10.0.0.1", "6379", "1"],
+      ["SENTINEL", "FAILOVER", "main"],
+      ["SENTINEL", "RESET", "*"],
+      ["ACL", "DELUSER", "admin"],
+      ["ACL", "LIST"],
+      ["PUBLISH", "__sentinel__:hello", "x"],
+      ["SUBSCRIBE", "x"],
+    ];
+    const outcomes = [];
+    for (const command of denied) outcomes.push(`${command.slice(0, 2).join(" ")}: ${await outcome(ops, ...command)}`);
+    expect(outcomes).toEqual(denied.map((command) => `${command.slice(0, 2).join(" ")}: NOPERM`));
   });
 
   it("the replica logs in to the master as the replication user and replicates", async () => {

@@ -1,7 +1,7 @@
 // fetch_secret of the boot script, run for real against a fake AWS on loopback:
 // IMDSv2 plus the SSM / Secrets Manager JSON APIs, which verify curl's SigV4 themselves.
 import { execFileSync, spawn } from "child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";
 import { createServer } from "http";
 import { AddressInfo } from "net";
 import { tmpdir } from "os";
@@ -136,5 +136,32 @@ describe("fetch_secret against a fake IMDSv2 and AWS", () => {
     expect(r).toMatchObject({ code: 0, stdout: PASSWORD });
     expect(r.stderr.match(/\(attempt \d+ of 10\): the instance has no IAM role/g)).toHaveLength(2);
     expect(fake).toMatchObject({ tokenPuts: 3, apiCalls: 1 });
+  });
+});
+
+describe("node_ops_password: the node-ops user's password, made on the node", () => {
+  const dir = mkdtempSync(join(tmpdir(), "node-ops-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const make = (file: string, secrets: string) =>
+    run(["bash", "-c", 'mkdir -p "$REDIS_NODE_SECRETS_DIR" && source "$1" && node_ops_password "$2"', "_", SCRIPT, file], { REDIS_NODE_SECRETS_DIR: secrets });
+
+  it("at the first boot: 32 random bytes in hex, root only, and a copy among the boot's secrets for render_template", async () => {
+    const file = join(dir, "node-ops.password");
+    expect((await make(file, join(dir, "secrets-1"))).code).toBe(0);
+    const password = readFileSync(file, "utf8");
+    expect(password).toMatch(/^[0-9a-f]{64}$/);
+    expect((statSync(file).mode & 0o777).toString(8)).toBe("600");
+    expect(readFileSync(join(dir, "secrets-1", "node-ops.password"), "utf8")).toBe(password);
+    // Another node (another file) gets another one.
+    expect((await make(join(dir, "other.password"), join(dir, "secrets-other"))).code).toBe(0);
+    expect(readFileSync(join(dir, "other.password"), "utf8")).not.toBe(password);
+  });
+
+  it("a boot run again keeps the password the configs hold", async () => {
+    const file = join(dir, "node-ops.password");
+    const first = readFileSync(file, "utf8");
+    expect((await make(file, join(dir, "secrets-2"))).code).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(first);
+    expect(readFileSync(join(dir, "secrets-2", "node-ops.password"), "utf8")).toBe(first);
   });
 });

@@ -31,13 +31,14 @@ describe("renderSentinelConf", () => {
     expect(text.indexOf("sentinel monitor ")).toBeLessThan(text.indexOf("sentinel auth-user "));
   });
 
-  test("its users: default off; sentinel-peer, sentinel-client and admin with password hashes", () => {
+  test("its users: default off; sentinel-peer, sentinel-client, admin and node-ops with password hashes", () => {
     const users = directivesNamed(parsed, "user");
     expect(users.map((u) => u.slice(0, 3))).toEqual([
       ["default", "off", "resetkeys"],
       ["sentinel-peer", "on", `#${sha256Placeholder("sentinel-peer")}`],
       ["sentinel-client", "on", `#${sha256Placeholder("sentinel-client")}`],
       ["admin", "on", `#${sha256Placeholder("admin")}`],
+      ["node-ops", "on", `#${sha256Placeholder("node-ops")}`],
     ]);
     const client = users.find((u) => u[0] === "sentinel-client")!;
     expect(client).toContain("+sentinel|get-master-addr-by-name");

@@ -76,7 +76,7 @@ describe("one data volume per data node", () => {
     for (const node of DATA_NODES) expect(volumeOf(json, node).lifecycle.prevent_destroy).toBe(true);
     for (const instance of Object.values(resources(json, "aws_instance"))) {
       expect(instance).not.toHaveProperty("volume_tags");
-      expect(instance.root_block_device.tags).toEqual({ Name: expect.stringMatching(/^test-redis-(master|replica-\d)$/) });
+      expect(instance.root_block_device.tags).toEqual({ Name: expect.stringMatching(/^test-redis-(master|replica-\d)$/), "redis-replication-group": "test/redis" });
     }
   });
 

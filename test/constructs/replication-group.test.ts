@@ -103,7 +103,7 @@ describe("RedisReplicationGroup: topology", () => {
     expect(Object.keys(dataSources(json, "aws_ec2_instance_type"))).toHaveLength(1);
   });
 
-  test("outputs the addresses, master name, group, CA and password parameter under stable names: <group id>-<name>", () => {
+  test("outputs the addresses, master name, group, CA, password parameter and the rotation's document and targets under stable names: <group id>-<name>", () => {
     expect(Object.keys(synthGroup().output).sort()).toEqual(
       [
         "master-address",
@@ -115,6 +115,8 @@ describe("RedisReplicationGroup: topology", () => {
         "password-parameter-name",
         "sentinel-client-password-parameter-name",
         "ca-certificate",
+        "rotate-password-document",
+        "rotate-password-targets",
       ]
         .map((o) => `redis-${o}`)
         .sort(),
@@ -154,9 +156,11 @@ describe("RedisReplicationGroup: topology", () => {
     new RedisReplicationGroup(stack, "queues", { vpcId: "vpc-1", subnetIds: ["subnet-a"], sentinel: { enabled: false }, tls: { enabled: false } });
     const json = synthJson(stack);
     const names = Object.keys(json.output);
-    expect(names.filter((n) => n.startsWith("sessions-"))).toHaveLength(9);
+    expect(names.filter((n) => n.startsWith("sessions-"))).toHaveLength(11);
     expect(names.filter((n) => n.startsWith("queues-")).sort()).toEqual(
-      ["master-address", "replica-addresses", "security-group-id", "password-secret-arn", "password-parameter-name"].map((o) => `queues-${o}`).sort(),
+      ["master-address", "replica-addresses", "security-group-id", "password-secret-arn", "password-parameter-name", "rotate-password-document", "rotate-password-targets"]
+        .map((o) => `queues-${o}`)
+        .sort(),
     );
     expect(json.output["sessions-master-address"].value).toBe(eniAddressRef(json, "sessions/master"));
     expect(json.output["queues-master-address"].value).toBe(eniAddressRef(json, "queues/master"));

@@ -8,24 +8,16 @@
 import { execFileSync } from "child_process";
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import Redis from "ioredis";
 import { ConnectionOptions } from "tls";
-import { BUILTIN_USERS, TLS_PATHS } from "../../lib/boot";
+import { BUILTIN_USERS } from "../../lib/boot";
 import { connect, info, Login, withClient } from "./harness/client";
-import { FirewallRule, OUTSIDE, ROOT, Topology, applyFirewall, cleanupStale, createTopology, probeTcp, randomPrefix, run, sleep } from "./harness/netns";
-import { allLogs, isRunning, kill9, processOf, restart, startRedis, startSentinel, stop, stopAll, waitUntil } from "./harness/processes";
-import { resolveReferences, synthesizeBasicExample } from "./synthesized-nodes";
-import { issueCertificate, makeCa } from "../tls-fixtures";
+import { OUTSIDE, ROOT, Topology, probeTcp, sleep } from "./harness/netns";
+import { allLogs, isRunning, kill9, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
+import { commonScriptOf, GroupLayout, GroupNode, layOutGroup, startGroup } from "./synthesized-group";
+import { synthesizeBasicExample } from "./synthesized-nodes";
 
-// The boot's shared functions, render_template among them.
-const SETUP_SCRIPT = "/usr/local/lib/redis-node/common.sh";
-const REDIS_TEMPLATE = "/etc/redis-node/redis.conf.template";
-const ACL_TEMPLATE = "/etc/redis-node/users.acl.template";
-const SECRETS_LIST = "/etc/redis-node/secrets.list";
-const SENTINEL_TEMPLATE = "/etc/redis-node/sentinel.conf.template";
-const MAXMEMORY_MB = 256;
 // Every user of the example has its own password, as the secret store gives them.
 // Generated passwords are letters and digits; the app user's is one of the
 // user's own: a space, a double quote, a backslash, '#' and '&' prove the
@@ -41,11 +33,7 @@ const ADMIN = login("admin");
 const SENTINEL_CLIENT = login(BUILTIN_USERS.sentinelClient);
 const SUITE = "Redis replication and Sentinel failover with the synthesized configuration";
 
-interface Node {
-  readonly name: string;
-  readonly ip: string;
-  readonly dir: string;
-}
+type Node = GroupNode;
 
 function missingPreconditions(): string[] {
   const missing = process.getuid?.() === 0 ? [] : ["root (network namespaces and iptables)"];
@@ -77,6 +65,7 @@ if (missing.length > 0 && process.env.CI === "true") {
 
 function scenarios(): void {
   let topology: Topology | undefined;
+  let layout: GroupLayout | undefined;
   let workRoot: string | undefined;
   let nodes: Node[] = [];
   let masterName = "";
@@ -149,99 +138,26 @@ function scenarios(): void {
   }
 
   beforeAll(tracked(async () => {
-    await cleanupStale();
-    const example = synthesizeBasicExample();
-    const prefix = randomPrefix();
-    workRoot = fs.mkdtempSync(path.join(os.tmpdir(), `redis-it-${prefix}-`));
-    // A random /24 in 10.213.x; a few tries in case one is routed on this host.
-    for (let attempt = 1; !topology; attempt++) {
-      const subnet = `10.213.${20 + Math.floor(Math.random() * 200)}`;
-      try {
-        topology = await createTopology({ prefix, subnet, nodes: example.nodes.map((n) => n.name), outsideClient: true });
-      } catch (error) {
-        if (attempt >= 3 || !/already routed/.test((error as Error).message)) throw error;
-      }
-    }
-    const topo = topology;
-    nodes = example.nodes.map((n) => ({ name: n.name, ip: topo.addressOf(n.name), dir: path.join(workRoot!, n.name) }));
-    const addressesByEni = Object.fromEntries(example.nodes.map((n) => [n.eni, topo.addressOf(n.name)]));
-
-    // The group's CA and a certificate per node naming its address, as the
-    // tls part leaves them on a node (processes.ts points Redis at them).
-    const pki = path.join(workRoot, "pki");
-    fs.mkdirSync(pki);
-    const ca = makeCa(pki, "group-ca");
-    tls = { ca: ca.pem };
-
+    layout = await layOutGroup(synthesizeBasicExample());
+    topology = layout.topology;
+    workRoot = layout.workRoot;
+    nodes = layout.nodes;
     // Put the secrets in exactly as the boot does on a node: each node's
     // secrets.list says which users' passwords, and which only hashes, it reads.
-    const rendered = new Map<string, { redis: string; sentinel: string }>();
-    for (const [i, synthesized] of example.nodes.entries()) {
-      const node = nodes[i];
-      fs.mkdirSync(node.dir);
-      const certificate = issueCertificate(ca, node.name, [node.ip]);
-      fs.mkdirSync(path.join(node.dir, "tls"), { mode: 0o700 });
-      fs.copyFileSync(certificate.certificate, path.join(node.dir, "tls", "node.crt"));
-      fs.copyFileSync(certificate.key, path.join(node.dir, "tls", "node.key"));
-      fs.copyFileSync(ca.certificate, path.join(node.dir, "tls", "ca.crt"));
-      const write = (file: string, source: string) => {
-        if (synthesized.files[source] === undefined) throw new Error(`${node.name} has no ${source} in its user data`);
-        fs.writeFileSync(file, resolveReferences(synthesized.files[source], addressesByEni, MAXMEMORY_MB), { mode: 0o600 });
-        return file;
-      };
-      const secrets = path.join(workRoot, `${node.name}-secrets`);
-      fs.mkdirSync(secrets, { mode: 0o700 });
-      for (const line of fs.readFileSync(write(path.join(workRoot, `${node.name}-secrets.list`), SECRETS_LIST), "utf8").trim().split("\n")) {
+    const group = await startGroup(layout, async (node, secretsList) => {
+      for (const line of fs.readFileSync(secretsList, "utf8").trim().split("\n")) {
         const [user, form] = line.split(" ");
         if (PASSWORDS[user] === undefined) throw new Error(`${node.name} reads a secret of user ${user}, who has no test password`);
         const value = form === "sha256" ? createHash("sha256").update(PASSWORDS[user]).digest("hex") : PASSWORDS[user];
-        fs.writeFileSync(path.join(secrets, `${user}.${form}`), value, { mode: 0o600 });
+        fs.writeFileSync(path.join(node.secretsDir, `${user}.${form}`), value, { mode: 0o600 });
       }
-      const script = write(path.join(workRoot, `${node.name}-setup`), SETUP_SCRIPT);
-      const render = async (source: string, dest: string) => {
-        const template = write(`${dest}.template`, source);
-        await run(["bash", "-c", 'source "$1" && render_template "$2" "$3"', "render", script, template, dest], { env: { REDIS_NODE_SECRETS_DIR: secrets } });
-        return dest;
-      };
-      await render(ACL_TEMPLATE, path.join(node.dir, "users.acl"));
-      rendered.set(node.name, {
-        redis: await render(REDIS_TEMPLATE, path.join(workRoot, `${node.name}-redis.conf`)),
-        sentinel: await render(SENTINEL_TEMPLATE, path.join(workRoot, `${node.name}-sentinel.conf`)),
-      });
-    }
-
-    const sentinelConf = fs.readFileSync(rendered.get(nodes[0].name)!.sentinel, "utf8");
-    const monitor = /^sentinel monitor (\S+) (\S+) (\d+) (\d+)$/m.exec(sentinelConf);
-    if (!monitor) throw new Error(`no 'sentinel monitor' line in:\n${sentinelConf}`);
-    masterName = monitor[1];
-    redisPort = Number(monitor[3]);
-    // The example keeps the default: TLS only, on the usual ports, with the files the tls part writes.
-    const tlsLines = ["port 0", `tls-cert-file ${TLS_PATHS.certificate}`, `tls-key-file ${TLS_PATHS.key}`, `tls-ca-cert-file ${TLS_PATHS.caCertificate}`, "tls-replication yes"];
-    for (const [name, conf] of [["redis.conf", fs.readFileSync(rendered.get(nodes[0].name)!.redis, "utf8")], ["sentinel.conf", sentinelConf]]) {
-      expect({ name, missing: tlsLines.filter((line) => !conf.split("\n").includes(line)) }).toEqual({ name, missing: [] });
-    }
-    sentinelPort = Number(/^tls-port (\d+)$/m.exec(sentinelConf)![1]);
-    downAfterMs = Number(new RegExp(`^sentinel down-after-milliseconds ${masterName} (\\d+)$`, "m").exec(sentinelConf)![1]);
-    const initialMaster = nodeAt(monitor[2]);
-
-    // Mirror the security group: the root namespace plays the app servers' group.
-    const sourcesByPort = new Map<number, string[]>();
-    for (const rule of example.ingress) {
-      let sources: string[];
-      if (rule.source === "self") sources = nodes.map((n) => n.ip);
-      else if (rule.source === example.appSecurityGroupRef) sources = [topo.clientAddress];
-      else if (/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(rule.source)) sources = [rule.source];
-      else throw new Error(`cannot mirror ingress source ${rule.source} on port ${rule.port}`);
-      sourcesByPort.set(rule.port, [...(sourcesByPort.get(rule.port) ?? []), ...sources]);
-    }
-    const rules: FirewallRule[] = [...sourcesByPort].map(([port, allowedSources]) => ({ port, allowedSources }));
-    for (const node of nodes) await applyFirewall(topo, node.name, rules);
-
-    for (const node of nodes) await startRedis(topo, node.name, rendered.get(node.name)!.redis, node.dir);
-    for (const node of nodes) await startSentinel(topo, node.name, rendered.get(node.name)!.sentinel, node.dir);
+      // The node-ops user's password, which the secret-fetch step makes on the node.
+      fs.writeFileSync(path.join(node.secretsDir, "node-ops.password"), generated(), { mode: 0o600 });
+    });
+    ({ masterName, redisPort, sentinelPort, downAfterMs, tls } = group);
     // Includes the replicas' first (diskless, delayed 5 s) full sync and the sentinels' discovery.
     const master = await waitUntil(healthyMaster, { timeoutMs: 30_000, intervalMs: 250, what: "a master with 2 online replicas, seen by 3 sentinels" });
-    expect(master).toBe(initialMaster);
+    expect(master).toBe(group.initialMaster);
   }), 60_000);
 
   afterAll(async () => {
@@ -325,7 +241,7 @@ function scenarios(): void {
     const answers: string[] = [];
     for (const node of nodes) {
       for (const [port, user] of [[redisPort, BUILTIN_USERS.replication], [sentinelPort, BUILTIN_USERS.sentinelPeer]] as const) {
-        const check = await topology!.exec(node.name, ["bash", "-c", 'source "$1" && wait_for_pong "$2" "$3"', "_", path.join(workRoot!, `${node.name}-setup`), String(port), user], {
+        const check = await topology!.exec(node.name, ["bash", "-c", 'source "$1" && wait_for_pong "$2" "$3"', "_", commonScriptOf(layout!, node), String(port), user], {
           env: { TLS_DIR: path.join(node.dir, "tls"), REDISCLI_AUTH: PASSWORDS[user] },
           timeoutMs: 40_000,
           allowFailure: true,

@@ -29,6 +29,10 @@ export interface SynthesizedExample {
   readonly ingress: SynthesizedIngressRule[];
   /** Terraform reference of the application clients' security group. */
   readonly appSecurityGroupRef: string;
+  /** The literal name of every SSM parameter, by Terraform address (as parameterNamesOf). */
+  readonly parameterNames: Record<string, string>;
+  /** The content of every SSM document as Terraform writes it (escapes undone), by its name. */
+  readonly ssmDocuments: Record<string, string>;
 }
 
 /** The application servers' group in examples/basic (construct id "app-clients"). */
@@ -61,7 +65,10 @@ export function synthesizeBasicExample(): SynthesizedExample {
       if (!source) throw new Error(`ingress rule ${key} has no source`);
       return { port: r.from_port as number, source };
     });
-  return { nodes, ingress, appSecurityGroupRef: `\${aws_security_group.${APP_GROUP}.id}` };
+  const ssmDocuments = Object.fromEntries(
+    Object.values<any>(res.aws_ssm_document ?? {}).map((d) => [d.name as string, resolveReferences(d.content as string, {}, 0)]),
+  );
+  return { nodes, ingress, appSecurityGroupRef: `\${aws_security_group.${APP_GROUP}.id}`, parameterNames: parameterNamesOf(json), ssmDocuments };
 }
 
 // One pass, as Terraform reads a template: escapes ($${, %%{) and references (${...}).

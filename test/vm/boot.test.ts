@@ -90,10 +90,13 @@ function scenarios(): void {
   };
   const nodes = () => c().nodes;
   const port = (node: BootedNode, what: "redis" | "sentinel") => Number(what === "redis" ? node.env.REDIS_PORT : node.env.SENTINEL_PORT);
-  /** A file the boot rendered from its template: the placeholders filled with what the fake handed out. */
-  const filled = (text: string) =>
+  /**
+   * A file the boot rendered from its template: the placeholders filled with
+   * what the fake handed out, and node-ops' with the password the node made.
+   */
+  const filled = (text: string, nodeOpsPassword: string) =>
     text.replace(/@@(PASSWORD|SHA256):([A-Za-z0-9_-]+)@@/g, (_, form: string, user: string) => {
-      const password = c().passwords.get(user)!;
+      const password = user === "node-ops" ? nodeOpsPassword : c().passwords.get(user)!;
       return form === "PASSWORD" ? password : createHash("sha256").update(password).digest("hex");
     });
 
@@ -177,11 +180,14 @@ function scenarios(): void {
         .toBe("/etc/redis/redis.conf redis:redis 640\n/etc/redis/users.acl redis:redis 640\n/etc/redis/sentinel.conf redis:redis 640\n/etc/redis/tls/node.key redis:redis 600\n");
       expect(await node.vm.check("grep -cE '@@(PASSWORD|SHA256):' /etc/redis/redis.conf /etc/redis/users.acl /etc/redis/sentinel.conf || true"))
         .toBe("/etc/redis/redis.conf:0\n/etc/redis/users.acl:0\n/etc/redis/sentinel.conf:0\n");
-      // The fetched secrets are gone; only the settings stay.
-      expect(await node.vm.check("ls -A /run/redis-node/; ls /etc/redis-node/")).toBe("node.env\nsecrets.list\n");
+      // The fetched secrets are gone; the settings stay, and the node-ops password the node made for itself (root only).
+      expect(await node.vm.check("ls -A /run/redis-node/; ls /etc/redis-node/")).toBe("node-ops.password\nnode.env\nsecrets.list\n");
+      expect(await node.vm.check("stat -c '%U:%G %a' /etc/redis-node/node-ops.password")).toBe("root:root 600\n");
+      const nodeOps = await node.vm.check("cat /etc/redis-node/node-ops.password");
+      expect(nodeOps).toMatch(/^[0-9a-f]{64}$/);
       // redis.conf and the ACL file are the user data's templates with the secrets filled in (Redis has not rewritten them).
-      expect((await node.vm.check("cat /etc/redis/redis.conf")).trimEnd()).toBe(filled(template(node, "/etc/redis-node/redis.conf.template")).trimEnd());
-      expect((await node.vm.check("cat /etc/redis/users.acl")).trimEnd()).toBe(filled(template(node, "/etc/redis-node/users.acl.template")).trimEnd());
+      expect((await node.vm.check("cat /etc/redis/redis.conf")).trimEnd()).toBe(filled(template(node, "/etc/redis-node/redis.conf.template"), nodeOps).trimEnd());
+      expect((await node.vm.check("cat /etc/redis/users.acl")).trimEnd()).toBe(filled(template(node, "/etc/redis-node/users.acl.template"), nodeOps).trimEnd());
       // The ACL file holds hashes: no password of any user is on the node's disk there.
       const acl = await node.vm.check("cat /etc/redis/users.acl");
       expect([...c().passwords.values()].filter((p) => acl.includes(p))).toEqual([]);

@@ -1,5 +1,6 @@
 import { SecretStore, secretReadStatements } from "../../auth/secret-store";
 import { BootPart, IBootPartGrantee } from "../boot-part";
+import { partStepPath, TEMPLATE_DIR } from "../cloud-config";
 
 /** The form of a secret on the node: the password, or the hex SHA-256 of it. */
 export enum SecretForm {
@@ -22,6 +23,13 @@ export interface NodeSecret {
 }
 
 export const SECRETS_LIST_PATH = "/etc/redis-node/secrets.list";
+/** The node-ops user's password, made on the node at first boot (root only, never sent anywhere). */
+export const NODE_OPS_PASSWORD_PATH = `${TEMPLATE_DIR}/node-ops.password`;
+
+const NAME = "secret-fetch";
+const ORDER = 20;
+/** Where the part's step lands: others source it for fetch_secret (tls, password rotation). */
+export const SECRET_FETCH_STEP_PATH = partStepPath({ name: NAME, order: ORDER });
 
 /** One line per secret: user, form, store, id (last: an ARN may hold anything but a newline). */
 export function renderSecretsList(secrets: readonly NodeSecret[]): string {
@@ -31,15 +39,15 @@ export function renderSecretsList(secrets: readonly NodeSecret[]): string {
 /**
  * Fetches the node's secrets at boot with the instance role, into files
  * under /run that the boot removes when it ends, and grants the role
- * exactly those reads.
+ * exactly those reads. Makes the node-ops user's password, once.
  */
 export function secretFetchPart(secrets: readonly NodeSecret[]): BootPart {
   return {
-    name: "secret-fetch",
-    order: 20,
+    name: NAME,
+    order: ORDER,
     packages: ["curl", "python3"],
     files: [{ path: SECRETS_LIST_PATH, permissions: "0600", content: renderSecretsList(secrets) }],
-    env: { SECRETS_LIST: SECRETS_LIST_PATH },
+    env: { SECRETS_LIST: SECRETS_LIST_PATH, SECRET_FETCH_STEP: SECRET_FETCH_STEP_PATH, NODE_OPS_PASSWORD_FILE: NODE_OPS_PASSWORD_PATH },
     step: "secret-fetch.sh",
     bind(grantee: IBootPartGrantee) {
       for (const s of secrets) for (const statement of secretReadStatements(s.secretArn, s.store, s.kmsKeyArn)) grantee.addToPolicy(statement);

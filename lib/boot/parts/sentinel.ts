@@ -23,6 +23,8 @@ export function sentinelPart(options: SentinelPartOptions): BootPart {
     // The boot checks Sentinel as its peers do, whose password this node holds.
     env: {
       SENTINEL_PORT: String(options.conf.port),
+      // Password rotation sets the master's auth-pass by this name.
+      SENTINEL_MASTER_NAME: options.conf.masterName,
       MIN_REDIS_MAJOR: String(options.minRedisMajor),
       SENTINEL_HEALTH_USER: BUILTIN_USERS.sentinelPeer,
       // Their passwords are written unquoted when Sentinel rewrites its config.

@@ -1,8 +1,6 @@
 import { SecretStore, secretReadStatements } from "../../auth/secret-store";
 import { BootPart, IBootPartGrantee } from "../boot-part";
-import { partStepPath } from "../cloud-config";
 import { TLS_PATHS } from "../render/tls";
-import { secretFetchPart } from "./secret-fetch";
 
 /** An SSM parameter the node reads at boot. */
 export interface TlsParameter {
@@ -32,7 +30,7 @@ export interface TlsPartOptions {
  * TLS: fetches the node's key, its certificate and the CA certificate at
  * boot (never in user data), checks them with openssl, and grants the
  * node role exactly those three reads. Runs after secret-fetch, whose
- * fetch_secret it reuses, and before Redis and Sentinel start.
+ * fetch_secret it reuses (SECRET_FETCH_STEP), and before Redis and Sentinel start.
  */
 export function tlsPart(options: TlsPartOptions): BootPart {
   const { key, certificate, caCertificate } = options.material;
@@ -47,7 +45,6 @@ export function tlsPart(options: TlsPartOptions): BootPart {
       TLS_CERT_ID: certificate.secretId,
       TLS_CA_ID: caCertificate.secretId,
       TLS_NODE_ADDRESS: options.nodeAddress,
-      SECRET_FETCH_STEP: partStepPath(secretFetchPart([])),
     },
     step: "tls.sh",
     bind(grantee: IBootPartGrantee) {

@@ -35,7 +35,14 @@ export const BUILTIN_USERS = {
   monitor: "monitor",
 } as const;
 
-export const RESERVED_USER_NAMES: readonly string[] = ["default", ...Object.values(BUILTIN_USERS)];
+/**
+ * Each node's own operations user (password rotation): unlike the users
+ * above it has no secret in the store; its password is made on the node at
+ * first boot and never leaves it.
+ */
+export const NODE_OPS_USER = "node-ops";
+
+export const RESERVED_USER_NAMES: readonly string[] = ["default", ...Object.values(BUILTIN_USERS), NODE_OPS_USER];
 
 /** Names Redis accepts and configs need no quotes for. */
 export const USER_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
@@ -122,6 +129,44 @@ const SENTINEL_CLIENT_RULES = [
   "+sentinel|myid",
 ];
 
+// The node's password rotation (rotate-password.sh), logged in on the node
+// itself: a user's new hash into the ACL (its current hashes checked first,
+// which root on the node reads in the ACL file anyway), the file saved, the
+// node's own credentials switched (masterauth), the master it replicates
+// from (ROLE). No keys, no CONFIG GET, no other admin command.
+const NODE_OPS_DATA_NODE_RULES = [
+  "resetkeys",
+  "resetchannels",
+  "-@all",
+  "+ping",
+  "+role",
+  "+acl|users",
+  "+acl|getuser",
+  "+acl|setuser",
+  "+acl|save",
+  "+config|set",
+  "+config|rewrite",
+];
+// The same on a sentinel: ACL SETUSER saved with SENTINEL FLUSHCONFIG (Sentinel
+// writes users to sentinel.conf only when it rewrites the file), the
+// credentials it logs in with (SET auth-pass, CONFIG SET sentinel-pass), and
+// the addresses of the nodes and sentinels it checks them against.
+const NODE_OPS_SENTINEL_RULES = [
+  "resetkeys",
+  "resetchannels",
+  "-@all",
+  "+ping",
+  "+acl|users",
+  "+acl|getuser",
+  "+acl|setuser",
+  "+sentinel|flushconfig",
+  "+sentinel|set",
+  "+sentinel|config",
+  "+sentinel|get-master-addr-by-name",
+  "+sentinel|replicas",
+  "+sentinel|sentinels",
+];
+
 /** What an application user may do. */
 export interface ApplicationUserRules {
   /** Key patterns (`~pattern`). */
@@ -163,6 +208,7 @@ export function dataNodeUsers(applicationUsers: readonly AclUser[], sentinel: bo
     ...(sentinel ? [{ name: BUILTIN_USERS.sentinel, rules: SENTINEL_RULES }] : []),
     { name: BUILTIN_USERS.admin, rules: ADMIN_RULES },
     { name: BUILTIN_USERS.monitor, rules: MONITOR_RULES },
+    { name: NODE_OPS_USER, rules: NODE_OPS_DATA_NODE_RULES },
     ...applicationUsers,
   ];
 }
@@ -173,6 +219,7 @@ export function sentinelUsers(): AclUser[] {
     { name: BUILTIN_USERS.sentinelPeer, rules: SENTINEL_PEER_RULES },
     { name: BUILTIN_USERS.sentinelClient, rules: SENTINEL_CLIENT_RULES },
     { name: BUILTIN_USERS.admin, rules: ADMIN_RULES },
+    { name: NODE_OPS_USER, rules: NODE_OPS_SENTINEL_RULES },
   ];
 }
 

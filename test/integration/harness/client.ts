@@ -19,6 +19,8 @@ export interface ConnectOptions {
   readonly commandTimeoutMs?: number;
   /** TLS options (the group's CA); undefined: plaintext. */
   readonly tls?: ConnectionOptions;
+  /** ioredis' INFO before the first command; users without INFO (replication) need it off. @default true */
+  readonly readyCheck?: boolean;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function connect(host: string, port: number, login: Login, opts: Co
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
-    enableReadyCheck: true,
+    enableReadyCheck: opts.readyCheck ?? true,
     tls: opts.tls,
     // A socket the server closed never clears this timer: short, so jest exits on time.
     disconnectTimeout: 100,

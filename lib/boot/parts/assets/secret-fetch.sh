@@ -98,6 +98,19 @@ fetch_all() {
   log "read $count secrets"
 }
 
+# The node-ops user's password (password rotation logs in with it): made on
+# the node at its first boot, kept root-only, never sent anywhere. The
+# configs get its hash like any user's.
+node_ops_password() {
+  local file=$1 tmp
+  if [[ ! -s $file ]]; then
+    tmp=$(mktemp "$file.XXXXXX")
+    od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$tmp"
+    mv -f "$tmp" "$file"
+  fi
+  cp "$file" "$SECRETS_DIR/node-ops.password"
+}
+
 main() {
   case ${1:-} in
     check)
@@ -106,8 +119,9 @@ main() {
       ;;
     prepare)
       load_node_env
-      : "${SECRETS_LIST:?}"
+      : "${SECRETS_LIST:?}" "${NODE_OPS_PASSWORD_FILE:?}"
       fetch_all "$SECRETS_LIST"
+      node_ops_password "$NODE_OPS_PASSWORD_FILE"
       ;;
     start) ;;
     *) fail "usage: $0 check|prepare|start" ;;

@@ -1,0 +1,175 @@
+/**
+ * The nodes of the synthesized example stack brought up as their boot leaves
+ * them, shared by the integration suites: one network namespace per node,
+ * iptables mirroring the security group, a CA and a certificate per node
+ * (made with openssl for the namespace addresses), each node's secrets put
+ * into its secrets directory, its configs rendered from the synthesized
+ * templates by the boot's own render_template, then redis-server and
+ * redis-sentinel started on them. Needs root.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConnectionOptions } from "tls";
+import { COMMON_SCRIPT_PATH, SECRETS_LIST_PATH, TEMPLATE_DIR, TLS_PATHS } from "../../lib/boot";
+import { cleanupStale, createTopology, FirewallRule, applyFirewall, randomPrefix, run, Topology } from "./harness/netns";
+import { startRedis, startSentinel } from "./harness/processes";
+import { resolveReferences, SynthesizedExample } from "./synthesized-nodes";
+import { issueCertificate, makeCa } from "../tls-fixtures";
+
+export const MAXMEMORY_MB = 256;
+const TEMPLATES = {
+  acl: `${TEMPLATE_DIR}/users.acl.template`,
+  redis: `${TEMPLATE_DIR}/redis.conf.template`,
+  sentinel: `${TEMPLATE_DIR}/sentinel.conf.template`,
+};
+
+export interface GroupNode {
+  readonly name: string;
+  readonly ip: string;
+  /** Where the node's processes run: configs, ACL file, TLS files (tls/), logs. */
+  readonly dir: string;
+  /** Private directory where the boot's secret-fetch step leaves the node's secrets (<user>.password, <user>.sha256). */
+  readonly secretsDir: string;
+}
+
+export interface GroupLayout {
+  readonly example: SynthesizedExample;
+  readonly topology: Topology;
+  /** Everything of the run: nodes' directories, rendered files, the CA. */
+  readonly workRoot: string;
+  readonly nodes: GroupNode[];
+  /** A file of the node's user data as it lands on the node: references resolved (parameter names included). */
+  fileOf(node: GroupNode, file: string): string;
+}
+
+/** The boot's shared functions (render_template, wait_for_pong) as written for a node by startGroup. */
+export function commonScriptOf(layout: GroupLayout, node: GroupNode): string {
+  return path.join(layout.workRoot, `${node.name}-common.sh`);
+}
+
+export interface RunningGroup {
+  readonly masterName: string;
+  readonly redisPort: number;
+  readonly sentinelPort: number;
+  readonly downAfterMs: number;
+  /** What every client of the group gets: its CA. */
+  readonly tls: ConnectionOptions;
+  /** The node the example created as master. */
+  readonly initialMaster: GroupNode;
+}
+
+/**
+ * Synthesized example -> one namespace per node on a random /24 in 10.213.x
+ * (a few tries in case one is routed on this host), plus the "outside" one.
+ * Destroy `topology` when done, also after a failure of what follows.
+ */
+export async function layOutGroup(example: SynthesizedExample): Promise<GroupLayout> {
+  await cleanupStale();
+  const prefix = randomPrefix();
+  const workRoot = fs.mkdtempSync(path.join(os.tmpdir(), `redis-it-${prefix}-`));
+  let topology: Topology | undefined;
+  for (let attempt = 1; !topology; attempt++) {
+    const subnet = `10.213.${20 + Math.floor(Math.random() * 200)}`;
+    try {
+      topology = await createTopology({ prefix, subnet, nodes: example.nodes.map((n) => n.name), outsideClient: true });
+    } catch (error) {
+      if (attempt >= 3 || !/already routed/.test((error as Error).message)) throw error;
+    }
+  }
+  const topo = topology;
+  const nodes = example.nodes.map((n) => ({
+    name: n.name,
+    ip: topo.addressOf(n.name),
+    dir: path.join(workRoot, n.name),
+    secretsDir: path.join(workRoot, `${n.name}-secrets`),
+  }));
+  const addressesByEni = Object.fromEntries(example.nodes.map((n) => [n.eni, topo.addressOf(n.name)]));
+  const fileOf = (node: GroupNode, file: string) => {
+    const text = example.nodes.find((n) => n.name === node.name)!.files[file];
+    if (text === undefined) throw new Error(`${node.name} has no ${file} in its user data`);
+    return resolveReferences(text, addressesByEni, MAXMEMORY_MB, example.parameterNames);
+  };
+  return { example, topology: topo, workRoot, nodes, fileOf };
+}
+
+/**
+ * Brings the nodes up as their boot does: TLS files, secrets (put in by
+ * `provideSecrets`, given the node's resolved secrets.list, as the
+ * secret-fetch step would leave them), configs rendered by render_template,
+ * the security group's rules, then every redis-server and every sentinel.
+ * Returns without waiting for replication or Sentinel to settle.
+ */
+export async function startGroup(
+  layout: GroupLayout,
+  provideSecrets: (node: GroupNode, secretsList: string) => Promise<void>,
+): Promise<RunningGroup> {
+  const { example, topology, workRoot, nodes, fileOf } = layout;
+  const pki = path.join(workRoot, "pki");
+  fs.mkdirSync(pki);
+  const ca = makeCa(pki, "group-ca");
+  const rendered = new Map<string, { redis: string; sentinel: string }>();
+  for (const node of nodes) {
+    fs.mkdirSync(node.dir);
+    // As the tls part leaves them on a node (processes.ts points Redis at them).
+    const certificate = issueCertificate(ca, node.name, [node.ip]);
+    fs.mkdirSync(path.join(node.dir, "tls"), { mode: 0o700 });
+    fs.copyFileSync(certificate.certificate, path.join(node.dir, "tls", "node.crt"));
+    fs.copyFileSync(certificate.key, path.join(node.dir, "tls", "node.key"));
+    fs.copyFileSync(ca.certificate, path.join(node.dir, "tls", "ca.crt"));
+    const write = (file: string, source: string) => {
+      fs.writeFileSync(file, fileOf(node, source), { mode: 0o600 });
+      return file;
+    };
+    fs.mkdirSync(node.secretsDir, { mode: 0o700 });
+    await provideSecrets(node, write(path.join(workRoot, `${node.name}-secrets.list`), SECRETS_LIST_PATH));
+    const common = write(commonScriptOf(layout, node), COMMON_SCRIPT_PATH);
+    const render = async (source: string, dest: string) => {
+      const template = write(`${dest}.template`, source);
+      await run(["bash", "-c", 'source "$1" && render_template "$2" "$3"', "render", common, template, dest], { env: { REDIS_NODE_SECRETS_DIR: node.secretsDir } });
+      return dest;
+    };
+    await render(TEMPLATES.acl, path.join(node.dir, "users.acl"));
+    rendered.set(node.name, {
+      redis: await render(TEMPLATES.redis, path.join(workRoot, `${node.name}-redis.conf`)),
+      sentinel: await render(TEMPLATES.sentinel, path.join(workRoot, `${node.name}-sentinel.conf`)),
+    });
+  }
+
+  const sentinelConf = fs.readFileSync(rendered.get(nodes[0].name)!.sentinel, "utf8");
+  const monitor = /^sentinel monitor (\S+) (\S+) (\d+) (\d+)$/m.exec(sentinelConf);
+  if (!monitor) throw new Error(`no 'sentinel monitor' line in:\n${sentinelConf}`);
+  const masterName = monitor[1];
+  // The example keeps the default: TLS only, on the usual ports, with the files the tls part writes.
+  const tlsLines = ["port 0", `tls-cert-file ${TLS_PATHS.certificate}`, `tls-key-file ${TLS_PATHS.key}`, `tls-ca-cert-file ${TLS_PATHS.caCertificate}`, "tls-replication yes"];
+  for (const [name, conf] of [["redis.conf", fs.readFileSync(rendered.get(nodes[0].name)!.redis, "utf8")], ["sentinel.conf", sentinelConf]]) {
+    const missing = tlsLines.filter((line) => !conf.split("\n").includes(line));
+    if (missing.length > 0) throw new Error(`${name} of the example lacks ${missing.join(", ")}`);
+  }
+  const initialMaster = nodes.find((n) => n.ip === monitor[2]);
+  if (!initialMaster) throw new Error(`sentinel monitor names ${monitor[2]}, not one of our nodes`);
+
+  // Mirror the security group: the root namespace plays the app servers' group.
+  const sourcesByPort = new Map<number, string[]>();
+  for (const rule of example.ingress) {
+    let sources: string[];
+    if (rule.source === "self") sources = nodes.map((n) => n.ip);
+    else if (rule.source === example.appSecurityGroupRef) sources = [topology.clientAddress];
+    else if (/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(rule.source)) sources = [rule.source];
+    else throw new Error(`cannot mirror ingress source ${rule.source} on port ${rule.port}`);
+    sourcesByPort.set(rule.port, [...(sourcesByPort.get(rule.port) ?? []), ...sources]);
+  }
+  const rules: FirewallRule[] = [...sourcesByPort].map(([port, allowedSources]) => ({ port, allowedSources }));
+  for (const node of nodes) await applyFirewall(topology, node.name, rules);
+
+  for (const node of nodes) await startRedis(topology, node.name, rendered.get(node.name)!.redis, node.dir);
+  for (const node of nodes) await startSentinel(topology, node.name, rendered.get(node.name)!.sentinel, node.dir);
+  return {
+    masterName,
+    redisPort: Number(monitor[3]),
+    sentinelPort: Number(/^tls-port (\d+)$/m.exec(sentinelConf)![1]),
+    downAfterMs: Number(new RegExp(`^sentinel down-after-milliseconds ${masterName} (\\d+)$`, "m").exec(sentinelConf)![1]),
+    tls: { ca: ca.pem },
+    initialMaster,
+  };
+}
