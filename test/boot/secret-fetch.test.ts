@@ -45,10 +45,10 @@ const curlCalls = () => readFileSync(ARGV_LOG, "utf8").split("\n").filter(Boolea
 const leaksCredentials = (argv: string) => argv.includes(CREDS.SecretAccessKey) || argv.includes(CREDS.Token);
 
 interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-/** Runs a command (killed after 20 s) with the script's endpoints pointed at the fake. */
+/** Runs a command (killed after 90 s: ten attempts of curl and python3 are slow on a loaded machine) with the script's endpoints pointed at the fake. */
 function run(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
   return new Promise((done, fail) => {
-    const child = spawn(args[0], args.slice(1), { timeout: 20_000, killSignal: "SIGKILL", env: { ...process.env,
+    const child = spawn(args[0], args.slice(1), { timeout: 90_000, killSignal: "SIGKILL", env: { ...process.env,
       PATH: `${shimDir}:${process.env.PATH}`, REDIS_NODE_IMDS_URL: base, REDIS_NODE_SECRET_ENDPOINT: `${base}/aws/`, REDIS_NODE_SECRET_RETRY_SECONDS: "0", REDIS_NODE_LIB: BOOT_LIB, NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1", ...extraEnv } });
     let stdout = "", stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -58,6 +58,9 @@ function run(args: string[], extraEnv: Record<string, string> = {}): Promise<Run
 }
 // "_" as $0: with the script itself as $0, BASH_SOURCE[0] == $0 and sourcing would run the part.
 const fetchSecret = (store: string, id: string) => run(["bash", "-c", 'source "$1" && fetch_secret "$2" "$3"', "_", SCRIPT, store, id]);
+
+// Ten attempts, each a few curl and python3 starts: slow when the machine is busy (each run is still killed after 90 s).
+jest.setTimeout(120_000);
 
 describe("the fake's SigV4 verifier", () => {
   // AWS SigV4 test suite, get-vanilla and post-vanilla (same request, method POST).
