@@ -23,6 +23,7 @@ import { RunResult, sleep, Topology } from "./harness/netns";
 import { allLogs, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
 import { GroupLayout, GroupNode, layOutGroup, startGroup } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
+import { describeIntegration } from "./harness/suite";
 
 const SUITE = "Password rotation on the synthesized nodes with the script of the synthesized SSM document";
 const generated = () => randomBytes(24).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
@@ -36,33 +37,7 @@ const SENTINEL_SIDE = new Set<string>([BUILTIN_USERS.sentinelPeer, BUILTIN_USERS
 const REGION = "eu-west-1";
 const CREDS = { AccessKeyId: "ASIAROTATIONTEST0001", SecretAccessKey: "rotation/Secret+Key/0123456789abcdefghijKL", Token: "IQoJrotation/session+token==" };
 
-function missingPreconditions(): string[] {
-  const missing = process.getuid?.() === 0 ? [] : ["root (network namespaces and iptables)"];
-  for (const command of ["redis-server", "redis-sentinel", "redis-cli", "ip", "iptables", "curl", "python3"]) {
-    try {
-      execFileSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" });
-    } catch {
-      missing.push(command);
-    }
-  }
-  return missing;
-}
-
-const missing = missingPreconditions();
-if (missing.length > 0 && process.env.CI === "true") {
-  describe(SUITE, () => {
-    test("preconditions", () => {
-      throw new Error(`the integration suite must run in CI but is missing: ${missing.join(", ")}`);
-    });
-  });
-} else if (missing.length > 0) {
-  console.warn(`SKIPPED "${SUITE}": missing ${missing.join(", ")}. Run as root with redis-server, redis-sentinel, iproute2, iptables, curl and python3 (with CI=true this is a failure).`);
-  describe.skip(SUITE, () => {
-    test(`needs ${missing.join(", ")}`, () => undefined);
-  });
-} else {
-  describe(SUITE, scenarios);
-}
+describeIntegration(SUITE, ["redis-server", "redis-sentinel", "redis-cli", "ip", "iptables", "curl", "python3"], scenarios);
 
 /** What a node's processes and links look like; a rotation must leave it as it was. */
 interface GroupState {

@@ -5,7 +5,6 @@
  * against the real thing"). Needs root; the scenarios run in order and share
  * one topology.
  */
-import { execFileSync } from "child_process";
 import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -17,6 +16,7 @@ import { OUTSIDE, ROOT, Topology, probeTcp, sleep } from "./harness/netns";
 import { allLogs, isRunning, kill9, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
 import { commonScriptOf, GroupLayout, GroupNode, layOutGroup, startGroup } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
+import { describeIntegration } from "./harness/suite";
 
 // Every user of the example has its own password, as the secret store gives them.
 // Generated passwords are letters and digits; the app user's is one of the
@@ -35,33 +35,7 @@ const SUITE = "Redis replication and Sentinel failover with the synthesized conf
 
 type Node = GroupNode;
 
-function missingPreconditions(): string[] {
-  const missing = process.getuid?.() === 0 ? [] : ["root (network namespaces and iptables)"];
-  for (const command of ["redis-server", "redis-sentinel", "ip", "iptables"]) {
-    try {
-      execFileSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" });
-    } catch {
-      missing.push(command);
-    }
-  }
-  return missing;
-}
-
-const missing = missingPreconditions();
-if (missing.length > 0 && process.env.CI === "true") {
-  describe(SUITE, () => {
-    test("preconditions", () => {
-      throw new Error(`the integration suite must run in CI but is missing: ${missing.join(", ")}`);
-    });
-  });
-} else if (missing.length > 0) {
-  console.warn(`SKIPPED "${SUITE}": missing ${missing.join(", ")}. Run as root with redis-server, redis-sentinel, iproute2 and iptables (with CI=true this is a failure).`);
-  describe.skip(SUITE, () => {
-    test(`needs ${missing.join(", ")}`, () => undefined);
-  });
-} else {
-  describe(SUITE, scenarios);
-}
+describeIntegration(SUITE, ["redis-server", "redis-sentinel", "ip", "iptables"], scenarios);
 
 function scenarios(): void {
   let topology: Topology | undefined;
