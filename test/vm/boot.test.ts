@@ -181,7 +181,7 @@ function scenarios(): void {
       expect(await node.vm.check("grep -cE '@@(PASSWORD|SHA256):' /etc/redis/redis.conf /etc/redis/users.acl /etc/redis/sentinel.conf || true"))
         .toBe("/etc/redis/redis.conf:0\n/etc/redis/users.acl:0\n/etc/redis/sentinel.conf:0\n");
       // The fetched secrets are gone; the settings stay, and the node-ops password the node made for itself (root only).
-      expect(await node.vm.check("ls -A /run/redis-node/; ls /etc/redis-node/")).toBe("node-ops.password\nnode.env\nsecrets.list\n");
+      expect(await node.vm.check("LC_ALL=C ls -A /run/redis-node/; LC_ALL=C ls /etc/redis-node/")).toBe("node-ops.password\nnode.env\nsecrets.list\n");
       expect(await node.vm.check("stat -c '%U:%G %a' /etc/redis-node/node-ops.password")).toBe("root:root 600\n");
       const nodeOps = await node.vm.check("cat /etc/redis-node/node-ops.password");
       expect(nodeOps).toMatch(/^[0-9a-f]{64}$/);
