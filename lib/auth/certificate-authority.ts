@@ -2,6 +2,7 @@ import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { TerraformProvider, TerraformStack } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import type { NodeTlsMaterial, TlsParameter } from "../boot/parts/tls";
+import { parameterNameOf } from "../private/parameter-name";
 import { TlsCertRequest, TlsLocallySignedCert, TlsPrivateKey, TlsProvider, TlsSelfSignedCert } from "./tls-resources";
 
 /** Ten years: a CA rollover means new certificates on every node and every client's trust store. */
@@ -18,18 +19,13 @@ export function tlsProvidersOf(scope: IConstruct): TerraformProvider[] {
     .filter((c): c is TerraformProvider => TerraformProvider.isTerraformProvider(c) && c.terraformResourceType === "tls");
 }
 
-/** A name under the library's parameter prefix, from a construct path (as the users' passwords are named). */
-function parameterName(scope: IConstruct, leaf: string): string {
-  return `/redis-replication/${scope.node.path.replace(/[^A-Za-z0-9_./-]/g, "-")}/${leaf}`;
-}
-
 /**
  * An SSM parameter "<prefix>/<scope path>/<leaf>" holding TLS material, as a
  * node fetches it: the id it asks for and the ARN its role may read.
  */
 function tlsParameter(scope: Construct, leaf: string, what: string, type: "String" | "SecureString", value: string, tags?: { [key: string]: string }): TlsParameter {
   const parameter = new SsmParameter(scope, `${leaf}-parameter`, {
-    name: parameterName(scope, leaf),
+    name: parameterNameOf(scope, leaf),
     description: `TLS ${what}`,
     type,
     value,

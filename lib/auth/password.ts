@@ -1,5 +1,6 @@
 import { DataAwsSecretsmanagerRandomPassword } from "@cdktf/provider-aws/lib/data-aws-secretsmanager-random-password";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
+import { parameterNameOf } from "../private/parameter-name";
 import { Fn, Token } from "cdktf";
 import { Construct } from "constructs";
 import { SecretStore } from "./secret-store";
@@ -115,7 +116,7 @@ class GeneratedPassword extends RedisPassword {
       excludePunctuation: true,
       includeSpace: false,
     });
-    const name = this.options.parameterName ?? `/redis-replication/${scope.node.path.replace(/[^A-Za-z0-9_./-]/g, "-")}/password`;
+    const name = this.options.parameterName ?? parameterNameOf(scope, "password");
     const parameter = new SsmParameter(scope, "password", {
       name,
       description: `Redis password of ${scope.node.path}`,

@@ -1,25 +1,16 @@
-import { readFileSync } from "fs";
-import { join } from "path";
 import { stringify } from "yaml";
+import { BOOT_LIB_DIR, bootAsset, escapeTerraformTemplate } from "./assets";
 import { BootFile, BootPart } from "./boot-part";
+import { checkStepsInLibrary, libraryPathOnNode, partStepLibraryPath } from "./library";
 
-/** Where the boot scripts live on a node. */
-export const BOOT_LIB_DIR = "/usr/local/lib/redis-node";
+/** What the entry script needs to read the library (aws.sh signs with curl, parses with python3). */
+const BOOTSTRAP_PACKAGES = ["curl", "python3"];
+
 export const BOOT_SCRIPT_PATH = "/usr/local/sbin/redis-node-boot";
 export const COMMON_SCRIPT_PATH = `${BOOT_LIB_DIR}/common.sh`;
 export const NODE_ENV_PATH = "/etc/redis-node/node.env";
 /** Config templates; the boot renders them once and removes them. */
 export const TEMPLATE_DIR = "/etc/redis-node";
-
-/** Reads a shell asset shipped with the library (real files, so shellcheck and editors see real shell). */
-export function bootAsset(name: string): string {
-  return readFileSync(join(__dirname, "assets", name), "utf8");
-}
-
-/** Reads the step of a boot part. */
-export function partStepAsset(name: string): string {
-  return readFileSync(join(__dirname, "parts", "assets", name), "utf8");
-}
 
 /**
  * A shell asset as it is embedded in user data: full-line comments dropped
@@ -34,22 +25,23 @@ export function embeddedShell(script: string): string {
     .join("\n");
 }
 
-/** Where a part's step lands on the node: its order keeps the run order. */
-export function partStepPath(part: Pick<BootPart, "name" | "order">): string {
-  return `${BOOT_LIB_DIR}/parts/${String(part.order).padStart(2, "0")}-${part.name}.sh`;
+/** Where a part's step lands on the node (the library installs it there). */
+export function partStepPath(part: Pick<BootPart, "step">): string {
+  if (!part.step) throw new Error("this boot part has no step");
+  return libraryPathOnNode(partStepLibraryPath(part.step));
 }
+
+/** Where the user data puts the AWS call functions (aws.sh). */
+export const AWS_SCRIPT_PATH = `${BOOT_LIB_DIR}/aws.sh`;
 
 /**
- * Escapes text for a Terraform string template, where `${` and `%{` start
- * interpolations: the user data is one, so literal shell must be escaped.
+ * Where a node reads the boot library: the SSM parameters that hold it, in
+ * order (names, which may be Terraform references), and the SHA-256 its
+ * user data pins.
  */
-export function escapeTerraformTemplate(text: string): string {
-  return text.replace(/\$\{/g, () => "$${").replace(/%\{/g, () => "%%{");
-}
-
-/** What Terraform does to an escaped literal; tests use it to read user data back. */
-export function unescapeTerraformTemplate(text: string): string {
-  return text.replace(/\$\$\{/g, () => "${").replace(/%%\{/g, () => "%{");
+export interface BootLibraryLocation {
+  readonly parameterNames: readonly string[];
+  readonly sha256: string;
 }
 
 function shellQuote(value: string): string {
@@ -79,29 +71,41 @@ export function servicesOf(parts: readonly BootPart[]): string[] {
   return [...new Set(parts.flatMap((p) => p.services ?? []))];
 }
 
-/** The boot machinery's own settings: which units it masks again when a setup fails. */
-function bootPart(parts: readonly BootPart[]): BootPart {
-  return { name: "boot", order: 0, packages: [], files: [], env: { REDIS_NODE_SERVICES: servicesOf(parts).join(" ") } };
+/**
+ * The boot machinery's own settings: the steps to run, in order, the units
+ * it masks again when a setup fails, and where the library is.
+ */
+function bootPart(parts: readonly BootPart[], library: BootLibraryLocation): BootPart {
+  const env = {
+    BOOT_PARTS: parts.flatMap((p) => (p.step ? [p.step.replace(/\.sh$/, "")] : [])).join(" "),
+    REDIS_NODE_SERVICES: servicesOf(parts).join(" "),
+    BOOT_LIBRARY_PARAMETERS: library.parameterNames.join(" "),
+    BOOT_LIBRARY_SHA256: library.sha256,
+  };
+  return { name: "boot", order: 0, packages: [], files: [], env };
 }
 
-/** The files of the boot machinery itself: entry script, shared functions, settings. */
-function coreFiles(parts: readonly BootPart[]): BootFile[] {
+/** A script of lib/boot/assets as the user data carries it. */
+function userDataScript(path: string, permissions: string, asset: string): BootFile {
+  return { path, permissions, content: escapeTerraformTemplate(embeddedShell(bootAsset(asset))) };
+}
+
+/**
+ * The files of the boot machinery in the user data: the settings, what the
+ * entry script needs before the library is there (common.sh, aws.sh), and
+ * the entry script.
+ */
+function coreFiles(parts: readonly BootPart[], library: BootLibraryLocation): BootFile[] {
   return [
-    { path: NODE_ENV_PATH, permissions: "0600", content: renderNodeEnv([bootPart(parts), ...parts]) },
-    { path: COMMON_SCRIPT_PATH, permissions: "0644", content: escapeTerraformTemplate(embeddedShell(bootAsset("common.sh"))) },
-    { path: BOOT_SCRIPT_PATH, permissions: "0755", content: escapeTerraformTemplate(embeddedShell(bootAsset("boot.sh"))) },
+    { path: NODE_ENV_PATH, permissions: "0600", content: renderNodeEnv([bootPart(parts, library), ...parts]) },
+    userDataScript(COMMON_SCRIPT_PATH, "0644", "common.sh"),
+    userDataScript(AWS_SCRIPT_PATH, "0644", "aws.sh"),
+    userDataScript(BOOT_SCRIPT_PATH, "0755", "bootstrap.sh"),
   ];
 }
 
-/** The files one part adds: its own files, then its step. */
-export function partFiles(part: BootPart): BootFile[] {
-  const step: BootFile[] = part.step
-    ? [{ path: partStepPath(part), permissions: "0755", content: escapeTerraformTemplate(embeddedShell(partStepAsset(part.step))) }]
-    : [];
-  return [...part.files, ...step];
-}
-
 function sortedParts(parts: readonly BootPart[]): BootPart[] {
+  checkStepsInLibrary(parts);
   const names = new Set<string>();
   for (const p of parts) {
     if (names.has(p.name)) throw new Error(`Boot part ${p.name} is there twice`);
@@ -125,23 +129,25 @@ function cloudConfigText(packages: readonly string[], files: readonly BootFile[]
 
 /**
  * Renders the #cloud-config user data of one node from its boot parts:
- * their packages, files and steps, the shared settings file, and the entry
- * script that runcmd starts once. The result is a Terraform string template
- * (literal `${` escaped), so node addresses may be Terraform references.
+ * their packages and files, the shared settings file, and the entry script
+ * that runcmd starts once; the entry script reads the boot library (the
+ * parts' steps) from where `library` says. The result is a Terraform string
+ * template (literal `${` escaped), so node addresses may be Terraform
+ * references.
  */
-export function renderCloudConfig(parts: readonly BootPart[]): string {
+export function renderCloudConfig(parts: readonly BootPart[], library: BootLibraryLocation): string {
   if (parts.length === 0) throw new Error("A node needs at least one boot part");
   const ordered = sortedParts(parts);
-  const packages = [...new Set(ordered.flatMap((p) => p.packages))];
-  return cloudConfigText(packages, [...coreFiles(ordered), ...ordered.flatMap(partFiles)], servicesOf(ordered));
+  const packages = [...new Set([...BOOTSTRAP_PACKAGES, ...ordered.flatMap((p) => p.packages)])];
+  return cloudConfigText(packages, [...coreFiles(ordered, library), ...ordered.flatMap((p) => p.files)], servicesOf(ordered));
 }
 
 /**
- * The text each part adds to the user data (its packages, files and step),
- * plus "core" for the boot machinery; the size check names the largest.
+ * The text each part adds to the user data (its packages and files), plus
+ * "core" for the boot machinery; the size check names the largest.
  */
-export function contributionsOf(parts: readonly BootPart[]): Record<string, string> {
-  const out: Record<string, string> = { core: cloudConfigText([], coreFiles(parts)) };
-  for (const p of parts) out[p.name] = cloudConfigText(p.packages, partFiles(p));
+export function contributionsOf(parts: readonly BootPart[], library: BootLibraryLocation): Record<string, string> {
+  const out: Record<string, string> = { core: cloudConfigText([], coreFiles(parts, library)) };
+  for (const p of parts) out[p.name] = cloudConfigText(p.packages, p.files);
   return out;
 }

@@ -1,4 +1,4 @@
-import { bootAsset, escapeTerraformTemplate } from "./cloud-config";
+import { bootAsset, escapeTerraformTemplate } from "./assets";
 
 /**
  * Password rotation on the nodes: the SSM Command document that runs

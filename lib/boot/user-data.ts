@@ -1,5 +1,5 @@
 import { gzipSync } from "zlib";
-import { unescapeTerraformTemplate } from "./cloud-config";
+import { unescapeTerraformTemplate } from "./assets";
 
 /** The EC2 limit on user data, in bytes, as the instance receives it (here: gzip-compressed). */
 export const USER_DATA_LIMIT_BYTES = 16 * 1024;

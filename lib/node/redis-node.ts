@@ -6,6 +6,7 @@ import { BootPart, contributionsOf, renderCloudConfig, userDataSizeProblem } fro
 import { RedisReplicationValidationError } from "../errors";
 import { RedisNodeRole } from "../iam/node-role";
 import { NodeSpec } from "../private/planner";
+import { RedisBootLibrary } from "./boot-library";
 import { RedisDataVolume, RedisDataVolumeProps } from "./data-volume";
 
 /** One node of a group, as users see it. */
@@ -42,6 +43,8 @@ export interface RedisNodeProps {
   readonly tags?: { [key: string]: string };
   /** Where and how to make the node's data volume, when its spec has one. */
   readonly dataVolume?: Omit<RedisDataVolumeProps, "spec" | "tags">;
+  /** Where the node reads the boot library (the group's). */
+  readonly bootLibrary: RedisBootLibrary;
   /** The node's boot parts, given the node's own address and data volume. */
   readonly bootParts: (node: { readonly address: string; readonly dataVolumeId?: string }) => BootPart[];
 }
@@ -86,8 +89,10 @@ export class RedisNode extends Construct implements IRedisNode {
 
     const parts = props.bootParts({ address: eni.privateIp, dataVolumeId: dataVolume?.volumeId });
     for (const part of parts) part.bind?.(this.role);
-    this.userData = renderCloudConfig(parts);
-    const tooLarge = userDataSizeProblem(this.userData, () => contributionsOf(parts));
+    this.role.addToPolicy(props.bootLibrary.readStatement);
+    const library = props.bootLibrary.location;
+    this.userData = renderCloudConfig(parts, library);
+    const tooLarge = userDataSizeProblem(this.userData, () => contributionsOf(parts, library));
     if (tooLarge) throw new RedisReplicationValidationError(this, tooLarge);
     // The readable cloud-config stays in the synthesized JSON as a local
     // (reviews, snapshots); Terraform fills its references, then gzips it:

@@ -13,6 +13,7 @@ import { RedisConnections } from "../network/connections";
 import { RedisSecurityGroup } from "../network/security-group";
 import { datasetLimitOf, SubnetZones } from "../node/data-volume";
 import { defaultMaxMemory, lookupInstanceType, lookupUbuntuAmi } from "../node/machine-image";
+import { RedisBootLibrary } from "../node/boot-library";
 import { IRedisNode, RedisNode } from "../node/redis-node";
 import { CpuArchitecture } from "../private/architecture";
 import { stackOfOurKit } from "../private/kit";
@@ -186,6 +187,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       const instanceType = { name: spec.instanceType, lookup: lookupDataType() };
       return { availabilityZone: zones.of(subnetId), instanceType, datasetLimit: datasetLimitOf(plan.redis.maxMemory, spec.dataVolume.sizeGiB, instanceType) };
     };
+    const bootLibrary = new RedisBootLibrary(this, "boot-library", { tags: props.tags });
     let masterAddress: string | undefined;
     const nodes = plan.nodes.map((spec) => {
       const subnetId = subnetAt(spec.subnetIndex);
@@ -197,6 +199,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
         keyName: props.keyName,
         tags: nodeTags,
         dataVolume: dataVolumeOf(spec, subnetId),
+        bootLibrary,
         bootParts: ({ address, dataVolumeId }) =>
           nodeBootParts(spec, { address, dataVolumeId, tls: certificateAuthority?.issueNodeCertificate(spec.id, address) }, masterAddress, boot),
       });

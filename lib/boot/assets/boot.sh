@@ -1,8 +1,9 @@
 #!/bin/bash
-# redis-node-boot: first-boot setup of a Redis node, run once by cloud-init.
 # Runs every boot part of this node in three phases: all checks first (so a
 # wrong image fails before anything changes), then each part's prepare step,
-# then each part's start step; parts run in the order of their file names.
+# then each part's start step; parts run in the order node.env lists them
+# (BOOT_PARTS). Part of the boot library: the entry script
+# (redis-node-boot, in the user data) installs the library and runs this.
 set -euo pipefail
 
 readonly LIB_DIR=${REDIS_NODE_LIB:-/usr/local/lib/redis-node}
@@ -25,14 +26,14 @@ on_exit() {
 }
 
 main() {
-  local phase part name
+  local phase name
   mkdir -p "$RUN_DIR" "$STATE_DIR"
   trap on_exit EXIT
   load_node_env
+  : "${BOOT_PARTS:?}"
   for phase in check prepare start; do
-    for part in "$LIB_DIR"/parts/*.sh; do
-      name=$(basename "$part" .sh)
-      bash "$part" "$phase" || fail "boot part $name failed in its $phase step"
+    for name in $BOOT_PARTS; do
+      bash "$LIB_DIR/parts/$name.sh" "$phase" || fail "boot part ${name#*-} failed in its $phase step"
     done
   done
   rm -f "$TEMPLATE_DIR"/*.template

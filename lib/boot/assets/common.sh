@@ -1,7 +1,10 @@
 #!/bin/bash
-# common.sh: functions shared by the boot entry script and every boot part.
-# Sourced, never run. Paths can be pointed elsewhere only by the tests of
-# the boot scripts.
+# shellcheck disable=SC2034 # the constants are for the files that source this one
+# common.sh: paths, logging and settings shared by the boot entry script,
+# the boot library and every boot part. Sourced, never run. It travels in
+# the user data (the entry script needs it before the library is there), so
+# it stays small: Redis helpers are in the library's redis.sh. Paths can be
+# pointed elsewhere only by the tests of the boot scripts.
 
 # A part that sources another part's step (tls: secret-fetch) gets it twice.
 [[ -z ${REDIS_NODE_COMMON:-} ]] || return 0
@@ -34,116 +37,4 @@ require_command() {
   command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed; $2"
 }
 
-# shellcheck disable=SC2034 # used by the parts that source this file
 readonly APT_HINT="apt could not install it: does the subnet have a route to a package mirror (NAT gateway)?"
-
-# Fails unless the installed binary reports a version >= the minimum major.
-check_redis_version() {
-  local binary=$1 minimum=$2 text version major
-  text=$("$binary" --version) || fail "$binary --version failed"
-  version=$(sed -n 's/.* v=\([0-9][0-9.]*\).*/\1/p' <<<"$text")
-  [[ -n $version ]] || fail "cannot read the version from: $text"
-  major=${version%%.*}
-  if ((major < minimum)); then
-    fail "$binary is version $version; this node needs Redis >= $minimum.0 (Ubuntu 24.04 and Debian 12 ship 7.0; Ubuntu 22.04 ships 6.0)"
-  fi
-  log "$binary version $version"
-}
-
-# A user's password from the secrets directory; refuses what configs cannot hold.
-secret_password() {
-  local file="$SECRETS_DIR/$1.password" password
-  [[ -f $file ]] || fail "no password of user $1 was read at boot"
-  password=$(<"$file")
-  [[ -n $password ]] || fail "the password of user $1 is empty"
-  if [[ $password == *[[:cntrl:]]* ]]; then
-    fail "the password of user $1 contains control characters (newline, tab, ...); store one without them"
-  fi
-  printf '%s' "$password"
-}
-
-# A user's password hash: read at boot, or made from the password.
-secret_sha256() {
-  local file="$SECRETS_DIR/$1.sha256" hash
-  if [[ -f $file ]]; then
-    hash=$(<"$file")
-  else
-    hash=$(secret_password "$1" | sha256sum) || exit 1
-    hash=${hash%% *}
-  fi
-  [[ $hash =~ ^[0-9a-f]{64}$ ]] || fail "the SHA-256 of user $1's password is not 64 lowercase hex digits"
-  printf '%s' "$hash"
-}
-
-# The users named by the KIND (SHA256, PASSWORD) placeholders of a file, once each.
-placeholder_users() {
-  grep -oE "@@$1:[A-Za-z0-9_-]+@@" "$2" | sed -E "s/^@@$1:(.*)@@\$/\\1/" | sort -u || true
-}
-
-# render_template TEMPLATE DEST
-# Writes TEMPLATE to DEST with each @@SHA256:<user>@@ replaced by the hash
-# and each @@PASSWORD:<user>@@ by the password, escaped for the
-# double-quoted string the renderer put it in. Placeholders are found once
-# in the template, so a secret that looks like one is left alone.
-render_template() {
-  local template=$1 dest=$2 content user value
-  local -a hashed with_password
-  content=$(<"$template")
-  mapfile -t hashed < <(placeholder_users SHA256 "$template")
-  mapfile -t with_password < <(placeholder_users PASSWORD "$template")
-  for user in "${hashed[@]}"; do
-    value=$(secret_sha256 "$user") || exit 1
-    content=${content//"@@SHA256:$user@@"/"$value"}
-  done
-  for user in "${with_password[@]}"; do
-    value=$(secret_password "$user") || exit 1
-    value=${value//\\/\\\\}
-    value=${value//\"/\\\"}
-    content=${content//"@@PASSWORD:$user@@"/"$value"}
-  done
-  (umask 077 && printf '%s\n' "$content" >"$dest")
-}
-
-# Renders /etc/redis/NAME from its template, once per node.
-install_config() {
-  local name=$1
-  local dest="/etc/redis/$name"
-  if [[ -f $DONE_MARKER ]]; then
-    log "keeping $dest: setup already ran on this node"
-    return 0
-  fi
-  render_template "$TEMPLATE_DIR/$name.template" "$dest"
-  chown redis:redis "$dest"
-  chmod 0640 "$dest"
-}
-
-# Waits (bounded) until redis-cli PING on the port, as USER, answers PONG.
-# With TLS (the tls part sets TLS_DIR) over TLS, with the node's certificate
-# as client certificate, so it works where the node requires one too;
-# redis-cli checks the chain, not the address, so 127.0.0.1 is fine.
-wait_for_pong() {
-  local port=$1 user=$2 attempt
-  local -a tls=()
-  [[ -z ${TLS_DIR:-} ]] || tls=(--tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/node.crt" --key "$TLS_DIR/node.key")
-  for attempt in $(seq 1 30); do
-    if [[ $(redis-cli "${tls[@]}" -h 127.0.0.1 -p "$port" --user "$user" --no-auth-warning ping 2>/dev/null) == PONG ]]; then
-      log "port $port answers PING (attempt $attempt)"
-      return 0
-    fi
-    sleep 1
-  done
-  return 1
-}
-
-# start_service UNIT PORT LOG USER: starts the unit and waits until USER's PING is answered.
-start_service() {
-  local unit=$1 port=$2 log_file=$3 user=$4
-  # Masked since the first boot (cloud-config bootcmd) so that apt could not start it.
-  systemctl unmask "$unit"
-  systemctl enable "$unit"
-  systemctl restart "$unit"
-  if ! REDISCLI_AUTH=$(secret_password "$user") wait_for_pong "$port" "$user"; then
-    tail -n 30 "$log_file" >&2 || true
-    fail "$unit does not answer on port $port after 30 s"
-  fi
-}

@@ -20,13 +20,13 @@ set -euo pipefail
 shopt -s inherit_errexit
 
 readonly LIB_DIR=${REDIS_NODE_LIB:-/usr/local/lib/redis-node}
-# common.sh reads the secrets from here: the new one only, removed on exit.
+# redis.sh reads the secrets from here: the new one only, removed on exit.
 mkdir -p "${REDIS_NODE_RUN_DIR:-/run/redis-node}"
 REDIS_NODE_SECRETS_DIR=$(mktemp -d "${REDIS_NODE_RUN_DIR:-/run/redis-node}/rotate.XXXXXX")
 export REDIS_NODE_SECRETS_DIR
 trap 'rm -rf "$REDIS_NODE_SECRETS_DIR"' EXIT
 # shellcheck source=/dev/null
-source "$LIB_DIR/common.sh"
+source "$LIB_DIR/redis.sh"
 load_node_env
 : "${SECRETS_LIST:?}" "${SECRET_FETCH_STEP:?}" "${NODE_OPS_PASSWORD_FILE:?}"
 # fetch_secret, with its retries, from the boot's secret-fetch part.

@@ -28,8 +28,9 @@ export const NODE_OPS_PASSWORD_PATH = `${TEMPLATE_DIR}/node-ops.password`;
 
 const NAME = "secret-fetch";
 const ORDER = 20;
+const STEP = "secret-fetch.sh";
 /** Where the part's step lands: others source it for fetch_secret (tls, password rotation). */
-export const SECRET_FETCH_STEP_PATH = partStepPath({ name: NAME, order: ORDER });
+export const SECRET_FETCH_STEP_PATH = partStepPath({ step: STEP });
 
 /** One line per secret: user, form, store, id (last: an ARN may hold anything but a newline). */
 export function renderSecretsList(secrets: readonly NodeSecret[]): string {
@@ -48,7 +49,7 @@ export function secretFetchPart(secrets: readonly NodeSecret[]): BootPart {
     packages: ["curl", "python3"],
     files: [{ path: SECRETS_LIST_PATH, permissions: "0600", content: renderSecretsList(secrets) }],
     env: { SECRETS_LIST: SECRETS_LIST_PATH, SECRET_FETCH_STEP: SECRET_FETCH_STEP_PATH, NODE_OPS_PASSWORD_FILE: NODE_OPS_PASSWORD_PATH },
-    step: "secret-fetch.sh",
+    step: STEP,
     bind(grantee: IBootPartGrantee) {
       for (const s of secrets) for (const statement of secretReadStatements(s.secretArn, s.store, s.kmsKeyArn)) grantee.addToPolicy(statement);
     },

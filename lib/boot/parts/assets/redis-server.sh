@@ -3,7 +3,7 @@
 # the ACL file from their templates once, and starts redis-server under systemd.
 set -euo pipefail
 # shellcheck source=/dev/null
-source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/common.sh"
+source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/redis.sh"
 load_node_env
 : "${REDIS_PORT:?}" "${MIN_REDIS_MAJOR:?}" "${REDIS_HEALTH_USER:?}"
 

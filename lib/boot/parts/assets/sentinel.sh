@@ -3,7 +3,7 @@
 # from its template once, and starts redis-sentinel under systemd.
 set -euo pipefail
 # shellcheck source=/dev/null
-source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/common.sh"
+source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/redis.sh"
 
 # Sentinel writes auth-pass and sentinel-pass back without quotes when it
 # rewrites its config: a password that needs quotes breaks its next start.

@@ -1,0 +1,87 @@
+#!/bin/bash
+# aws.sh: reads a value from SSM Parameter Store or Secrets Manager with the
+# instance role (curl --aws-sigv4 and IMDSv2, so the image needs no AWS
+# CLI). Travels in the user data: the entry script reads the boot library
+# with it, the secret-fetch part the node's secrets. Sourced, never run.
+
+[[ -z ${REDIS_NODE_AWS:-} ]] || return 0
+readonly REDIS_NODE_AWS=1
+# shellcheck source=/dev/null
+source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/common.sh"
+
+# Endpoints can be pointed elsewhere only for the tests of this script.
+readonly IMDS_URL=${REDIS_NODE_IMDS_URL:-http://169.254.169.254}
+readonly SECRET_RETRY_SECONDS=${REDIS_NODE_SECRET_RETRY_SECONDS:-3}
+IMDS_TOKEN=""
+imds() {
+  curl -q -sS --fail --max-time 5 -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" "$IMDS_URL/latest/$1"
+}
+
+# Prints one field of the JSON document on stdin, as UTF-8 bytes.
+json_field() {
+  python3 -c 'import json, sys
+value = json.load(sys.stdin)
+for key in sys.argv[1:]:
+    value = value[key]
+sys.stdout.buffer.write(value.encode())' "$@" 2>/dev/null
+}
+
+FETCH_ERROR=""
+
+# One attempt to print the secret; on failure returns 1 with the reason in
+# FETCH_ERROR. Signs the API call with the instance role's credentials (curl
+# --aws-sigv4), so the image needs no AWS CLI. Credentials go to curl
+# through stdin, never on a command line.
+try_fetch_secret() {
+  local store=$1 secret_id=$2 region role creds key_id secret_key session target body service field domain response
+  IMDS_TOKEN=$(curl -q -sS --fail --max-time 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" \
+    "$IMDS_URL/latest/api/token") || { FETCH_ERROR="cannot get an IMDSv2 token"; return 1; }
+  region=$(imds meta-data/placement/region) || { FETCH_ERROR="cannot read the region from instance metadata"; return 1; }
+  role=$(imds meta-data/iam/security-credentials/) || { FETCH_ERROR="the instance has no IAM role"; return 1; }
+  if ! { creds=$(imds "meta-data/iam/security-credentials/$role") &&
+    key_id=$(json_field AccessKeyId <<<"$creds") &&
+    secret_key=$(json_field SecretAccessKey <<<"$creds") &&
+    session=$(json_field Token <<<"$creds"); }; then
+    FETCH_ERROR="cannot read the credentials of role $role"
+    return 1
+  fi
+  case $store in
+    ssm)
+      service=ssm target=AmazonSSM.GetParameter field="Parameter Value"
+      body=$(printf '{"Name":"%s","WithDecryption":true}' "$secret_id")
+      ;;
+    secretsmanager)
+      service=secretsmanager target=secretsmanager.GetSecretValue field=SecretString
+      body=$(printf '{"SecretId":"%s"}' "$secret_id")
+      ;;
+    *) fail "unknown secret store '$store'" ;;
+  esac
+  domain=amazonaws.com
+  [[ $region == cn-* ]] && domain=amazonaws.com.cn
+  local endpoint=${REDIS_NODE_SECRET_ENDPOINT:-https://$service.$region.$domain/}
+  if ! response=$(printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$key_id" "$secret_key" "$session" |
+    curl -q -sS --fail-with-body --max-time 10 --config - \
+      --aws-sigv4 "aws:amz:$region:$service" \
+      -H "Content-Type: application/x-amz-json-1.1" -H "X-Amz-Target: $target" \
+      --data "$body" "$endpoint"); then
+    FETCH_ERROR="$service answered: $response"
+    return 1
+  fi
+  # shellcheck disable=SC2086 # field is one or two JSON keys
+  json_field $field <<<"$response" || {
+    FETCH_ERROR="the reply has no ${field// /.} (a Secrets Manager secret must hold the password as SecretString)"
+    return 1
+  }
+}
+
+# Prints the secret. Retries everything: a new instance profile can take a
+# few seconds to show up in instance metadata and to be usable.
+fetch_secret() {
+  local store=$1 secret_id=$2 what=${3:-the secret} attempt
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    try_fetch_secret "$store" "$secret_id" && return 0
+    log "reading $what failed (attempt $attempt of 10): $FETCH_ERROR"
+    ((attempt < 10)) && sleep "$SECRET_RETRY_SECONDS"
+  done
+  fail "cannot read $what from $store '$secret_id': $FETCH_ERROR (does the instance role allow it, and does the subnet reach the endpoint?)"
+}
