@@ -1,11 +1,12 @@
 // Shared fixtures of the unit tests: synthesized JSON, user data, redis.conf.
+import { createHash } from "crypto";
 import { spawnSync } from "child_process";
 import { createServer } from "net";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { AnnotationMetadataEntryType, Testing, TerraformStack } from "cdktf";
 import { IConstruct } from "constructs";
 import { parse } from "yaml";
-import { RedisConfSettings, SentinelConfSettings, unescapeTerraformTemplate } from "../lib/boot";
+import { BootLibraryLocation, bootLibrary, libraryPathOnNode, NODE_ENV_PATH, RedisConfSettings, SentinelConfSettings, unescapeTerraformTemplate } from "../lib/boot";
 
 // ---- Synthesized JSON ----
 
@@ -117,6 +118,45 @@ export function cloudConfigFiles(userData: string): Record<string, string> {
     files[f.path] = f.content.startsWith("#!") ? unescapeTerraformTemplate(f.content) : f.content;
   }
   return files;
+}
+
+/** A boot library location for rendering user data without a stack. */
+export const TEST_LIBRARY: BootLibraryLocation = { parameterNames: ["/test/boot/0", "/test/boot/1"], sha256: bootLibrary().sha256 };
+
+/** A node.env variable of a user data (NAME='value' lines; values without quotes inside). */
+export function nodeEnvVariable(userData: string, name: string): string | undefined {
+  const env = cloudConfigFiles(userData)[NODE_ENV_PATH] ?? "";
+  return new RegExp(`^${name}='([^']*)'$`, "m").exec(env)?.[1];
+}
+
+/**
+ * The boot library a node installs, read the way its entry script reads it:
+ * the values of the SSM parameters its node.env names, in order (Terraform
+ * escapes undone), checked against the SHA-256 its user data pins. Returns
+ * the files at their paths on the node.
+ */
+export function libraryFilesOf(json: TerraformJson, userData: string): Record<string, string> {
+  const names = nodeEnvVariable(userData, "BOOT_LIBRARY_PARAMETERS");
+  const pinned = nodeEnvVariable(userData, "BOOT_LIBRARY_SHA256");
+  if (!names || !pinned) throw new Error("the user data's node.env names no boot library");
+  const bundle = names
+    .split(" ")
+    .map((ref) => {
+      const id = /^\$\{aws_ssm_parameter\.([^.]+)\.name\}$/.exec(ref)?.[1];
+      const value = id && json.resource?.aws_ssm_parameter?.[id]?.value;
+      if (typeof value !== "string") throw new Error(`boot library parameter ${ref} is not an aws_ssm_parameter of the stack`);
+      return unescapeTerraformTemplate(value);
+    })
+    .join("");
+  const actual = createHash("sha256").update(bundle, "utf8").digest("hex");
+  if (actual !== pinned) throw new Error(`the boot library's parameters hash to ${actual}, the user data pins ${pinned}`);
+  const files = JSON.parse(bundle) as Record<string, [string, string]>;
+  return Object.fromEntries(Object.entries(files).map(([path, [, text]]) => [libraryPathOnNode(path), text]));
+}
+
+/** Every file the boot puts on a node: its user data's write_files and the boot library. */
+export function nodeFilesOf(json: TerraformJson, userData: string): Record<string, string> {
+  return { ...cloudConfigFiles(userData), ...libraryFilesOf(json, userData) };
 }
 
 // ---- redis.conf / sentinel.conf, read the way Redis reads them ----

@@ -7,10 +7,11 @@ import { Testing } from "cdktf";
 import { BasicExampleStack } from "../examples/basic/main";
 import { ExistingAppStack } from "../examples/existing-app/main";
 import { gzipSync } from "zlib";
-import { passwordPlaceholder, SECRET_PLACEHOLDER, USER_DATA_BUDGET_BYTES } from "../lib/boot";
+import { bootLibrary, passwordPlaceholder, SECRET_PLACEHOLDER, USER_DATA_BUDGET_BYTES } from "../lib/boot";
 import {
   cloudConfigFiles,
   directiveArgs,
+  nodeFilesOf,
   parseCloudConfig,
   parseRedisConf,
   renderTerraformTemplate,
@@ -76,15 +77,16 @@ describe.each(["basic", "existing-app"])("example %s", (example) => {
   withShellcheck("every shell script in write_files passes shellcheck -s bash", () => {
     let scripts = 0;
     for (const [node, userData] of nodesOf(example)) {
-      for (const [path, content] of Object.entries(cloudConfigFiles(userData))) {
+      for (const [path, content] of Object.entries(nodeFilesOf(JSON.parse(examples[example].synth), userData))) {
         if (!content.startsWith("#!")) continue;
         scripts++;
         const result = run("shellcheck", ["-s", "bash"], join(dir, `${example}-${node.replace(/\//g, "-")}.sh`), content);
         expect({ node, path, ...result }).toEqual({ node, path, status: 0, output: "" });
       }
     }
-    // Per node: the entry script, the shared functions, and the steps of tuning, secret fetch, tls, data volume, redis-server, sentinel.
-    expect(scripts).toBe(nodesOf(example).length * 8);
+    // Per node, in the user data: the entry script, common.sh, aws.sh; in the boot library it
+    // installs: boot.sh, redis.sh, and the steps of tuning, secret fetch, tls, data volume, redis-server, sentinel.
+    expect(scripts).toBe(nodesOf(example).length * 11);
   });
 
   test("every node's user data as EC2 receives it (gzip of the rendered template) is within the 8 KB budget", () => {
@@ -138,7 +140,9 @@ describe.each(["basic", "existing-app"])("example %s", (example) => {
     const placeholder = new RegExp(`^#?"?${SECRET_PLACEHOLDER.source}"?$`);
     expect(secretLines.filter((m) => !placeholder.test(m[2])).map((m) => m[0])).toEqual([]);
     expect(strings.flatMap((s) => s.match(/(?<![A-Za-z0-9])[A-Za-z0-9]{32}(?![A-Za-z0-9])/g) ?? [])).toEqual([]);
-    expect(strings.flatMap((s) => s.match(/(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/g) ?? [])).toEqual([]);
+    // The one SHA-256 in the JSON is the boot library's, which the nodes check it against.
+    const hashes = strings.flatMap((s) => s.match(/(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])/g) ?? []);
+    expect(hashes.filter((h) => h !== bootLibrary().sha256)).toEqual([]);
     expect(strings.filter((s) => /requirepass/.test(s))).toEqual([]);
     // TLS keys and certificates are references to Terraform's tls resources, never PEM text.
     expect(strings.filter((s) => /PRIVATE KEY|BEGIN CERTIFICATE/.test(s))).toEqual([]);

@@ -3,15 +3,16 @@ import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import {
+  AWS_SCRIPT_PATH,
   bootAsset,
+  bootLibrary,
   BootPart,
   embeddedShell,
   BOOT_SCRIPT_PATH,
   COMMON_SCRIPT_PATH,
   escapeTerraformTemplate,
-  NODE_ENV_PATH,
   partStepAsset,
-  partStepPath,
+  NODE_ENV_PATH,
   REDIS_RESTART_DROP_IN,
   redisServerPart,
   renderCloudConfig,
@@ -29,7 +30,7 @@ import {
   unescapeTerraformTemplate,
 } from "../../lib/boot";
 import { SecretStore } from "../../lib/auth/secret-store";
-import { cloudConfigFiles, parseCloudConfig, redisConfSettings, sentinelConfSettings } from "../helpers";
+import { cloudConfigFiles, nodeEnvVariable, parseCloudConfig, redisConfSettings, sentinelConfSettings, TEST_LIBRARY } from "../helpers";
 
 /** `${` or `%{` that Terraform would read as the start of an interpolation or directive. */
 const UNESCAPED_TEMPLATE_SEQUENCE = /(?<!\$)\$\{|(?<!%)%\{/;
@@ -84,7 +85,7 @@ const dataNodeParts = (): BootPart[] => [
 
 describe("renderCloudConfig from boot parts", () => {
   const parts = dataNodeParts();
-  const userData = renderCloudConfig(parts);
+  const userData = renderCloudConfig(parts, TEST_LIBRARY);
   const doc = parseCloudConfig(userData);
   const files = cloudConfigFiles(userData);
 
@@ -96,25 +97,31 @@ describe("renderCloudConfig from boot parts", () => {
   test("writes each rendered file unchanged", () => {
     expect(files["/etc/redis-node/redis.conf.template"]).toBe(renderRedisConf(redisConfSettings({ tcpBacklog: 10000 })));
     expect(files["/etc/redis-node/sentinel.conf.template"]).toBe(renderSentinelConf(sentinelConfSettings()));
-    expect(files[NODE_ENV_PATH]).toBe(`REDIS_NODE_SERVICES='redis-server.service redis-sentinel.service'\n${renderNodeEnv(parts)}`);
-    expect(files[BOOT_SCRIPT_PATH]).toBe(embeddedShell(bootAsset("boot.sh")));
+    const boot = [
+      "BOOT_PARTS='tuning secret-fetch redis-server sentinel'",
+      "REDIS_NODE_SERVICES='redis-server.service redis-sentinel.service'",
+      "BOOT_LIBRARY_PARAMETERS='/test/boot/0 /test/boot/1'",
+      `BOOT_LIBRARY_SHA256='${bootLibrary().sha256}'`,
+    ];
+    expect(files[NODE_ENV_PATH]).toBe(`${boot.join("\n")}\n${renderNodeEnv(parts)}`);
+    expect(files[BOOT_SCRIPT_PATH]).toBe(embeddedShell(bootAsset("bootstrap.sh")));
     expect(files[COMMON_SCRIPT_PATH]).toBe(embeddedShell(bootAsset("common.sh")));
+    expect(files[AWS_SCRIPT_PATH]).toBe(embeddedShell(bootAsset("aws.sh")));
   });
 
-  test("one step per part, named so that the entry script runs them in part order", () => {
-    const steps = Object.keys(files).filter((p) => p.startsWith("/usr/local/lib/redis-node/parts/"));
-    expect(steps).toEqual([
-      "/usr/local/lib/redis-node/parts/10-tuning.sh",
-      "/usr/local/lib/redis-node/parts/20-secret-fetch.sh",
-      "/usr/local/lib/redis-node/parts/30-redis-server.sh",
-      "/usr/local/lib/redis-node/parts/40-sentinel.sh",
-    ]);
-    expect([...steps].sort()).toEqual(steps);
-    for (const part of parts) expect(files[partStepPath(part)]).toBe(embeddedShell(partStepAsset(part.step!)));
+  test("the steps are not in the user data but in the boot library; node.env lists them in part order", () => {
+    expect(Object.keys(files).filter((p) => p.startsWith("/usr/local/lib/redis-node/parts/"))).toEqual([]);
+    expect(nodeEnvVariable(userData, "BOOT_PARTS")).toBe(parts.map((p) => p.step!.replace(/\.sh$/, "")).join(" "));
+    for (const part of parts) expect(bootLibrary().paths).toContain(`parts/${part.step}`);
+  });
+
+  test("a part whose step is not in the library is refused", () => {
+    const stray: BootPart = { name: "stray", order: 50, packages: [], files: [], env: {}, step: "no-such-step.sh" };
+    expect(() => renderCloudConfig([...parts, stray], TEST_LIBRARY)).toThrow(/Boot part stray: its step no-such-step.sh is not in the boot library/);
   });
 
   test("the order of the parts given does not matter", () => {
-    expect(renderCloudConfig([...parts].reverse())).toBe(userData);
+    expect(renderCloudConfig([...parts].reverse(), TEST_LIBRARY)).toBe(userData);
   });
 
   test("tunes the kernel for the node's tcp-backlog", () => {
@@ -130,14 +137,14 @@ describe("renderCloudConfig from boot parts", () => {
     expect(modes["/etc/redis-node/sentinel.conf.template"]).toBe("0600");
     expect(modes[BOOT_SCRIPT_PATH]).toBe("0755");
     expect(modes[COMMON_SCRIPT_PATH]).toBe("0644");
-    for (const part of parts) expect(modes[partStepPath(part)]).toBe("0755");
+    expect(modes[AWS_SCRIPT_PATH]).toBe("0644");
   });
 
   test("masks the packaged units at every boot until a setup succeeded, so apt cannot start them with stock settings", () => {
     expect(doc.bootcmd).toEqual([`[ -e ${SETUP_DONE_MARKER} ] || systemctl mask redis-server.service redis-sentinel.service`]);
-    expect(parseCloudConfig(renderCloudConfig([tuningPart({ tcpBacklog: 1 })])).bootcmd).toBeUndefined();
+    expect(parseCloudConfig(renderCloudConfig([tuningPart({ tcpBacklog: 1 })], TEST_LIBRARY)).bootcmd).toBeUndefined();
     // The entry script unmasks each unit only when its part starts it.
-    expect(bootAsset("common.sh")).toMatch(/systemctl unmask "\$unit"\n\s*systemctl enable "\$unit"/);
+    expect(bootAsset("redis.sh")).toMatch(/systemctl unmask "\$unit"\n\s*systemctl enable "\$unit"/);
   });
 
   test("runs the entry script once, from runcmd", () => {
@@ -149,24 +156,24 @@ describe("renderCloudConfig from boot parts", () => {
   });
 
   test("a node without the redis-server part gets no redis-server, no redis.conf and no step for it", () => {
-    const sentinelOnly = renderCloudConfig(parts.filter((p) => p.name !== "redis-server"));
+    const sentinelOnly = renderCloudConfig(parts.filter((p) => p.name !== "redis-server"), TEST_LIBRARY);
     const only = cloudConfigFiles(sentinelOnly);
     expect(parseCloudConfig(sentinelOnly).packages).toEqual(["curl", "python3", "redis-sentinel", "redis-tools"]);
     expect(Object.keys(only)).not.toContain("/etc/redis-node/redis.conf.template");
-    expect(Object.keys(only)).not.toContain("/usr/local/lib/redis-node/parts/30-redis-server.sh");
+    expect(nodeEnvVariable(sentinelOnly, "BOOT_PARTS")).toBe("tuning secret-fetch sentinel");
     expect(Object.keys(only)).toContain("/etc/redis-node/sentinel.conf.template");
   });
 
   test("a restart delay becomes a redis-server drop-in; none without one", () => {
-    const delayed = cloudConfigFiles(renderCloudConfig([redisPart(15)]));
+    const delayed = cloudConfigFiles(renderCloudConfig([redisPart(15)], TEST_LIBRARY));
     expect(REDIS_RESTART_DROP_IN).toMatch(/^\/etc\/systemd\/system\/redis-server\.service\.d\/[\w-]+\.conf$/);
     expect(delayed[REDIS_RESTART_DROP_IN]).toMatch(/^\[Service\]\nRestartSec=15$/m);
     expect(files[REDIS_RESTART_DROP_IN]).toBeUndefined();
   });
 
   test("refuses a node without parts, and a part given twice", () => {
-    expect(() => renderCloudConfig([])).toThrow(/at least one boot part/);
-    expect(() => renderCloudConfig([...parts, tuningPart({ tcpBacklog: 1 })])).toThrow(/tuning is there twice/);
+    expect(() => renderCloudConfig([], TEST_LIBRARY)).toThrow(/at least one boot part/);
+    expect(() => renderCloudConfig([...parts, tuningPart({ tcpBacklog: 1 })], TEST_LIBRARY)).toThrow(/tuning is there twice/);
   });
 
   test("the secret-fetch part lists its secrets for the node and grants exactly their reads", () => {
@@ -217,7 +224,7 @@ describe("renderNodeEnv", () => {
 
 describe("embeddedShell", () => {
   const assets: Array<[string, string]> = [
-    ...["boot.sh", "common.sh"].map((name): [string, string] => [name, bootAsset(name)]),
+    ...["boot.sh", "bootstrap.sh", "common.sh", "aws.sh", "redis.sh"].map((name): [string, string] => [name, bootAsset(name)]),
     ...["tuning.sh", "secret-fetch.sh", "tls.sh", "data-volume.sh", "redis-server.sh", "sentinel.sh"].map((name): [string, string] => [name, partStepAsset(name)]),
   ];
 

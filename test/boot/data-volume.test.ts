@@ -5,10 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import {
+  bootLibrary,
   DATA_VOLUME_DROP_IN,
   dataVolumePart,
-  embeddedShell,
-  partStepAsset,
   partStepPath,
   REDIS_PATHS,
   redisServerPart,
@@ -17,7 +16,7 @@ import {
   tlsPart,
   tuningPart,
 } from "../../lib/boot";
-import { cloudConfigFiles, directiveArgs, parseCloudConfig, parseRedisConf, redisConfSettings, testNeeding } from "../helpers";
+import { cloudConfigFiles, directiveArgs, nodeEnvVariable, parseCloudConfig, parseRedisConf, redisConfSettings, TEST_LIBRARY, testNeeding } from "../helpers";
 
 const withSystemdAnalyze = testNeeding(["systemd-analyze"]);
 const VOLUME = "${aws_ebs_volume.redis_master_data-volume_ebs_0123ABCD.id}";
@@ -33,18 +32,13 @@ describe("the data-volume part", () => {
       caCertificate: { secretId: "/ca", secretArn: "arn:ca" },
     },
   });
-  const userData = renderCloudConfig([tuningPart({ tcpBacklog: 511 }), tls, part, redis]);
+  const userData = renderCloudConfig([tuningPart({ tcpBacklog: 511 }), tls, part, redis], TEST_LIBRARY);
   const files = cloudConfigFiles(userData);
 
   test("its step runs after the tls step and before redis-server's, so the volume is mounted before Redis starts", () => {
-    const steps = Object.keys(files).filter((p) => p.startsWith("/usr/local/lib/redis-node/parts/"));
-    expect(steps).toEqual([
-      "/usr/local/lib/redis-node/parts/10-tuning.sh",
-      "/usr/local/lib/redis-node/parts/25-tls.sh",
-      "/usr/local/lib/redis-node/parts/28-data-volume.sh",
-      "/usr/local/lib/redis-node/parts/30-redis-server.sh",
-    ]);
-    expect(files[partStepPath(part)]).toBe(embeddedShell(partStepAsset("data-volume.sh")));
+    expect(nodeEnvVariable(userData, "BOOT_PARTS")).toBe("tuning tls data-volume redis-server");
+    expect(partStepPath(part)).toBe("/usr/local/lib/redis-node/parts/data-volume.sh");
+    expect(bootLibrary().paths).toContain("parts/data-volume.sh");
     expect(parseCloudConfig(userData).packages).toContain("xfsprogs");
   });
 

@@ -7,7 +7,8 @@ import { mkdirSync, rmSync, writeFileSync } from "fs";
 import { join, resolve } from "path";
 import { Redis } from "ioredis";
 
-export const COMMON_SCRIPT = resolve(__dirname, "../../lib/boot/assets/common.sh");
+/** The Redis helpers of the boot library (render_template, wait_for_pong, ...). */
+export const REDIS_HELPERS_SCRIPT = resolve(__dirname, "../../lib/boot/assets/redis.sh");
 
 /** The files a node's TLS directory holds, as --tls-* overrides point at them. */
 export interface LocalTlsFiles {
@@ -47,7 +48,7 @@ export class LocalRedis {
     const templateFile = join(this.dir, `${name}.template`);
     const dest = join(this.dir, name);
     writeFileSync(templateFile, template);
-    const run = spawnSync("bash", ["-c", 'source "$1" && render_template "$2" "$3"', "_", COMMON_SCRIPT, templateFile, dest], {
+    const run = spawnSync("bash", ["-c", 'source "$1" && render_template "$2" "$3"', "_", REDIS_HELPERS_SCRIPT, templateFile, dest], {
       encoding: "utf8",
       env: { ...process.env, REDIS_NODE_SECRETS_DIR: secrets },
     });

@@ -13,7 +13,7 @@ import { resolveRedisConf, resolveSentinelConf } from "../../lib/options";
 import { rulesOf } from "../../lib/private/planner";
 import { freePort, testUnlessMissing, toolAvailable } from "../helpers";
 import { issueCertificate, makeCa, TestCa, TestCertificate } from "../tls-fixtures";
-import { COMMON_SCRIPT, LocalRedis, LocalTlsFiles } from "./local-redis";
+import { REDIS_HELPERS_SCRIPT, LocalRedis, LocalTlsFiles } from "./local-redis";
 
 const USERS = [...Object.values(BUILTIN_USERS), NODE_OPS_USER, "app"];
 const PASSWORDS = Object.fromEntries(USERS.map((user) => [user, `tls ${user} "pw" #1`]));
@@ -216,7 +216,7 @@ describe("rendered configuration with TLS on a real redis-server and redis-senti
   it("the boot's PING check (wait_for_pong) passes over TLS with the node's certificate, also where client certificates are required", () => {
     for (const port of [ports.master, ports.strict, ports.sentinel]) {
       const user = port === ports.sentinel ? BUILTIN_USERS.sentinelPeer : BUILTIN_USERS.replication;
-      const run = spawnSync("bash", ["-c", 'source "$1" && wait_for_pong "$2" "$3"', "_", COMMON_SCRIPT, String(port), user], {
+      const run = spawnSync("bash", ["-c", 'source "$1" && wait_for_pong "$2" "$3"', "_", REDIS_HELPERS_SCRIPT, String(port), user], {
         encoding: "utf8",
         timeout: 40_000,
         env: { ...process.env, TLS_DIR: tlsFiles.dir, REDISCLI_AUTH: PASSWORDS[user] },

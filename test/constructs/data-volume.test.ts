@@ -2,7 +2,7 @@
 // what it is, how it is attached, and what protects it.
 import { TerraformVariable, Testing } from "cdktf";
 import { RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
-import { cloudConfigFiles, dataSources, logicalIdAt, newStack, parseCloudConfig, resources, TerraformJson, userDataOf } from "../helpers";
+import { cloudConfigFiles, dataSources, logicalIdAt, newStack, nodeEnvVariable, nodeFilesOf, parseCloudConfig, resources, TerraformJson, userDataOf } from "../helpers";
 
 const AMI = "ami-0123456789abcdef0";
 const KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -68,7 +68,8 @@ describe("one data volume per data node", () => {
     const userData = userDataOf(json)[`redis/${node}`];
     const files = cloudConfigFiles(userData);
     expect(files["/etc/redis-node/node.env"]).toContain(`DATA_VOLUME_ID='${ref(json, "aws_ebs_volume", `redis/${node}/data-volume/ebs`, "id")}'\n`);
-    expect(Object.keys(files)).toEqual(expect.arrayContaining(["/usr/local/lib/redis-node/parts/28-data-volume.sh", "/etc/systemd/system/redis-server.service.d/30-data-volume.conf"]));
+    expect(nodeEnvVariable(userData, "BOOT_PARTS")).toMatch(/ data-volume redis-server/);
+    expect(Object.keys(nodeFilesOf(json, userData))).toEqual(expect.arrayContaining(["/usr/local/lib/redis-node/parts/data-volume.sh", "/etc/systemd/system/redis-server.service.d/30-data-volume.conf"]));
     expect(parseCloudConfig(userData).packages).toContain("xfsprogs");
   });
 
@@ -141,6 +142,7 @@ describe("options", () => {
     for (const sentinel of ["sentinel-1", "sentinel-2", "sentinel-3"]) {
       const userData = userDataOf(json)[`redis/${sentinel}`];
       expect(Object.keys(cloudConfigFiles(userData)).filter((p) => /data-volume/.test(p))).toEqual([]);
+      expect(nodeEnvVariable(userData, "BOOT_PARTS")).not.toMatch(/data-volume/);
       expect(cloudConfigFiles(userData)["/etc/redis-node/node.env"]).not.toContain("DATA_VOLUME_ID");
       expect(parseCloudConfig(userData).packages).not.toContain("xfsprogs");
     }
@@ -155,6 +157,7 @@ describe("options", () => {
     expect(group.master.dataVolumeId).toBeUndefined();
     for (const userData of Object.values(userDataOf(json))) {
       expect(Object.keys(cloudConfigFiles(userData)).filter((p) => /data-volume/.test(p))).toEqual([]);
+      expect(nodeEnvVariable(userData, "BOOT_PARTS")).toBe("tuning secret-fetch tls redis-server sentinel");
       expect(parseCloudConfig(userData).packages).not.toContain("xfsprogs");
     }
   });

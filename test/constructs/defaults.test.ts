@@ -4,6 +4,7 @@
 import { createHash } from "crypto";
 import { RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
 import { BUILTIN_USERS } from "../../lib/boot";
+import { RedisBootLibrary } from "../../lib/node/boot-library";
 import { RedisNode } from "../../lib/node/redis-node";
 import { GroupBootContext, nodeBootParts } from "../../lib/private/node-boot";
 import { planGroup } from "../../lib/private/planner";
@@ -82,6 +83,7 @@ function nodeAlone(props: Partial<RedisReplicationGroupProps>, id: string): Terr
     subnetId: "subnet-a",
     securityGroupIds: ["sg-1"],
     amiId: "ami-0123456789abcdef0",
+    bootLibrary: new RedisBootLibrary(stack, "boot-library"),
     bootParts: (address) => nodeBootParts(spec, address, MASTER_ADDRESS, context),
   });
   return synthJson(stack);

@@ -4,6 +4,7 @@ import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { Testing, Token } from "cdktf";
 import { RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
 import { tuningPart } from "../../lib/boot";
+import { RedisBootLibrary } from "../../lib/node/boot-library";
 import { RedisNode } from "../../lib/node/redis-node";
 import { planGroup } from "../../lib/private/planner";
 import { architectureOf } from "../../lib/private/architecture";
@@ -193,6 +194,7 @@ describe("the synth-time size check", () => {
         subnetId: "subnet-1",
         securityGroupIds: ["sg-1"],
         amiId: AMI,
+        bootLibrary: new RedisBootLibrary(stack, "boot-library"),
         bootParts: () => [tuningPart({ tcpBacklog: 511 }), { name: "noise", order: 50, packages: [], files: [{ path: "/x", permissions: "0644", content: noise }], env: {} }],
       });
     };

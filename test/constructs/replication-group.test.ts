@@ -6,6 +6,7 @@ import { RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps, Redis
 import { compressedSize, passwordPlaceholder, REDIS_RESTART_DROP_IN, SECRETS_LIST_PATH, USER_DATA_BUDGET_BYTES } from "../../lib/boot";
 import {
   cloudConfigFiles,
+  nodeEnvVariable,
   dataSources,
   directiveArgs,
   directivesNamed,
@@ -452,12 +453,7 @@ describe("RedisReplicationGroup: dedicated sentinel nodes", () => {
     const files = cloudConfigFiles(userData[node]);
     expect(parseCloudConfig(userData[node]).packages).not.toContain("redis-server");
     expect(files["/etc/redis-node/redis.conf.template"]).toBeUndefined();
-    expect(Object.keys(files).filter((f) => f.startsWith("/usr/local/lib/redis-node/parts/"))).toEqual([
-      "/usr/local/lib/redis-node/parts/10-tuning.sh",
-      "/usr/local/lib/redis-node/parts/20-secret-fetch.sh",
-      "/usr/local/lib/redis-node/parts/25-tls.sh",
-      "/usr/local/lib/redis-node/parts/40-sentinel.sh",
-    ]);
+    expect(nodeEnvVariable(userData[node], "BOOT_PARTS")).toBe("tuning secret-fetch tls sentinel");
     const sentinel = parseRedisConf(files["/etc/redis-node/sentinel.conf.template"]);
     expect(directiveArgs(sentinel, "sentinel", "monitor")).toEqual(["cache", master, "6379", "2"]);
     expect(directiveArgs(sentinel, "bind")).toEqual([eniAddressRef(json, node), "127.0.0.1"]);

@@ -8,6 +8,8 @@ import { CA_VALIDITY_HOURS, NODE_CERTIFICATE_EARLY_RENEWAL_HOURS, NODE_CERTIFICA
 import { TLS_PATHS } from "../../lib/boot";
 import {
   cloudConfigFiles,
+  nodeEnvVariable,
+  nodeFilesOf,
   directiveArgs,
   eniAddressRef,
   logicalIdAt,
@@ -120,15 +122,15 @@ describe("TLS on (the default)", () => {
       const policy = JSON.parse(resourceAt(json, "aws_iam_role_policy", `redis/${node}/role/read-password`).policy as string);
       const reads = policy.Statement.filter((s: { Action: string[] }) => s.Action.includes("ssm:GetParameter")).flatMap((s: { Resource: string | string[] }) => [s.Resource].flat());
       const own = tlsParameters.filter((id) => pathOfLogicalId(id) === "redis/tls/ca-certificate-parameter" || pathOfLogicalId(id).startsWith(`redis/tls/${node}/`));
-      expect({ node, reads: reads.filter((r: string) => !r.includes("_users_")).sort() }).toEqual({ node, reads: own.map(arn).sort() });
+      const others = (r: string) => r.includes("_users_") || r.includes("_boot-library_");
+      expect({ node, reads: reads.filter((r: string) => !others(r)).sort() }).toEqual({ node, reads: own.map(arn).sort() });
       expect(own).toHaveLength(3);
     }
   });
 
   test.each(NODES)("%s: the tls step runs between secret-fetch and redis-server and reads the node's own parameters", (node) => {
-    const files = cloudConfigFiles(userData[`redis/${node}`]);
-    const steps = Object.keys(files).filter((p) => p.startsWith("/usr/local/lib/redis-node/parts/"));
-    expect(steps.map((p) => p.replace(/^.*\/\d\d-|\.sh$/g, ""))).toEqual(["tuning", "secret-fetch", "tls", "data-volume", "redis-server", "sentinel"]);
+    const files = nodeFilesOf(json, userData[`redis/${node}`]);
+    expect(nodeEnvVariable(userData[`redis/${node}`], "BOOT_PARTS")).toBe("tuning secret-fetch tls data-volume redis-server sentinel");
     expect(parseCloudConfig(userData[`redis/${node}`]).packages).toContain("openssl");
     const env = files["/etc/redis-node/node.env"];
     const paramName = (leaf: string) => ref(json, "aws_ssm_parameter", `redis/tls/${leaf}-parameter`, "name");
@@ -137,8 +139,8 @@ describe("TLS on (the default)", () => {
     expect(env).toContain(`TLS_CA_ID='${paramName("ca-certificate")}'\n`);
     expect(env).toContain(`TLS_NODE_ADDRESS='${eniAddressRef(json, `redis/${node}`)}'\n`);
     expect(env).toContain(`TLS_DIR='${TLS_PATHS.dir}'\n`);
-    expect(env).toContain("SECRET_FETCH_STEP='/usr/local/lib/redis-node/parts/20-secret-fetch.sh'\n");
-    expect(steps).toContain("/usr/local/lib/redis-node/parts/20-secret-fetch.sh");
+    expect(env).toContain("SECRET_FETCH_STEP='/usr/local/lib/redis-node/parts/secret-fetch.sh'\n");
+    expect(files["/usr/local/lib/redis-node/parts/secret-fetch.sh"]).toMatch(/^fetch_all\(\) \{$/m);
   });
 
   test.each(NODES)("%s: redis.conf and sentinel.conf listen with TLS only, TLS 1.2+, and talk TLS to the other nodes", (node) => {

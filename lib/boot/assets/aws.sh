@@ -7,7 +7,7 @@
 [[ -z ${REDIS_NODE_AWS:-} ]] || return 0
 readonly REDIS_NODE_AWS=1
 # shellcheck source=/dev/null
-source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/common.sh"
+source "${BASH_SOURCE[0]%/*}/common.sh"
 
 # Endpoints can be pointed elsewhere only for the tests of this script.
 readonly IMDS_URL=${REDIS_NODE_IMDS_URL:-http://169.254.169.254}

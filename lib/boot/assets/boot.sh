@@ -33,7 +33,7 @@ main() {
   : "${BOOT_PARTS:?}"
   for phase in check prepare start; do
     for name in $BOOT_PARTS; do
-      bash "$LIB_DIR/parts/$name.sh" "$phase" || fail "boot part ${name#*-} failed in its $phase step"
+      bash "$LIB_DIR/parts/$name.sh" "$phase" || fail "boot part $name failed in its $phase step"
     done
   done
   rm -f "$TEMPLATE_DIR"/*.template

@@ -4,7 +4,7 @@
 # boot library, which the node fetches at boot. Sourced, never run.
 
 # shellcheck source=/dev/null
-source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/common.sh"
+source "${BASH_SOURCE[0]%/*}/common.sh"
 
 # Fails unless the installed binary reports a version >= the minimum major.
 check_redis_version() {
