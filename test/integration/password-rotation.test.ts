@@ -16,7 +16,7 @@ import { AddressInfo } from "net";
 import * as path from "path";
 import Redis from "ioredis";
 import { ConnectionOptions } from "tls";
-import { BUILTIN_USERS, COMMON_SCRIPT_PATH, NODE_ENV_PATH, ROTATION_STEPS, SECRET_FETCH_STEP_PATH } from "../../lib/boot";
+import { AWS_SCRIPT_PATH, BUILTIN_USERS, COMMON_SCRIPT_PATH, libraryPathOnNode, NODE_ENV_PATH, ROTATION_STEPS, SECRET_FETCH_STEP_PATH } from "../../lib/boot";
 import { FakeAws } from "../support/fake-aws";
 import { connect, info, Login, withClient } from "./harness/client";
 import { RunResult, sleep, Topology } from "./harness/netns";
@@ -275,7 +275,9 @@ function scenarios(): void {
       // The node's boot files as cloud-init writes them, paths pointed into the run's directory.
       const dirs = dirsOf(node);
       fs.mkdirSync(path.join(dirs.lib, "parts"), { recursive: true });
-      fs.writeFileSync(path.join(dirs.lib, "common.sh"), layout!.fileOf(node, COMMON_SCRIPT_PATH));
+      for (const [name, source] of [["common.sh", COMMON_SCRIPT_PATH], ["aws.sh", AWS_SCRIPT_PATH], ["redis.sh", libraryPathOnNode("redis.sh")]]) {
+        fs.writeFileSync(path.join(dirs.lib, name), layout!.fileOf(node, source));
+      }
       const secretFetch = path.join(dirs.lib, "parts", path.basename(SECRET_FETCH_STEP_PATH));
       fs.writeFileSync(secretFetch, layout!.fileOf(node, SECRET_FETCH_STEP_PATH), { mode: 0o755 });
       const overrides = { SECRETS_LIST: secretsList, SECRET_FETCH_STEP: secretFetch, NODE_OPS_PASSWORD_FILE: dirs.nodeOps, TLS_DIR: path.join(node.dir, "tls") };

@@ -14,7 +14,7 @@ import { BUILTIN_USERS } from "../../lib/boot";
 import { connect, info, Login, withClient } from "./harness/client";
 import { OUTSIDE, ROOT, Topology, probeTcp, sleep } from "./harness/netns";
 import { allLogs, isRunning, kill9, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
-import { commonScriptOf, GroupLayout, GroupNode, layOutGroup, startGroup } from "./synthesized-group";
+import { GroupLayout, GroupNode, layOutGroup, redisHelpersOf, startGroup } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
 import { describeIntegration } from "./harness/suite";
 
@@ -215,7 +215,7 @@ function scenarios(): void {
     const answers: string[] = [];
     for (const node of nodes) {
       for (const [port, user] of [[redisPort, BUILTIN_USERS.replication], [sentinelPort, BUILTIN_USERS.sentinelPeer]] as const) {
-        const check = await topology!.exec(node.name, ["bash", "-c", 'source "$1" && wait_for_pong "$2" "$3"', "_", commonScriptOf(layout!, node), String(port), user], {
+        const check = await topology!.exec(node.name, ["bash", "-c", 'source "$1" && wait_for_pong "$2" "$3"', "_", redisHelpersOf(layout!, node), String(port), user], {
           env: { TLS_DIR: path.join(node.dir, "tls"), REDISCLI_AUTH: PASSWORDS[user] },
           timeoutMs: 40_000,
           allowFailure: true,

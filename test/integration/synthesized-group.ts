@@ -11,7 +11,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ConnectionOptions } from "tls";
-import { COMMON_SCRIPT_PATH, SECRETS_LIST_PATH, TEMPLATE_DIR, TLS_PATHS } from "../../lib/boot";
+import { COMMON_SCRIPT_PATH, libraryPathOnNode, SECRETS_LIST_PATH, TEMPLATE_DIR, TLS_PATHS } from "../../lib/boot";
+
+const REDIS_HELPERS_PATH = libraryPathOnNode("redis.sh");
 import { cleanupStale, createTopology, FirewallRule, applyFirewall, randomPrefix, run, Topology } from "./harness/netns";
 import { startRedis, startSentinel } from "./harness/processes";
 import { resolveReferences, SynthesizedExample } from "./synthesized-nodes";
@@ -43,9 +45,9 @@ export interface GroupLayout {
   fileOf(node: GroupNode, file: string): string;
 }
 
-/** The boot's shared functions (render_template, wait_for_pong) as written for a node by startGroup. */
-export function commonScriptOf(layout: GroupLayout, node: GroupNode): string {
-  return path.join(layout.workRoot, `${node.name}-common.sh`);
+/** The boot library's Redis helpers (render_template, wait_for_pong) as written for a node by startGroup, next to its common.sh. */
+export function redisHelpersOf(layout: GroupLayout, node: GroupNode): string {
+  return path.join(layout.workRoot, `${node.name}-helpers`, "redis.sh");
 }
 
 export interface RunningGroup {
@@ -123,10 +125,13 @@ export async function startGroup(
     };
     fs.mkdirSync(node.secretsDir, { mode: 0o700 });
     await provideSecrets(node, write(path.join(workRoot, `${node.name}-secrets.list`), SECRETS_LIST_PATH));
-    const common = write(commonScriptOf(layout, node), COMMON_SCRIPT_PATH);
+    const helpers = redisHelpersOf(layout, node);
+    fs.mkdirSync(path.dirname(helpers));
+    write(path.join(path.dirname(helpers), "common.sh"), COMMON_SCRIPT_PATH);
+    write(helpers, REDIS_HELPERS_PATH);
     const render = async (source: string, dest: string) => {
       const template = write(`${dest}.template`, source);
-      await run(["bash", "-c", 'source "$1" && render_template "$2" "$3"', "render", common, template, dest], { env: { REDIS_NODE_SECRETS_DIR: node.secretsDir } });
+      await run(["bash", "-c", 'source "$1" && render_template "$2" "$3"', "render", helpers, template, dest], { env: { REDIS_NODE_SECRETS_DIR: node.secretsDir } });
       return dest;
     };
     await render(TEMPLATES.acl, path.join(node.dir, "users.acl"));

@@ -1,6 +1,6 @@
 // The integration suite trusts these helpers to hand it exactly what a node
 // would receive; this checks them without root or Redis.
-import { bootAsset, BOOT_SCRIPT_PATH, COMMON_SCRIPT_PATH, embeddedShell } from "../../lib/boot";
+import { bootAsset, BOOT_SCRIPT_PATH, COMMON_SCRIPT_PATH, embeddedShell, libraryPathOnNode } from "../../lib/boot";
 import { resolveReferences, synthesizeBasicExample, testVolumeId } from "./synthesized-nodes";
 
 const TEMPLATES = ["/etc/redis-node/redis.conf.template", "/etc/redis-node/sentinel.conf.template"];
@@ -20,8 +20,10 @@ describe("synthesized example nodes", () => {
         const text = resolveReferences(node.files[file], addresses, 256);
         expect(text).not.toMatch(/\$\{(aws_|data\.)/);
       }
-      expect(resolveReferences(node.files[BOOT_SCRIPT_PATH], addresses, 256)).toBe(embeddedShell(bootAsset("boot.sh")));
+      expect(resolveReferences(node.files[BOOT_SCRIPT_PATH], addresses, 256)).toBe(embeddedShell(bootAsset("bootstrap.sh")));
       expect(resolveReferences(node.files[COMMON_SCRIPT_PATH], addresses, 256)).toBe(embeddedShell(bootAsset("common.sh")));
+      // The library comes with its comments: it is not in the user data.
+      expect(resolveReferences(node.files[libraryPathOnNode("boot.sh")], addresses, 256)).toBe(bootAsset("boot.sh"));
       for (const template of TEMPLATES) {
         expect(resolveReferences(node.files[template], addresses, 256)).toContain(`bind ${addresses[node.eni]} 127.0.0.1`);
       }

@@ -2,7 +2,8 @@
 // integration tests run what the library really emits, not a second rendering.
 import { createHash } from "crypto";
 import { Testing } from "cdktf";
-import { parseCloudConfig, readableUserData } from "../helpers";
+import { escapeTerraformTemplate } from "../../lib/boot";
+import { libraryFilesOf, parseCloudConfig, readableUserData } from "../helpers";
 import { BasicExampleStack } from "../../examples/basic/main";
 
 export interface SynthesizedNode {
@@ -11,9 +12,11 @@ export interface SynthesizedNode {
   /** Terraform address of the node's ENI, e.g. aws_network_interface.redis_master_eni_X. */
   readonly eni: string;
   /**
-   * write_files of the node's #cloud-config as Terraform templates (the whole
-   * user data is one): pass each through resolveReferences to get the file
-   * that lands on the node.
+   * The files the boot puts on the node, as Terraform templates: write_files
+   * of its #cloud-config (the whole user data is one) and the boot library
+   * its entry script installs (read from the stack's parameters, checked
+   * against the pinned SHA-256). Pass each through resolveReferences to get
+   * the file that lands on the node.
    */
   readonly files: Record<string, string>;
 }
@@ -49,8 +52,10 @@ export function synthesizeBasicExample(): SynthesizedExample {
     if (!name) throw new Error(`unexpected instance resource ${key}`);
     const eni = /^\$\{(aws_network_interface\.[^.]+)\.id\}$/.exec(instance.primary_network_interface?.network_interface_id ?? "")?.[1];
     if (!eni) throw new Error(`${key} has no primary network interface reference`);
+    const userData = readableUserData(json, instance);
     const files: Record<string, string> = {};
-    for (const f of parseCloudConfig(readableUserData(json, instance)).write_files) files[f.path] = f.content;
+    for (const f of parseCloudConfig(userData).write_files) files[f.path] = f.content;
+    for (const [file, text] of Object.entries(libraryFilesOf(json, userData))) files[file] = escapeTerraformTemplate(text);
     return { name, eni, files };
   });
   const redisGroup = Object.keys(res.aws_security_group).find((k) => k.startsWith("redis_"));

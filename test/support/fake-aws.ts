@@ -78,6 +78,8 @@ export interface FakeAwsState {
   deniedTo: string[];
   /** "<address> <name>" of each read refused that way. */
   denied: string[];
+  /** Names those callers may still read (the boot library: every node role grants it apart from the secrets). */
+  readableWhenDenied: string[];
 }
 
 export class FakeAws {
@@ -90,7 +92,7 @@ export class FakeAws {
 
   reset(): FakeAwsState {
     this.state = { verifyWithSecret: this.opts.creds.SecretAccessKey, hasRole: true, roleFromAttempt: 1, tokenPuts: 0, tokenless: 0, apiCalls: 0,
-      rejected: [], inputs: [], servedTo: [], servedNames: [], deniedTo: [], denied: [] };
+      rejected: [], inputs: [], servedTo: [], servedNames: [], deniedTo: [], denied: [], readableWhenDenied: [] };
     return this.state;
   }
 
@@ -150,8 +152,8 @@ export class FakeAws {
     try { input = JSON.parse(body); } catch { return error("SerializationException", "body is not JSON"); }
     fake.inputs.push(input);
     const caller = req.socket.remoteAddress ?? "";
-    if (fake.deniedTo.includes(caller)) {
-      const name = String(service === "ssm" ? input.Name : input.SecretId);
+    const name = String(service === "ssm" ? input.Name : input.SecretId);
+    if (fake.deniedTo.includes(caller) && !fake.readableWhenDenied.includes(name)) {
       fake.denied.push(`${caller} ${name}`);
       const action = service === "ssm" ? "ssm:GetParameter" : "secretsmanager:GetSecretValue";
       return send(400, { __type: "AccessDeniedException",

@@ -9,7 +9,7 @@
  */
 import { createHash } from "crypto";
 import * as path from "path";
-import { SYSCTL_FILE } from "../../lib/boot";
+import { libraryPathOnNode, SYSCTL_FILE } from "../../lib/boot";
 import { missingTools, Tool, testNeeding } from "../helpers";
 import { run } from "../integration/harness/netns";
 import { BootedNode, VmCluster } from "./harness/cluster";
@@ -122,6 +122,14 @@ function scenarios(): void {
     return text;
   };
 
+  /** The boot library's parameters a node's node.env names, in order. */
+  const libraryOf = (node: BootedNode) => node.env.BOOT_LIBRARY_PARAMETERS.split(" ");
+  /** The names the fake AWS served to a node, in order. */
+  const servedTo = (node: BootedNode) => {
+    const aws = c().servers!.aws.state;
+    return aws.servedNames.filter((_, i) => aws.servedTo[i] === node.address);
+  };
+
   /** The master the sentinels were configured to monitor: [name, address, port]. */
   const monitored = (node: BootedNode) => {
     const m = /^sentinel monitor (\S+) (\S+) (\d+) \d+$/m.exec(template(node, "/etc/redis-node/sentinel.conf.template"));
@@ -161,13 +169,13 @@ function scenarios(): void {
         expect({ node: node.name, pkg, fetched: fetched.some((p) => p.startsWith(`/${pkg}_`)) }).toEqual({ node: node.name, pkg, fetched: true });
       }
     }
-    // Each node fetched exactly its secrets (secrets.list) and TLS files, once each, with valid signatures, from its own address.
+    // Each node fetched exactly its secrets (secrets.list), TLS files and the boot library, once each, with valid signatures, from its own address.
     const aws = c().servers!.aws.state;
     expect(aws.rejected).toEqual([]);
     for (const node of nodes()) {
       const listed = template(node, "/etc/redis-node/secrets.list").trim().split("\n").map((line) => line.split(" ").slice(3).join(" "));
-      const wanted = [...listed, node.env.TLS_KEY_ID, node.env.TLS_CERT_ID, node.env.TLS_CA_ID].sort();
-      const served = aws.servedNames.filter((_, i) => aws.servedTo[i] === node.address).sort();
+      const wanted = [...listed, node.env.TLS_KEY_ID, node.env.TLS_CERT_ID, node.env.TLS_CA_ID, ...libraryOf(node)].sort();
+      const served = servedTo(node).sort();
       expect({ node: node.name, served }).toEqual({ node: node.name, served: wanted });
     }
   }), TEST_TIMEOUT_MS);
@@ -398,9 +406,10 @@ function scenarios(): void {
 
   vmTest("a setup that fails leaves Redis and Sentinel stopped, disabled and masked, no port open (replica-1, last)", tracked(async () => {
     const node = c().node("replica-1");
-    // The settings file is gone: the setup fails at its first step.
-    const r = await node.vm.exec("REDIS_NODE_ENV=/nonexistent /usr/local/sbin/redis-node-boot", 120_000);
+    // Settings naming a step the library does not have: the library installs, then the setup fails at its first check.
+    const r = await node.vm.exec("sed \"s/^BOOT_PARTS=.*/BOOT_PARTS='no-such-part'/\" /etc/redis-node/node.env >/run/broken.env && REDIS_NODE_ENV=/run/broken.env /usr/local/sbin/redis-node-boot", 120_000);
     expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("boot part no-such-part failed in its check step");
     expect(r.stderr).toContain("setup failed: redis-server.service redis-sentinel.service stay stopped, disabled and masked");
     expect(await node.vm.check("ls -A /run/redis-node/")).toBe("");
     await expectLockedDown(node);
@@ -433,7 +442,7 @@ function scenarios(): void {
     const first = template(node, "/etc/redis-node/secrets.list").trim().split("\n")[0].split(" ").slice(3).join(" ");
     // It tried (10 attempts, bounded), was refused every time, and got nothing.
     expect(aws.denied.filter((d) => d === `${node.address} ${first}`)).toHaveLength(10);
-    expect(aws.servedTo).not.toContain(node.address);
+    expect(servedTo(node)).toEqual(libraryOf(node));
     const log = await node.vm.check(`cat ${outputLog}`);
     expect(log).toContain(`cannot read the secret from ssm '${first}': ssm answered: `);
     expect(log).toContain("is not authorized to perform: ssm:GetParameter");
@@ -463,17 +472,19 @@ function scenarios(): void {
     const log = await node.vm.check(`cat ${outputLog}`);
     expect(log).toContain(`redis-server is version ${OLD_REDIS_VERSION}; this node needs Redis >= 7.0`);
     expect(log).toContain("setup failed: redis-server.service redis-sentinel.service stay stopped, disabled and masked");
-    // Every check runs before any step: no secret read, the kernel settings and THP unit untouched.
+    // Every check runs before any step: nothing read but the boot library, the kernel settings and THP unit untouched.
     const aws = c().servers!.aws.state;
-    expect([...aws.servedTo, ...aws.denied.map((d) => d.split(" ")[0])]).not.toContain(node.address);
+    expect(servedTo(node)).toEqual(libraryOf(node));
+    expect(aws.denied.map((d) => d.split(" ")[0])).not.toContain(node.address);
     expect(await node.vm.check("cat /proc/sys/vm/overcommit_memory; systemctl is-enabled redis-disable-thp.service || true")).toBe("0\ndisabled\n");
     await expectLockedDown(node);
   }), FAILING_BOOT_TIMEOUT_MS + 3 * 60_000);
 
   vmTest("the tuning step fails when THP stays on (a THP unit that does nothing), and passes with the real unit (on the redis-6 VM)", tracked(async () => {
     const node = await failingBoot("redis-6");
-    const step = Object.keys(cloudConfigFiles(node.userData)).find((f) => /\/parts\/\d+-tuning\.sh$/.test(f));
-    expect(step).toBeDefined();
+    // The boot installed the library before its checks refused Redis 6.
+    const step = libraryPathOnNode("parts/tuning.sh");
+    expect(await node.vm.check(`stat -c %a ${step}`)).toBe("755\n");
     const unit = "redis-disable-thp.service";
     const thp = "/sys/kernel/mm/transparent_hugepage/enabled";
     await node.vm.check(`mkdir -p /run/systemd/system/${unit}.d && printf '[Service]\\nExecStart=\\nExecStart=/bin/true\\n' >/run/systemd/system/${unit}.d/does-nothing.conf && ` +

@@ -164,7 +164,10 @@ export class VmCluster {
       return certificates.get(name)!;
     };
     const stored = { ssm: new Map<string, string>(), secretsmanager: new Map<string, string>() };
-    for (const name of Object.values(examples[0].parameterNames)) stored.ssm.set(name, parameterValue(name, this.passwords, ca, tlsOf));
+    for (const name of Object.values(examples[0].parameterNames)) {
+      const library = examples[0].libraryParameters[name];
+      stored.ssm.set(name, library ?? parameterValue(name, this.passwords, ca, tlsOf));
+    }
     this.servers = await startBridgeServers(image, METADATA_ADDRESS, this.runDir, { role: ROLE, creds: CREDS, stored });
     this.checkNotStopping();
 
@@ -230,7 +233,12 @@ export class VmCluster {
       const node: BootedNode = { name: extra.name, address, vm, userData: like.userData, env: like.env };
       this.extras.push(node);
       started.push(node);
-      if (extra.secretsDenied) this.servers!.aws.state.deniedTo.push(address);
+      if (extra.secretsDenied) {
+        // Its role may read the boot library, not its secrets.
+        const state = this.servers!.aws.state;
+        state.deniedTo.push(address);
+        state.readableWhenDenied = like.env.BOOT_LIBRARY_PARAMETERS.split(" ");
+      }
       if (extra.aptRoot) this.servers!.aptRootFor.set(address, extra.aptRoot);
       await vm.prepare();
     }

@@ -6,6 +6,7 @@ import { Testing } from "cdktf";
 import { gunzipSync, gzipSync } from "zlib";
 import { parse } from "yaml";
 import { BasicExampleStack } from "../../../examples/basic/main";
+import { unescapeTerraformTemplate } from "../../../lib/boot";
 import { readableUserData, TerraformJson } from "../../helpers";
 import { parameterNamesOf, resolveReferences } from "../../integration/synthesized-nodes";
 
@@ -20,6 +21,8 @@ export interface ExampleNode {
   readonly template: string;
   /** Names of the stack's SSM parameters, by Terraform address. */
   readonly parameterNames: Record<string, string>;
+  /** The boot library's parameters, name -> value as Terraform stores it (escapes undone). */
+  readonly libraryParameters: Record<string, string>;
 }
 
 /** The region the image's /etc/hosts maps endpoint names for. */
@@ -28,13 +31,21 @@ export function synthesizeExampleNodes(region: string): ExampleNode[] {
   const json = JSON.parse(Testing.synth(stack));
   const res = json.resource;
   const parameterNames = parameterNamesOf(json);
+  const libraryParameters = libraryParametersOf(json);
   return Object.entries<TerraformJson>(res.aws_instance).map(([key, instance]) => {
     const name = /^redis_(.+)_instance_[0-9A-F]{8}$/.exec(key)?.[1];
     if (!name) throw new Error(`unexpected instance resource ${key}`);
     const eni = /^\$\{(aws_network_interface\.[^.]+)\.id\}$/.exec(instance.primary_network_interface?.network_interface_id ?? "")?.[1];
     if (!eni) throw new Error(`${key} has no primary network interface reference`);
-    return { name, eni, instance, template: readableUserData(json, instance), parameterNames };
+    return { name, eni, instance, template: readableUserData(json, instance), parameterNames, libraryParameters };
   });
+}
+
+/** The values of the boot library's parameters (aws_ssm_parameter ".../boot/<i>"), by name, as Terraform writes them. */
+function libraryParametersOf(json: TerraformJson): Record<string, string> {
+  const library = Object.values<TerraformJson>(json.resource.aws_ssm_parameter).filter((p) => /\/boot\/\d+$/.test(p.name));
+  if (library.length === 0) throw new Error("the stack has no boot library parameters");
+  return Object.fromEntries(library.map((p) => [p.name as string, unescapeTerraformTemplate(p.value as string)]));
 }
 
 /**
