@@ -28,4 +28,4 @@ export type { RedisDataVolumeOptions } from "./node/data-volume-options";
 export { RedisReplicationGroup } from "./topology/replication-group";
 export { RedisReplicationGroupBase } from "./topology/replication-group-base";
 export type { IRedisReplicationGroup, RedisReplicationGroupAttributes } from "./topology/replication-group-base";
-export type { RedisReplicationGroupProps, SentinelOptions } from "./topology/replication-group-props";
+export type { RedisEventsOptions, RedisReplicationGroupProps, SentinelOptions } from "./topology/replication-group-props";

@@ -8,6 +8,8 @@ import {
   redisServerPart,
   SecretForm,
   secretFetchPart,
+  SENTINEL_NOTIFY_SCRIPT,
+  sentinelEventsPart,
   sentinelPart,
   TlsSettings,
   tlsPart,
@@ -41,6 +43,17 @@ export interface GroupBootContext {
   readonly users: GroupBootUsers;
   /** maxmemory of data nodes when the props leave it unset (a Terraform expression). */
   readonly defaultMaxMemory: string;
+  /** Where the sentinels publish their events; undefined when the plan has none. */
+  readonly events?: GroupEventsContext;
+}
+
+/** The group's events, as every sentinel's boot sees them. */
+export interface GroupEventsContext {
+  /** What the events name as their group. */
+  readonly group: string;
+  /** PutEvents' EventBusName: "default" or the bus ARN. */
+  readonly eventBus: string;
+  readonly eventBusArn: string;
 }
 
 function required(user: BootUser | undefined, role: string): BootUser {
@@ -135,6 +148,8 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
     );
   }
   if (spec.runsSentinel) {
+    const events = plan.eventsEnabled ? ctx.events : undefined;
+    if (plan.eventsEnabled && !events) throw new Error(`node ${spec.id}: events are on in the plan, but the group gave no event bus`);
     const conf = resolveSentinelConf(plan.sentinel, {
       nodeAddress,
       masterAddress: master,
@@ -142,7 +157,8 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
       defaultQuorum: plan.quorum,
       tls: tlsSettings,
     });
-    parts.push(sentinelPart({ conf, minRedisMajor: MIN_REDIS_MAJOR }));
+    parts.push(sentinelPart({ conf: { ...conf, notificationScript: events && SENTINEL_NOTIFY_SCRIPT }, minRedisMajor: MIN_REDIS_MAJOR }));
+    if (events) parts.push(sentinelEventsPart({ ...events, nodeAddress }));
   }
   return parts;
 }

@@ -31,6 +31,7 @@ import {
   requireInstanceType,
   requireInteger,
   requireNonEmptyList,
+  requirePattern,
 } from "./validation";
 
 export const MAX_REPLICAS = 15;
@@ -80,6 +81,8 @@ export interface GroupPlan {
   readonly crashRestartDelaySeconds?: number;
   /** TLS on every port and between the nodes, and whether clients need certificates. */
   readonly tls: { readonly enabled: boolean; readonly requireClientCertificates: boolean };
+  /** Whether the sentinels publish their failover events. */
+  readonly eventsEnabled: boolean;
   /** Things worth a synth warning. */
   readonly warnings: string[];
 }
@@ -145,6 +148,8 @@ export function validateGroupProps(props: RedisReplicationGroupProps): Problems 
     p.add("tls.requireClientCertificates needs TLS: remove it, or leave tls.enabled at its default (true)");
   }
 
+  validateEvents(p, props);
+
   const dedicated = sentinel.dedicatedNodeCount ?? 0;
   requireInteger(p, "sentinel.dedicatedNodeCount", dedicated, 0, MAX_DEDICATED_SENTINELS);
   if (countKnown && (sentinel.enabled ?? true)) {
@@ -162,6 +167,25 @@ export function validateGroupProps(props: RedisReplicationGroupProps): Problems 
     }
   }
   return p;
+}
+
+/** ARNs of an event bus and an SNS topic (any partition). */
+const EVENT_BUS_ARN = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256}$/;
+const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+
+function validateEvents(p: Problems, props: RedisReplicationGroupProps): void {
+  const events = props.events;
+  if (!events) return;
+  const sentinelEnabled = props.sentinel?.enabled ?? true;
+  if (events.enabled === true && !sentinelEnabled) {
+    p.add("events.enabled needs Sentinel (the events are Sentinel's): remove it, or leave sentinel.enabled at its default (true)");
+  }
+  const off = events.enabled === false || !sentinelEnabled;
+  for (const prop of ["eventBusArn", "snsTopicArn"] as const) {
+    if (off && events[prop] !== undefined) p.add(`events.${prop} is set, but no events are published (events.enabled or sentinel.enabled is false)`);
+  }
+  requirePattern(p, "events.eventBusArn", events.eventBusArn, EVENT_BUS_ARN, "expected an event bus ARN such as arn:aws:events:eu-west-1:123456789012:event-bus/default");
+  requirePattern(p, "events.snsTopicArn", events.snsTopicArn, SNS_TOPIC_ARN, "expected an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:redis-failovers");
 }
 
 /** The default application user when `users` is not given. */
@@ -294,6 +318,7 @@ export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
     // With dedicated sentinels the data nodes run none, but still need the delay.
     crashRestartDelaySeconds: sentinelEnabled ? restartDelayFor(sentinel.downAfterMilliseconds) : undefined,
     tls: { enabled: tlsEnabled, requireClientCertificates: tlsEnabled && (props.tls?.requireClientCertificates ?? false) },
+    eventsEnabled: sentinelEnabled && (props.events?.enabled ?? true),
     warnings,
   };
 }

@@ -35,6 +35,33 @@ export interface SentinelOptions extends SentinelConfigOptions {
   readonly allowFewerThanThreeSentinels?: boolean;
 }
 
+/** Sentinel's failover events, published to Amazon EventBridge. */
+export interface RedisEventsOptions {
+  /**
+   * Publish `+odown`, `-odown`, `+switch-master` and `+failover-end` from
+   * every sentinel to EventBridge, signed with the node's role. On by
+   * default: a node's boot files are written once (user data changes are
+   * ignored), so turning this on later means replacing every node; events
+   * on a bus without a rule cost nothing and go nowhere.
+   * @default true (when Sentinel runs)
+   */
+  readonly enabled?: boolean;
+  /**
+   * ARN of the event bus the events go to (another account's bus must
+   * allow this account's PutEvents in its resource policy).
+   * @default - the default event bus of the stack's region and account
+   */
+  readonly eventBusArn?: string;
+  /**
+   * An SNS topic to forward the group's events to: the library adds an
+   * EventBridge rule matching them and a target. The topic's policy must
+   * let events.amazonaws.com publish (see the README); the library does not
+   * change your topic's policy.
+   * @default - no rule: add your own rules on the bus
+   */
+  readonly snsTopicArn?: string;
+}
+
 export interface RedisReplicationGroupProps {
   /** VPC of the nodes. */
   readonly vpcId: string;
@@ -102,6 +129,8 @@ export interface RedisReplicationGroupProps {
   readonly redis?: RedisServerOptions;
   /** Sentinel settings. @default - a sentinel on every data node, quorum a majority */
   readonly sentinel?: SentinelOptions;
+  /** Sentinel's failover events to EventBridge. @default - on, to the default event bus, no rule */
+  readonly events?: RedisEventsOptions;
   /**
    * TLS for clients, replication and Sentinel, with a CA of the group's own
    * and a certificate per node (made by Terraform's tls provider).

@@ -21,6 +21,7 @@ import { GroupBootContext, nodeBootParts } from "../private/node-boot";
 import { applicationUsersOf, NodeKind, NodeSpec, planGroup, rulesOf, validateGroupProps } from "../private/planner";
 import { checkNow } from "../private/validation";
 import { addGroupOutputs } from "./group-outputs";
+import { RedisFailoverEvents } from "./failover-events";
 import { ImportedRedisReplicationGroup } from "./imported-group";
 import { IRedisReplicationGroup, RedisReplicationGroupAttributes, RedisReplicationGroupBase } from "./replication-group-base";
 import { RedisReplicationGroupProps } from "./replication-group-props";
@@ -78,6 +79,15 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
    * @attribute
    */
   public readonly rotatePasswordTargets: string;
+  /**
+   * The event bus the sentinels publish their failover events to (the
+   * region's default bus unless `events.eventBusArn` says otherwise);
+   * undefined when events are off.
+   * @attribute
+   */
+  public readonly eventBusArn?: string;
+  /** The EventBridge rule forwarding the group's events to `events.snsTopicArn`, if given. @attribute */
+  public readonly eventRuleArn?: string;
   /** The application users, in the order of the `users` prop. */
   public readonly users: RedisUser[];
   /** Operators' user: every command on data nodes and sentinels. Grant its password with `adminUser.grantRead`. */
@@ -164,6 +174,11 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     const dataType = plan.nodes[0].instanceType;
     let typeLookup: DataAwsEc2InstanceType | undefined;
     const lookupDataType = () => (typeLookup ??= lookupInstanceType(this, "instance-type", dataType));
+    // Events name the group by its construct path, which is unique in the app.
+    const events = plan.eventsEnabled ? new RedisFailoverEvents(this, "events", this.node.path, props.events ?? {}, props.tags) : undefined;
+    this.eventBusArn = events?.eventBusArn;
+    this.eventRuleArn = events?.ruleArn;
+
     const asBootUser = (u: RedisUser) => ({ name: u.userName, password: u.password });
     const boot: GroupBootContext = {
       plan,
@@ -177,6 +192,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
         applications: applicationUsers.map((options, i) => ({ user: asBootUser(this.users[i]), rules: rulesOf(options) })),
       },
       defaultMaxMemory: plan.redis.maxMemory ?? defaultMaxMemory(lookupDataType()),
+      events: events?.context,
     };
     const subnetAt = (i: number) =>
       Token.isUnresolved(props.subnetIds) ? Fn.element(props.subnetIds, i) : props.subnetIds[i % props.subnetIds.length];

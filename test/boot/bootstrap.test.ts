@@ -65,7 +65,7 @@ function bootstrap(): Promise<Run> {
     const child = spawn("bash", [join(ASSETS, "bootstrap.sh")], { timeout: 90_000, killSignal: "SIGKILL", env: { ...process.env,
       PATH: `${join(dir, "bin")}:${process.env.PATH}`, REDIS_NODE_LIB: join(dir, "lib"), REDIS_NODE_ENV: join(dir, "node.env"),
       REDIS_NODE_STATE_DIR: join(dir, "state"), REDIS_NODE_RUN_DIR: join(dir, "run"), REDIS_NODE_TEMPLATE_DIR: join(dir, "templates"),
-      REDIS_NODE_IMDS_URL: base, REDIS_NODE_SECRET_ENDPOINT: `${base}/aws/`, REDIS_NODE_SECRET_RETRY_SECONDS: "0", NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1" } });
+      REDIS_NODE_IMDS_URL: base, REDIS_NODE_AWS_ENDPOINT: `${base}/aws/`, REDIS_NODE_SECRET_RETRY_SECONDS: "0", NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1" } });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", fail).on("close", (code) => done({ code, stderr }));

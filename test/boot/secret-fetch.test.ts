@@ -49,7 +49,7 @@ interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: stri
 function run(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
   return new Promise((done, fail) => {
     const child = spawn(args[0], args.slice(1), { timeout: 90_000, killSignal: "SIGKILL", env: { ...process.env,
-      PATH: `${shimDir}:${process.env.PATH}`, REDIS_NODE_IMDS_URL: base, REDIS_NODE_SECRET_ENDPOINT: `${base}/aws/`, REDIS_NODE_SECRET_RETRY_SECONDS: "0", REDIS_NODE_LIB: BOOT_LIB, NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1", ...extraEnv } });
+      PATH: `${shimDir}:${process.env.PATH}`, REDIS_NODE_IMDS_URL: base, REDIS_NODE_AWS_ENDPOINT: `${base}/aws/`, REDIS_NODE_SECRET_RETRY_SECONDS: "0", REDIS_NODE_LIB: BOOT_LIB, NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1", ...extraEnv } });
     let stdout = "", stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));

@@ -75,6 +75,7 @@ function nodeAlone(props: Partial<RedisReplicationGroupProps>, id: string): Terr
       applications: [{ user: user("app"), rules: ["~*", "+@all"] }],
     },
     defaultMaxMemory: "256mb",
+    events: { group: "test/redis", eventBus: "default", eventBusArn: "arn:aws:events:us-east-1:123456789012:event-bus/default" },
   };
   const spec = plan.nodes.find((n) => n.id === id);
   if (!spec) throw new Error(`the plan has no node ${id}`);

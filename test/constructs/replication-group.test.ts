@@ -230,7 +230,8 @@ describe("RedisReplicationGroup: users and their secrets", () => {
 
   test("the nodes may read the passwords they log in with and only the hashes of the others", () => {
     const json = synthGroup();
-    const statements = passwordPolicy(json).Statement;
+    // The other statement: publishing the failover events (test/constructs/failover-events.test.ts).
+    const statements = passwordPolicy(json).Statement.filter((st: { Action: string[] }) => st.Action[0] !== "events:PutEvents");
     expect(statements).toHaveLength(1);
     expect(statements[0].Action).toEqual(["ssm:GetParameter"]);
     expect([...statements[0].Resource].filter(isUserParameterArn).sort()).toEqual(
@@ -337,8 +338,8 @@ describe("RedisReplicationGroup: users and their secrets", () => {
     const key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     const json = synthGroup({ password: RedisPassword.fromSecretsManagerSecretArn(SECRET_ARN, key) });
     expect(passwordPolicy(json).Statement).toContainEqual(kmsDecryptStatement(key, "secretsmanager", SECRET_ARN));
-    // ssm:GetParameter on the generated users, secretsmanager on the app's secret, kms:Decrypt.
-    expect(passwordPolicy(json).Statement).toHaveLength(3);
+    // ssm:GetParameter on the generated users, secretsmanager on the app's secret, kms:Decrypt; and events:PutEvents.
+    expect(passwordPolicy(json).Statement.map((st: { Action: string[] }) => st.Action[0])).toEqual(["ssm:GetParameter", "secretsmanager:GetSecretValue", "kms:Decrypt", "events:PutEvents"]);
   });
 });
 
@@ -453,7 +454,7 @@ describe("RedisReplicationGroup: dedicated sentinel nodes", () => {
     const files = cloudConfigFiles(userData[node]);
     expect(parseCloudConfig(userData[node]).packages).not.toContain("redis-server");
     expect(files["/etc/redis-node/redis.conf.template"]).toBeUndefined();
-    expect(nodeEnvVariable(userData[node], "BOOT_PARTS")).toBe("tuning secret-fetch tls sentinel");
+    expect(nodeEnvVariable(userData[node], "BOOT_PARTS")).toBe("tuning secret-fetch tls sentinel-events sentinel");
     const sentinel = parseRedisConf(files["/etc/redis-node/sentinel.conf.template"]);
     expect(directiveArgs(sentinel, "sentinel", "monitor")).toEqual(["cache", master, "6379", "2"]);
     expect(directiveArgs(sentinel, "bind")).toEqual([eniAddressRef(json, node), "127.0.0.1"]);

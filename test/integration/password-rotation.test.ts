@@ -93,7 +93,7 @@ function scenarios(): void {
     REDIS_NODE_STATE_DIR: dirsOf(node).state,
     REDIS_NODE_RUN_DIR: dirsOf(node).run,
     REDIS_NODE_IMDS_URL: fakeBase,
-    REDIS_NODE_SECRET_ENDPOINT: `${fakeBase}/aws/`,
+    REDIS_NODE_AWS_ENDPOINT: `${fakeBase}/aws/`,
     REDIS_NODE_SECRET_RETRY_SECONDS: "1",
     PATH: `${path.join(layout!.workRoot, "shim")}:${process.env.PATH}`,
     NO_PROXY: "*",

@@ -10,11 +10,14 @@ import * as fs from "fs";
 import * as path from "path";
 import Redis from "ioredis";
 import { ConnectionOptions } from "tls";
-import { BUILTIN_USERS } from "../../lib/boot";
+import { createServer } from "http";
+import { AddressInfo } from "net";
+import { BUILTIN_USERS, SENTINEL_EVENT_SOURCE } from "../../lib/boot";
+import { FakeAws } from "../support/fake-aws";
 import { connect, info, Login, withClient } from "./harness/client";
-import { OUTSIDE, ROOT, Topology, probeTcp, sleep } from "./harness/netns";
+import { OUTSIDE, ROOT, Topology, probeTcp, run, sleep } from "./harness/netns";
 import { allLogs, isRunning, kill9, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
-import { GroupLayout, GroupNode, layOutGroup, redisHelpersOf, startGroup } from "./synthesized-group";
+import { GroupLayout, GroupNode, layOutGroup, NodeEvents, redisHelpersOf, startGroup } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
 import { describeIntegration } from "./harness/suite";
 
@@ -53,6 +56,7 @@ function scenarios(): void {
   // Keys whose WAIT was acknowledged by a replica in the first failover; later scenarios check them too.
   const acknowledged: string[] = [];
   let firstFailover: { oldMaster: Node; newMaster: Node } | undefined;
+  let events: ReadonlyMap<string, NodeEvents> = new Map();
 
   /** fn, counted in `unfinished` until it succeeds. */
   const tracked = (fn: () => Promise<void>) => async () => {
@@ -128,7 +132,7 @@ function scenarios(): void {
       // The node-ops user's password, which the secret-fetch step makes on the node.
       fs.writeFileSync(path.join(node.secretsDir, "node-ops.password"), generated(), { mode: 0o600 });
     });
-    ({ masterName, redisPort, sentinelPort, downAfterMs, tls } = group);
+    ({ masterName, redisPort, sentinelPort, downAfterMs, tls, events } = group);
     // Includes the replicas' first (diskless, delayed 5 s) full sync and the sentinels' discovery.
     const master = await waitUntil(healthyMaster, { timeoutMs: 30_000, intervalMs: 250, what: "a master with 2 online replicas, seen by 3 sentinels" });
     expect(master).toBe(group.initialMaster);
@@ -285,6 +289,61 @@ function scenarios(): void {
     // Later scenarios start from a settled view: every sentinel names the new master.
     expect(await waitUntil(agreedMaster, { timeoutMs: 20_000, what: "all sentinels to name the new master" })).toBe(newMaster);
     firstFailover = { oldMaster, newMaster };
+  });
+
+  scenario("2b. every sentinel's notification script spooled the failover: +odown and +switch-master of the old master, +failover-end; the sender publishes them to a fake EventBridge", 60_000, async () => {
+    if (!firstFailover) throw new Error("needs scenario 2's failover");
+    const { oldMaster, newMaster } = firstFailover;
+    const old = `${oldMaster.ip} ${redisPort}`;
+    /** "<node> <event> <description>" of each spooled file. */
+    const spooled = () =>
+      nodes.flatMap((n) => {
+        const spool = events.get(n.name)!.spool;
+        return fs.readdirSync(spool).filter((f) => f.endsWith(".event")).map((f) => {
+          const [time, kind, description] = fs.readFileSync(path.join(spool, f), "utf8").split("\n");
+          if (!/^\d+\.\d+$/.test(time)) throw new Error(`${f}: no time on its first line`);
+          return `${n.name} ${kind} ${description}`;
+        });
+      });
+    const expected = [
+      ...nodes.map((n) => `${n.name} +switch-master ${masterName} ${old} ${newMaster.ip} ${redisPort}`),
+      ...nodes.map((n) => expect.stringMatching(new RegExp(`^${n.name} \\+odown master ${masterName} ${old} #quorum \\d+/\\d+$`))),
+    ];
+    // The leader's +failover-end comes once the other replica follows the new master.
+    const seen = await waitUntil(
+      (): string[] | false => {
+        const lines = spooled();
+        return lines.some((l) => l.endsWith(` +failover-end master ${masterName} ${old}`)) && expect.arrayContaining(expected).asymmetricMatch(lines) && lines;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, what: "the failover's events in the spools" },
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; spooled:\n${spooled().join("\n")}`);
+    });
+    console.log(`failover events spooled:\n  ${seen.join("\n  ")}`);
+    expect(seen.filter((l) => / \+failover-end /.test(l))).toHaveLength(1);
+    // Only the published kinds: no +sdown, +try-failover, +slave, ...
+    expect(seen.filter((l) => !/ ([+]odown|-odown|[+]switch-master|[+]failover-end) /.test(l))).toEqual([]);
+
+    // The new master's sender, as its unit runs it (as root, in the root namespace), against a fake EventBridge on loopback.
+    const creds = { AccessKeyId: "ASIAFAKEKEY000000003", SecretAccessKey: randomBytes(20).toString("base64"), Token: randomBytes(24).toString("base64") };
+    const aws = new FakeAws({ region: "us-east-1", role: "redis-node", creds, stored: { ssm: new Map(), secretsmanager: new Map() }, apiPath: "/" });
+    const server = createServer(aws.listener());
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const own = events.get(newMaster.name)!;
+      const sent = await run(["bash", own.step, "send"], {
+        env: { REDIS_NODE_LIB: own.lib, REDIS_NODE_ENV: own.nodeEnv, REDIS_NODE_EVENTS_DIR: own.spool, REDIS_NODE_IMDS_URL: base, REDIS_NODE_AWS_ENDPOINT: `${base}/`, NO_PROXY: "127.0.0.1", no_proxy: "127.0.0.1" },
+        timeoutMs: 30_000,
+      });
+      expect(sent.stderr).toMatch(/published \d+ events/);
+      const switched = aws.state.events.map((e) => ({ source: e.Source, ...JSON.parse(e.Detail) })).find((d) => d.event === "+switch-master");
+      expect(switched).toMatchObject({ source: SENTINEL_EVENT_SOURCE, node: newMaster.ip, masterName, oldAddress: oldMaster.ip, oldPort: redisPort, newAddress: newMaster.ip, newPort: redisPort });
+      expect(fs.readdirSync(own.spool).filter((f) => f.endsWith(".event"))).toEqual([]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+    }
   });
 
   scenario("3. the old master, restarted, rejoins as a replica of the new master", 90_000, async () => {

@@ -11,15 +11,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ConnectionOptions } from "tls";
-import { COMMON_SCRIPT_PATH, libraryPathOnNode, SECRETS_LIST_PATH, TEMPLATE_DIR, TLS_PATHS } from "../../lib/boot";
-
-const REDIS_HELPERS_PATH = libraryPathOnNode("redis.sh");
+import { AWS_SCRIPT_PATH, COMMON_SCRIPT_PATH, libraryPathOnNode, NODE_ENV_PATH, SECRETS_LIST_PATH, SENTINEL_NOTIFY_SCRIPT, TEMPLATE_DIR, TLS_PATHS } from "../../lib/boot";
 import { cleanupStale, createTopology, FirewallRule, applyFirewall, randomPrefix, run, Topology } from "./harness/netns";
 import { startRedis, startSentinel } from "./harness/processes";
 import { resolveReferences, SynthesizedExample } from "./synthesized-nodes";
 import { issueCertificate, makeCa } from "../tls-fixtures";
 
 export const MAXMEMORY_MB = 256;
+const REDIS_HELPERS_PATH = libraryPathOnNode("redis.sh");
 const TEMPLATES = {
   acl: `${TEMPLATE_DIR}/users.acl.template`,
   redis: `${TEMPLATE_DIR}/redis.conf.template`,
@@ -45,9 +44,25 @@ export interface GroupLayout {
   fileOf(node: GroupNode, file: string): string;
 }
 
+/** A node's boot files as startGroup writes them: common.sh, aws.sh, redis.sh, parts/, node.env. */
+function bootDirOf(layout: GroupLayout, node: GroupNode): string {
+  return path.join(layout.workRoot, `${node.name}-boot`);
+}
+
 /** The boot library's Redis helpers (render_template, wait_for_pong) as written for a node by startGroup, next to its common.sh. */
 export function redisHelpersOf(layout: GroupLayout, node: GroupNode): string {
-  return path.join(layout.workRoot, `${node.name}-helpers`, "redis.sh");
+  return path.join(bootDirOf(layout, node), "redis.sh");
+}
+
+/** Sentinel's notification script, the sentinel-events step, as a node has it (paths in the run's work directory). */
+export interface NodeEvents {
+  readonly step: string;
+  /** The spool the script writes to (REDIS_NODE_EVENTS_DIR in Sentinel's environment). */
+  readonly spool: string;
+  /** The node's node.env. */
+  readonly nodeEnv: string;
+  /** Holds common.sh and aws.sh, for the step's `send` (REDIS_NODE_LIB). */
+  readonly lib: string;
 }
 
 export interface RunningGroup {
@@ -59,6 +74,8 @@ export interface RunningGroup {
   readonly tls: ConnectionOptions;
   /** The node the example created as master. */
   readonly initialMaster: GroupNode;
+  /** Each node's failover events step and spool, by node name. */
+  readonly events: ReadonlyMap<string, NodeEvents>;
 }
 
 /**
@@ -111,6 +128,7 @@ export async function startGroup(
   fs.mkdirSync(pki);
   const ca = makeCa(pki, "group-ca");
   const rendered = new Map<string, { redis: string; sentinel: string }>();
+  const events = new Map<string, NodeEvents>();
   for (const node of nodes) {
     fs.mkdirSync(node.dir);
     // As the tls part leaves them on a node (processes.ts points Redis at them).
@@ -126,19 +144,30 @@ export async function startGroup(
     fs.mkdirSync(node.secretsDir, { mode: 0o700 });
     await provideSecrets(node, write(path.join(workRoot, `${node.name}-secrets.list`), SECRETS_LIST_PATH));
     const helpers = redisHelpersOf(layout, node);
-    fs.mkdirSync(path.dirname(helpers));
-    write(path.join(path.dirname(helpers), "common.sh"), COMMON_SCRIPT_PATH);
+    const lib = bootDirOf(layout, node);
+    fs.mkdirSync(path.join(lib, "parts"), { recursive: true });
+    write(path.join(lib, "common.sh"), COMMON_SCRIPT_PATH);
+    write(path.join(lib, "aws.sh"), AWS_SCRIPT_PATH);
     write(helpers, REDIS_HELPERS_PATH);
+    // The notification script Sentinel checks at startup and runs: the node's
+    // own, copied here; sentinel.conf names this copy instead of its path on a node.
+    const nodeEvents: NodeEvents = { step: path.join(lib, "parts", path.basename(SENTINEL_NOTIFY_SCRIPT)), spool: path.join(node.dir, "events"), nodeEnv: write(path.join(lib, "node.env"), NODE_ENV_PATH), lib };
+    write(nodeEvents.step, SENTINEL_NOTIFY_SCRIPT);
+    fs.chmodSync(nodeEvents.step, 0o755);
+    fs.mkdirSync(path.join(nodeEvents.spool, ".tmp"), { recursive: true });
+    events.set(node.name, nodeEvents);
     const render = async (source: string, dest: string) => {
       const template = write(`${dest}.template`, source);
       await run(["bash", "-c", 'source "$1" && render_template "$2" "$3"', "render", helpers, template, dest], { env: { REDIS_NODE_SECRETS_DIR: node.secretsDir } });
       return dest;
     };
     await render(TEMPLATES.acl, path.join(node.dir, "users.acl"));
-    rendered.set(node.name, {
-      redis: await render(TEMPLATES.redis, path.join(workRoot, `${node.name}-redis.conf`)),
-      sentinel: await render(TEMPLATES.sentinel, path.join(workRoot, `${node.name}-sentinel.conf`)),
-    });
+    const sentinel = await render(TEMPLATES.sentinel, path.join(workRoot, `${node.name}-sentinel.conf`));
+    const scriptLine = new RegExp(`^(sentinel notification-script \\S+ )${SENTINEL_NOTIFY_SCRIPT.replace(/[.]/g, "\\.")}$`, "m");
+    const conf = fs.readFileSync(sentinel, "utf8");
+    if (!scriptLine.test(conf)) throw new Error(`${node.name}'s sentinel.conf has no notification-script ${SENTINEL_NOTIFY_SCRIPT}:\n${conf}`);
+    fs.writeFileSync(sentinel, conf.replace(scriptLine, `$1${nodeEvents.step}`));
+    rendered.set(node.name, { redis: await render(TEMPLATES.redis, path.join(workRoot, `${node.name}-redis.conf`)), sentinel });
   }
 
   const sentinelConf = fs.readFileSync(rendered.get(nodes[0].name)!.sentinel, "utf8");
@@ -168,7 +197,7 @@ export async function startGroup(
   for (const node of nodes) await applyFirewall(topology, node.name, rules);
 
   for (const node of nodes) await startRedis(topology, node.name, rendered.get(node.name)!.redis, node.dir);
-  for (const node of nodes) await startSentinel(topology, node.name, rendered.get(node.name)!.sentinel, node.dir);
+  for (const node of nodes) await startSentinel(topology, node.name, rendered.get(node.name)!.sentinel, node.dir, { REDIS_NODE_EVENTS_DIR: events.get(node.name)!.spool });
   return {
     masterName,
     redisPort: Number(monitor[3]),
@@ -176,5 +205,6 @@ export async function startGroup(
     downAfterMs: Number(new RegExp(`^sentinel down-after-milliseconds ${masterName} (\\d+)$`, "m").exec(sentinelConf)![1]),
     tls: { ca: ca.pem },
     initialMaster,
+    events,
   };
 }

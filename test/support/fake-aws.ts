@@ -1,6 +1,7 @@
 // A fake AWS for the boot script's secret fetch: IMDSv2 (token, region, role,
 // credentials) and the SSM GetParameter / Secrets Manager GetSecretValue JSON
-// APIs, which verify the caller's SigV4 signature themselves. Used on
+// APIs, which verify the caller's SigV4 signature themselves; also
+// EventBridge PutEvents, for the sentinels' failover events. Used on
 // loopback by test/config/secret-fetch.test.ts and on the VM bridge by
 // test/vm (where the endpoints are reached by their real names).
 import { createHash, createHmac, randomBytes } from "crypto";
@@ -80,6 +81,19 @@ export interface FakeAwsState {
   denied: string[];
   /** Names those callers may still read (the boot library: every node role grants it apart from the secrets). */
   readableWhenDenied: string[];
+  /** PutEvents entries accepted, in order. */
+  events: PutEventsEntry[];
+  /** PutEvents answers AccessDeniedException while true. */
+  refuseEvents: boolean;
+}
+
+/** One entry of a PutEvents call, as sent. */
+export interface PutEventsEntry {
+  readonly Source: string;
+  readonly DetailType: string;
+  readonly Detail: string;
+  readonly Time?: number;
+  readonly EventBusName?: string;
 }
 
 export class FakeAws {
@@ -92,7 +106,7 @@ export class FakeAws {
 
   reset(): FakeAwsState {
     this.state = { verifyWithSecret: this.opts.creds.SecretAccessKey, hasRole: true, roleFromAttempt: 1, tokenPuts: 0, tokenless: 0, apiCalls: 0,
-      rejected: [], inputs: [], servedTo: [], servedNames: [], deniedTo: [], denied: [], readableWhenDenied: [] };
+      rejected: [], inputs: [], servedTo: [], servedNames: [], deniedTo: [], denied: [], readableWhenDenied: [], events: [], refuseEvents: false };
     return this.state;
   }
 
@@ -137,7 +151,8 @@ export class FakeAws {
       scope = verifySigV4({ method: req.method, path: url.pathname, query: url.search.slice(1), headers: req.headersDistinct as Record<string, string[]>, body }, fake.verifyWithSecret);
     } catch (e) { return error("InvalidSignatureException", (e as Error).message); }
     const target = req.headers["x-amz-target"];
-    const service = target === "AmazonSSM.GetParameter" ? "ssm" : target === "secretsmanager.GetSecretValue" ? "secretsmanager" : undefined;
+    const services: Record<string, string> = { "AmazonSSM.GetParameter": "ssm", "secretsmanager.GetSecretValue": "secretsmanager", "AWSEvents.PutEvents": "events" };
+    const service = services[String(target)];
     if (!service) return error("UnknownOperationException", `unknown X-Amz-Target ${target}`);
     if (scope.region !== region || scope.service !== service) return error("InvalidSignatureException", `Credential should be scoped to ${region}/${service}`);
     if (this.opts.requireEndpointHost && req.headers.host !== `${service}.${region}.amazonaws.com`) {
@@ -159,6 +174,7 @@ export class FakeAws {
       return send(400, { __type: "AccessDeniedException",
         message: `User: arn:aws:sts::123456789012:assumed-role/${ROLE}/i-0 is not authorized to perform: ${action} on resource: ${name} because no identity-based policy allows the ${action} action` }, JSON_TYPE);
     }
+    if (service === "events") return this.putEvents(input, send, error);
     if (service === "ssm") {
       const value = stored.ssm.get(String(input.Name));
       if (value === undefined || input.WithDecryption !== true) return error("ParameterNotFound", "");
@@ -171,5 +187,23 @@ export class FakeAws {
     fake.servedTo.push(req.socket.remoteAddress ?? "");
     fake.servedNames.push(String(input.SecretId));
     return send(200, { ARN: `arn:aws:secretsmanager:${region}:123456789012:secret:${input.SecretId}-AbCdEf`, Name: input.SecretId, SecretString: secret, VersionId: "v1", VersionStages: ["AWSCURRENT"] }, JSON_TYPE);
+  }
+
+  /** PutEvents as EventBridge checks it: 1-10 entries, each with Source, DetailType and a JSON object as Detail. */
+  private putEvents(input: Record<string, unknown>, send: (status: number, data: object, type: string) => void, error: (type: string, message: string) => void) {
+    const entries = input.Entries as PutEventsEntry[] | undefined;
+    if (!Array.isArray(entries) || entries.length < 1 || entries.length > 10) return error("ValidationException", "Entries must hold 1 to 10 entries");
+    for (const entry of entries) {
+      let detail: unknown;
+      try { detail = JSON.parse(entry.Detail); } catch { detail = undefined; }
+      if (typeof entry.Source !== "string" || typeof entry.DetailType !== "string" || typeof detail !== "object" || detail === null) {
+        return error("ValidationException", `malformed entry ${JSON.stringify(entry)}`);
+      }
+    }
+    if (this.state.refuseEvents) {
+      return send(400, { __type: "AccessDeniedException", message: `User: arn:aws:sts::123456789012:assumed-role/${this.opts.role}/i-0 is not authorized to perform: events:PutEvents` }, JSON_TYPE);
+    }
+    this.state.events.push(...entries);
+    send(200, { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: randomBytes(16).toString("hex") })) }, JSON_TYPE);
   }
 }

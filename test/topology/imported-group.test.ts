@@ -136,9 +136,9 @@ describe("the node roles", () => {
     for (const node of group.nodes) {
       const nodePolicy = resources(json, "aws_iam_role_policy")[logicalIdAt(json, "aws_iam_role_policy", `cache/${node.name}/role/read-password`)];
       const statements = JSON.parse(nodePolicy.policy).Statement;
-      expect(statements).toHaveLength(2);
-      expect(statements[0].Action).toEqual(["ssm:GetParameter"]);
-      expect(statements[1]).toEqual({ Effect: "Allow", Action: ["s3:GetObject"], Resource: "arn:aws:s3:::backups/*" });
+      // The boot parts' reads and failover events, then the user's statement, once.
+      expect(statements.map((st: { Action: string[] }) => st.Action[0])).toEqual(["ssm:GetParameter", "events:PutEvents", "s3:GetObject"]);
+      expect(statements[2]).toEqual({ Effect: "Allow", Action: ["s3:GetObject"], Resource: "arn:aws:s3:::backups/*" });
     }
   });
 });

@@ -27,16 +27,18 @@ sys.stdout.buffer.write(value.encode())' "$@" 2>/dev/null
 }
 
 FETCH_ERROR=""
+AWS_REPLY=""
 
-# One attempt to print the secret; on failure returns 1 with the reason in
-# FETCH_ERROR. Signs the API call with the instance role's credentials (curl
+# aws_json_call SERVICE TARGET BODY [REGION]: one call of an AWS JSON 1.1
+# API, its reply in AWS_REPLY; on failure returns 1 with the reason in
+# FETCH_ERROR. Signs the call with the instance role's credentials (curl
 # --aws-sigv4), so the image needs no AWS CLI. Credentials go to curl
-# through stdin, never on a command line.
-try_fetch_secret() {
-  local store=$1 secret_id=$2 region role creds key_id secret_key session target body service field domain response
+# through stdin, never on a command line. REGION defaults to the instance's.
+aws_json_call() {
+  local service=$1 target=$2 body=$3 region=${4:-} role creds key_id secret_key session domain
   IMDS_TOKEN=$(curl -q -sS --fail --max-time 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" \
     "$IMDS_URL/latest/api/token") || { FETCH_ERROR="cannot get an IMDSv2 token"; return 1; }
-  region=$(imds meta-data/placement/region) || { FETCH_ERROR="cannot read the region from instance metadata"; return 1; }
+  [[ -n $region ]] || region=$(imds meta-data/placement/region) || { FETCH_ERROR="cannot read the region from instance metadata"; return 1; }
   role=$(imds meta-data/iam/security-credentials/) || { FETCH_ERROR="the instance has no IAM role"; return 1; }
   if ! { creds=$(imds "meta-data/iam/security-credentials/$role") &&
     key_id=$(json_field AccessKeyId <<<"$creds") &&
@@ -45,6 +47,22 @@ try_fetch_secret() {
     FETCH_ERROR="cannot read the credentials of role $role"
     return 1
   fi
+  domain=amazonaws.com
+  [[ $region == cn-* ]] && domain=amazonaws.com.cn
+  local endpoint=${REDIS_NODE_AWS_ENDPOINT:-https://$service.$region.$domain/}
+  if ! AWS_REPLY=$(printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$key_id" "$secret_key" "$session" |
+    curl -q -sS --fail-with-body --max-time 10 --config - \
+      --aws-sigv4 "aws:amz:$region:$service" \
+      -H "Content-Type: application/x-amz-json-1.1" -H "X-Amz-Target: $target" \
+      --data "$body" "$endpoint"); then
+    FETCH_ERROR="$service answered: $AWS_REPLY"
+    return 1
+  fi
+}
+
+# One attempt to print the secret; on failure returns 1 with the reason in FETCH_ERROR.
+try_fetch_secret() {
+  local store=$1 secret_id=$2 target body service field
   case $store in
     ssm)
       service=ssm target=AmazonSSM.GetParameter field="Parameter Value"
@@ -56,19 +74,9 @@ try_fetch_secret() {
       ;;
     *) fail "unknown secret store '$store'" ;;
   esac
-  domain=amazonaws.com
-  [[ $region == cn-* ]] && domain=amazonaws.com.cn
-  local endpoint=${REDIS_NODE_SECRET_ENDPOINT:-https://$service.$region.$domain/}
-  if ! response=$(printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$key_id" "$secret_key" "$session" |
-    curl -q -sS --fail-with-body --max-time 10 --config - \
-      --aws-sigv4 "aws:amz:$region:$service" \
-      -H "Content-Type: application/x-amz-json-1.1" -H "X-Amz-Target: $target" \
-      --data "$body" "$endpoint"); then
-    FETCH_ERROR="$service answered: $response"
-    return 1
-  fi
+  aws_json_call "$service" "$target" "$body" || return 1
   # shellcheck disable=SC2086 # field is one or two JSON keys
-  json_field $field <<<"$response" || {
+  json_field $field <<<"$AWS_REPLY" || {
     FETCH_ERROR="the reply has no ${field// /.} (a Secrets Manager secret must hold the password as SecretString)"
     return 1
   }

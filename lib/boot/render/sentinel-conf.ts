@@ -18,6 +18,12 @@ export interface SentinelConfSettings {
   readonly parallelSyncs: number;
   /** TLS for clients, and towards data nodes and the other sentinels; undefined: plaintext on `port`. */
   readonly tls?: TlsSettings;
+  /**
+   * `sentinel notification-script`: run by Sentinel for each warning-level
+   * event (path of a file redis may execute, not write). Set here, at
+   * render time: `deny-scripts-reconfig` keeps SENTINEL SET from changing it.
+   */
+  readonly notificationScript?: string;
 }
 
 /**
@@ -54,6 +60,7 @@ export function renderSentinelConf(s: SentinelConfSettings): string {
       directive("sentinel", "down-after-milliseconds", name, s.downAfterMilliseconds),
       directive("sentinel", "failover-timeout", name, s.failoverTimeoutMilliseconds),
       directive("sentinel", "parallel-syncs", name, s.parallelSyncs),
+      ...(s.notificationScript ? [directive("sentinel", "notification-script", name, s.notificationScript)] : []),
     ],
     [
       "Rendered once at first boot by redis-node-setup; Sentinel rewrites this",

@@ -22,6 +22,8 @@ export interface NodeProcess {
 
 interface Tracked extends NodeProcess {
   readonly argv: readonly string[];
+  /** Variables added to the process' environment (and so to its scripts'). */
+  readonly env: Readonly<Record<string, string>>;
   readonly child: ChildProcess;
   /** Resolves with the exit code or signal name. */
   readonly exited: Promise<string>;
@@ -52,12 +54,15 @@ export function startRedis(topology: Topology, node: string, confPath: string, w
   return start(topology, node, "redis", confPath, workDir);
 }
 
-/** Same for redis-sentinel, with <workDir>/sentinel.conf and sentinel.log. */
-export function startSentinel(topology: Topology, node: string, confPath: string, workDir: string): Promise<NodeProcess> {
-  return start(topology, node, "sentinel", confPath, workDir);
+/**
+ * Same for redis-sentinel, with <workDir>/sentinel.conf and sentinel.log;
+ * `env` is added to its environment, which Sentinel passes to its scripts.
+ */
+export function startSentinel(topology: Topology, node: string, confPath: string, workDir: string, env: Record<string, string> = {}): Promise<NodeProcess> {
+  return start(topology, node, "sentinel", confPath, workDir, env);
 }
 
-async function start(topology: Topology, node: string, role: Role, confPath: string, workDir: string): Promise<NodeProcess> {
+async function start(topology: Topology, node: string, role: Role, confPath: string, workDir: string, env: Record<string, string> = {}): Promise<NodeProcess> {
   const previous = tracked.get(key(node, role));
   if (previous && previous.exitStatus === undefined) throw new Error(`${node}/${role} is already running (pid ${previous.pid})`);
   fs.mkdirSync(workDir, { recursive: true });
@@ -80,7 +85,7 @@ async function start(topology: Topology, node: string, role: Role, confPath: str
     ...(role === "redis" ? ["--aclfile", path.resolve(workDir, "users.acl")] : []),
     ...(/^tls-port /m.test(fs.readFileSync(confFile, "utf8")) ? tlsFileOverrides(workDir) : []),
   ];
-  return launch(node, role, argv, confFile, logFile);
+  return launch(node, role, argv, confFile, logFile, env);
 }
 
 /** The node's key and certificates in place of /etc/redis/tls (Redis reads them after the config, at startup). */
@@ -105,13 +110,13 @@ function assertConfiguredDirExists(confFile: string): void {
   }
 }
 
-async function launch(node: string, role: Role, argv: readonly string[], confFile: string, logFile: string): Promise<NodeProcess> {
+async function launch(node: string, role: Role, argv: readonly string[], confFile: string, logFile: string, env: Readonly<Record<string, string>>): Promise<NodeProcess> {
   const logOffset = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
   // `ip netns exec` execs the binary, so child.pid is redis itself.
-  const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], detached: false });
+  const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], detached: false, env: { ...process.env, ...env } });
   if (child.pid === undefined) throw new Error(`could not spawn ${argv.join(" ")}`);
   const entry: Tracked = {
-    node, role, pid: child.pid, confFile, logFile, argv, child,
+    node, role, pid: child.pid, confFile, logFile, argv, env, child,
     exited: new Promise((resolve) => child.once("exit", (code, signal) => resolve(signal ?? `exit ${code}`))),
     exitStatus: undefined,
     outputTail: "",
@@ -139,7 +144,7 @@ export async function restart(node: string, role: Role): Promise<NodeProcess> {
   const entry = tracked.get(key(node, role));
   if (!entry) throw new Error(`${node}/${role} was never started`);
   if (entry.exitStatus === undefined) throw new Error(`${node}/${role} is still running (pid ${entry.pid})`);
-  return launch(node, role, entry.argv, entry.confFile, entry.logFile);
+  return launch(node, role, entry.argv, entry.confFile, entry.logFile, entry.env);
 }
 
 /** SIGKILL one role of a node, or every process of the node; waits until they are gone. */
