@@ -390,7 +390,16 @@ function scenarios(): void {
     const killedMonotonic = Number((await master.vm.check("cat /proc/uptime")).split(" ")[0]) * 1e6 - (Date.now() - killedAt) * 1000;
     expect((restartedAt - killedMonotonic) / 1e6).toBeGreaterThanOrEqual(14);
     c().time("kill -9 of the master -> back as a replica", `${((Date.now() - killedAt) / 1000).toFixed(0)} s`);
-  }), TEST_TIMEOUT_MS + 60_000);
+    // Each node's sentinel published its +switch-master to the fake EventBridge: its notification script spooled it
+    // inside Sentinel's sandbox, the root sender unit signed the call with the node's role.
+    const published = await waitFor("every sentinel's +switch-master at the fake EventBridge", 180_000, 2000, async () => {
+      const details = c().servers!.aws.state.events.map((e) => JSON.parse(e.Detail) as Record<string, unknown>);
+      const from = new Set(details.filter((d) => d.event === "+switch-master" && d.oldAddress === master.address && d.newAddress === promoted).map((d) => d.node));
+      return nodes().every((n) => from.has(n.address)) ? [...from].sort() : undefined;
+    });
+    expect(published).toEqual(nodes().map((n) => n.address).sort());
+    expect(await master.vm.check("systemctl is-enabled redis-sentinel-events.path redis-sentinel-events.timer")).toBe("enabled\nenabled\n");
+  }), TEST_TIMEOUT_MS + 4 * 60_000);
 
   /** Redis and Sentinel stopped, disabled and masked; nothing listens on their ports; no process of theirs. */
   async function expectLockedDown(node: BootedNode): Promise<void> {
