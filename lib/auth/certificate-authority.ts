@@ -6,6 +6,14 @@ import { TlsCertRequest, TlsLocallySignedCert, TlsPrivateKey, TlsProvider, TlsSe
 
 /** Ten years: a CA rollover means new certificates on every node and every client's trust store. */
 export const CA_VALIDITY_HOURS = 10 * 365 * 24;
+/**
+ * A plan within a year of the CA certificate's expiry re-issues it with the
+ * same key and subject (so the same subject key id): certificates signed
+ * under the old one verify under the new one and the other way round, and
+ * the nodes' renewal timer installs it like a renewed node certificate.
+ * (Changing this value changes the resource in place; it is no new CA.)
+ */
+export const CA_EARLY_RENEWAL_HOURS = 365 * 24;
 /** One year per node or client certificate. */
 export const NODE_CERTIFICATE_VALIDITY_HOURS = 365 * 24;
 /** A plan within 30 days of a node or client certificate's expiry re-issues it. */
@@ -85,6 +93,7 @@ export class RedisCertificateAuthority extends Construct {
       isCaCertificate: true,
       allowedUses: ["cert_signing", "crl_signing"],
       validityPeriodHours: CA_VALIDITY_HOURS,
+      earlyRenewalHours: CA_EARLY_RENEWAL_HOURS,
       setSubjectKeyId: true,
     });
     this.certificatePem = certificate.certPem;

@@ -4,7 +4,7 @@
 import { Testing, TerraformOutput, TerraformProvider, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { RedisClientCertificate, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
-import { CA_VALIDITY_HOURS, NODE_CERTIFICATE_EARLY_RENEWAL_HOURS, NODE_CERTIFICATE_VALIDITY_HOURS } from "../../lib/auth/certificate-authority";
+import { CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS, NODE_CERTIFICATE_EARLY_RENEWAL_HOURS, NODE_CERTIFICATE_VALIDITY_HOURS } from "../../lib/auth/certificate-authority";
 import { TLS_PATHS } from "../../lib/boot";
 import {
   cloudConfigFiles,
@@ -159,6 +159,16 @@ describe("TLS on (the default)", () => {
 
   test("no warning", () => {
     expect(warningsOf(group)).toEqual([]);
+  });
+});
+
+describe("renewal on the nodes", () => {
+  const { json } = synthGroup();
+
+  test("the CA certificate is renewed with the same key a year before it expires: certificates it signed stay valid under the new one", () => {
+    const ca = resourceAt(json, "tls_self_signed_cert", "redis/tls/ca-certificate");
+    expect(ca).toMatchObject({ early_renewal_hours: CA_EARLY_RENEWAL_HOURS, set_subject_key_id: true, private_key_pem: ref(json, "tls_private_key", "redis/tls/ca-key", "private_key_pem") });
+    expect(CA_EARLY_RENEWAL_HOURS).toBe(365 * 24);
   });
 });
 
