@@ -5,7 +5,7 @@ import { Testing, TerraformOutput, TerraformProvider, TerraformStack } from "cdk
 import { Construct } from "constructs";
 import { RedisClientCertificate, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
 import { CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS, NODE_CERTIFICATE_EARLY_RENEWAL_HOURS, NODE_CERTIFICATE_VALIDITY_HOURS } from "../../lib/auth/certificate-authority";
-import { TLS_PATHS } from "../../lib/boot";
+import { TLS_PATHS, TLS_RENEW_UNIT } from "../../lib/boot";
 import {
   cloudConfigFiles,
   directiveArgs,
@@ -164,6 +164,41 @@ describe("TLS on (the default)", () => {
 
 describe("renewal on the nodes", () => {
   const { json } = synthGroup();
+  const userData = userDataOf(json);
+  const TLS_STEP = "/usr/local/lib/redis-node/parts/25-tls.sh";
+  const lines = (text: string) => text.split("\n").filter(Boolean);
+
+  test.each(NODES)("%s: a oneshot service runs the tls step's renew, a daily timer at a random time of each node starts it", (node) => {
+    const entries = parseCloudConfig(userData[`redis/${node}`]).write_files as Array<{ path: string; owner: string; permissions: string; content: string }>;
+    const unit = (suffix: string) => entries.find((f) => f.path === `/etc/systemd/system/${TLS_RENEW_UNIT}.${suffix}`)!;
+    for (const suffix of ["service", "timer"]) expect({ suffix, owner: unit(suffix).owner, mode: unit(suffix).permissions }).toEqual({ suffix, owner: "root:root", mode: "0644" });
+    expect(lines(unit("service").content)).toEqual([
+      "[Unit]",
+      "Description=Renew the Redis TLS key and certificates from SSM",
+      "[Service]",
+      "Type=oneshot",
+      `ExecStart=${TLS_STEP} renew`,
+      "TimeoutStartSec=10min",
+    ]);
+    expect(lines(unit("timer").content)).toEqual(["[Timer]", "OnCalendar=daily", "RandomizedDelaySec=4h", "Persistent=true", "[Install]", "WantedBy=timers.target"]);
+    const files = cloudConfigFiles(userData[`redis/${node}`]);
+    // The step the service runs is the node's tls step, which enables the timer once the boot reaches its start phase.
+    expect(files[TLS_STEP]).toMatch(/^ {2}renew\) renew ;;$/m);
+    expect(files[TLS_STEP]).toMatch(new RegExp(`^ {2}start\\) systemctl enable --now ${TLS_RENEW_UNIT}\\.timer ;;$`, "m"));
+  });
+
+  test.each(NODES)("%s: a certificate Terraform re-issues lands in the parameter the timer reads, with the grants the boot already has", (node) => {
+    // Re-issued early: a plan within NODE_CERTIFICATE_EARLY_RENEWAL_HOURS of expiry replaces the certificate, whose PEM is the parameter's value.
+    const certificate = `redis/tls/${node}/certificate`;
+    expect(resourceAt(json, "tls_locally_signed_cert", certificate).early_renewal_hours).toBe(NODE_CERTIFICATE_EARLY_RENEWAL_HOURS);
+    expect(resourceAt(json, "aws_ssm_parameter", `${certificate}-parameter`).value).toBe(ref(json, "tls_locally_signed_cert", certificate, "cert_pem"));
+    const env = cloudConfigFiles(userData[`redis/${node}`])["/etc/redis-node/node.env"];
+    expect(env).toContain(`TLS_CERT_ID='${ref(json, "aws_ssm_parameter", `${certificate}-parameter`, "name")}'\n`);
+    // No statement beyond the boot's reads: the timer runs as root on the node with the instance role.
+    const policy = JSON.parse(resourceAt(json, "aws_iam_role_policy", `redis/${node}/role/read-password`).policy as string);
+    const actions = [...new Set(policy.Statement.flatMap((s: { Action: string[] }) => s.Action))].sort();
+    expect(actions).toEqual(["ssm:GetParameter"]);
+  });
 
   test("the CA certificate is renewed with the same key a year before it expires: certificates it signed stay valid under the new one", () => {
     const ca = resourceAt(json, "tls_self_signed_cert", "redis/tls/ca-certificate");
