@@ -29,6 +29,8 @@ export interface TlsPartOptions {
 
 const NAME = "tls";
 const ORDER = 25;
+/** Where the part's step lands: the renewal service runs it with `renew`. */
+export const TLS_STEP_PATH = partStepPath({ name: NAME, order: ORDER });
 
 /** The systemd units (service and timer) that renew a node's TLS files. */
 export const TLS_RENEW_UNIT = "redis-tls-renew";
@@ -49,7 +51,7 @@ export function renderTlsRenewUnits(): { service: string; timer: string } {
       "Description=Renew the Redis TLS key and certificates from SSM",
       "[Service]",
       "Type=oneshot",
-      `ExecStart=${partStepPath({ name: NAME, order: ORDER })} renew`,
+      `ExecStart=${TLS_STEP_PATH} renew`,
       "TimeoutStartSec=10min",
     ),
     timer: unit(
