@@ -1,11 +1,13 @@
 // TLS of a group: the CA and node certificates Terraform's tls provider
 // makes, the parameters that carry them to the nodes, the node role's reads,
 // the configs with and without TLS.
+import { readFileSync } from "fs";
+import { resolve } from "path";
 import { Testing, TerraformOutput, TerraformProvider, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
 import { RedisClientCertificate, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError, TlsCertificateAuthoritySlot } from "../../lib";
 import { CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS, NODE_CERTIFICATE_EARLY_RENEWAL_HOURS, NODE_CERTIFICATE_VALIDITY_HOURS } from "../../lib/auth/certificate-authority";
-import { TLS_PATHS, TLS_RENEW_UNIT } from "../../lib/boot";
+import { TLS_PATHS, TLS_RENEW_UNIT, TLS_STEP_PATH } from "../../lib/boot";
 import {
   cloudConfigFiles,
   directiveArgs,
@@ -165,7 +167,7 @@ describe("TLS on (the default)", () => {
 describe("renewal on the nodes", () => {
   const { json } = synthGroup();
   const userData = userDataOf(json);
-  const TLS_STEP = "/usr/local/lib/redis-node/parts/25-tls.sh";
+  const step = readFileSync(resolve(__dirname, "../../lib/boot/parts/assets/tls.sh"), "utf8");
   const lines = (text: string) => text.split("\n").filter(Boolean);
 
   test.each(NODES)("%s: a oneshot service runs the tls step's renew, a daily timer at a random time of each node starts it", (node) => {
@@ -177,14 +179,14 @@ describe("renewal on the nodes", () => {
       "Description=Renew the Redis TLS key and certificates from SSM",
       "[Service]",
       "Type=oneshot",
-      `ExecStart=${TLS_STEP} renew`,
+      `ExecStart=${TLS_STEP_PATH} renew`,
       "TimeoutStartSec=10min",
     ]);
     expect(lines(unit("timer").content)).toEqual(["[Timer]", "OnCalendar=daily", "RandomizedDelaySec=4h", "Persistent=true", "[Install]", "WantedBy=timers.target"]);
-    const files = cloudConfigFiles(userData[`redis/${node}`]);
     // The step the service runs is the node's tls step, which enables the timer once the boot reaches its start phase.
-    expect(files[TLS_STEP]).toMatch(/^ {2}renew\) renew ;;$/m);
-    expect(files[TLS_STEP]).toMatch(new RegExp(`^ {2}start\\) systemctl enable --now ${TLS_RENEW_UNIT}\\.timer ;;$`, "m"));
+    expect(TLS_STEP_PATH).toMatch(/^\/usr\/local\/lib\/redis-node\/parts\/(\d\d-)?tls\.sh$/);
+    expect(step).toMatch(/^ {2}renew\) renew ;;$/m);
+    expect(step).toMatch(new RegExp(`^ {2}start\\) systemctl enable --now ${TLS_RENEW_UNIT}\\.timer ;;$`, "m"));
   });
 
   test.each(NODES)("%s: a certificate Terraform re-issues lands in the parameter the timer reads, with the grants the boot already has", (node) => {
