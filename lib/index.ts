@@ -8,6 +8,7 @@ export { RedisPassword } from "./auth/password";
 export type { GeneratedRedisPasswordOptions, RedisPasswordBinding } from "./auth/password";
 export type { RedisSecretLocation } from "./auth/password";
 export { SecretStore } from "./auth/secret-store";
+export { TlsCertificateAuthoritySlot } from "./auth/tls-options";
 export type { RedisTlsOptions } from "./auth/tls-options";
 export { RedisClientCertificate } from "./auth/client-certificate";
 export type { RedisClientCertificateProps } from "./auth/client-certificate";

@@ -19,6 +19,7 @@ test("the package root exports exactly these values (classes, enums)", () => {
       "RedisSecurityGroup",
       "RedisUser",
       "SecretStore",
+      "TlsCertificateAuthoritySlot",
     ].sort(),
   );
 });

@@ -1,5 +1,5 @@
 import { TerraformStack, TerraformVariable, Token } from "cdktf";
-import { RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../lib";
+import { RedisPassword, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError, TlsCertificateAuthoritySlot } from "../lib";
 import { newStack, synthJson, warningsOf } from "./helpers";
 
 const BASE: RedisReplicationGroupProps = { vpcId: "vpc-1", subnetIds: ["subnet-a", "subnet-b"] };
@@ -177,6 +177,26 @@ describe("bad props fail synth with a RedisReplicationValidationError naming pat
       case: "client certificates required with TLS off",
       build: () => build({ tls: { enabled: false, requireClientCertificates: true } }),
       message: /^\[test\/redis\] tls\.requireClientCertificates needs TLS: remove it, or leave tls\.enabled at its default \(true\)$/,
+    },
+    {
+      case: "a CA rollover's settings with TLS off",
+      build: () => build({ tls: { enabled: false, trustedCertificateAuthorities: [TlsCertificateAuthoritySlot.PRIMARY, TlsCertificateAuthoritySlot.SECONDARY] } }),
+      message: /^\[test\/redis\] tls\.signingCertificateAuthority and tls\.trustedCertificateAuthorities need TLS: remove them, or leave tls\.enabled at its default \(true\)$/,
+    },
+    {
+      case: "a signing CA that the nodes do not trust",
+      build: () => build({ tls: { signingCertificateAuthority: TlsCertificateAuthoritySlot.SECONDARY, trustedCertificateAuthorities: [TlsCertificateAuthoritySlot.PRIMARY] } }),
+      message: /^\[test\/redis\] tls\.trustedCertificateAuthorities \(primary\) must include the signing CA \(secondary\): the nodes would refuse each other's certificates$/,
+    },
+    {
+      case: "no trusted CA at all",
+      build: () => build({ tls: { trustedCertificateAuthorities: [] } }),
+      message: /^\[test\/redis\] tls\.trustedCertificateAuthorities \(none\) must include the signing CA \(primary\)/,
+    },
+    {
+      case: "a trusted CA twice, and one that does not exist (a string from another language)",
+      build: () => build({ tls: { trustedCertificateAuthorities: [TlsCertificateAuthoritySlot.PRIMARY, TlsCertificateAuthoritySlot.PRIMARY, "tertiary" as TlsCertificateAuthoritySlot] } }),
+      message: /^\[test\/redis\] 2 problems:\n {2}- tls certificate authority "tertiary" is unknown: use one of primary, secondary\n {2}- tls\.trustedCertificateAuthorities lists a CA twice: primary, primary, tertiary$/,
     },
     {
       case: "generated password of length 8",

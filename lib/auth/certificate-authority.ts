@@ -3,10 +3,19 @@ import { TerraformProvider, TerraformStack } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import type { NodeTlsMaterial, TlsParameter } from "../boot/parts/tls";
 import { parameterNameOf } from "../private/parameter-name";
+import { TlsCertificateAuthoritySlot } from "./tls-options";
 import { TlsCertRequest, TlsLocallySignedCert, TlsPrivateKey, TlsProvider, TlsSelfSignedCert } from "./tls-resources";
 
 /** Ten years: a CA rollover means new certificates on every node and every client's trust store. */
 export const CA_VALIDITY_HOURS = 10 * 365 * 24;
+/**
+ * A plan within a year of the CA certificate's expiry re-issues it with the
+ * same key and subject (so the same subject key id): certificates signed
+ * under the old one verify under the new one and the other way round, and
+ * the nodes' renewal timer installs it like a renewed node certificate.
+ * (Changing this value changes the resource in place; it is no new CA.)
+ */
+export const CA_EARLY_RENEWAL_HOURS = 365 * 24;
 /** One year per node or client certificate. */
 export const NODE_CERTIFICATE_VALIDITY_HOURS = 365 * 24;
 /** A plan within 30 days of a node or client certificate's expiry re-issues it. */
@@ -42,7 +51,17 @@ function commonName(text: string): string {
 export interface RedisCertificateAuthorityProps {
   /** @default - no tags */
   readonly tags?: { [key: string]: string };
+  /** The CA that signs the certificates. @default TlsCertificateAuthoritySlot.PRIMARY */
+  readonly signing?: TlsCertificateAuthoritySlot;
+  /** The CAs in the CA file of the nodes and clients. @default - the signing one */
+  readonly trusted?: readonly TlsCertificateAuthoritySlot[];
 }
+
+/** Construct ids of a slot's key and certificate: the primary CA keeps the ids of a group's only CA. */
+const SLOT_ID_PREFIX: Record<TlsCertificateAuthoritySlot, string> = {
+  [TlsCertificateAuthoritySlot.PRIMARY]: "ca",
+  [TlsCertificateAuthoritySlot.SECONDARY]: "secondary-ca",
+};
 
 /**
  * A group's own CA and its node certificates, made by Terraform's tls
@@ -50,12 +69,15 @@ export interface RedisCertificateAuthorityProps {
  * naming the node's ENI address (known before the instance) and usable as
  * server and client certificate, since the nodes are clients of each other.
  * Keys reach the nodes only through SSM SecureString parameters; like every
- * secret Terraform makes, they are in the Terraform state.
+ * secret Terraform makes, they are in the Terraform state. Two CAs during a
+ * rollover: one signs, the CA file holds both.
  */
 export class RedisCertificateAuthority extends Construct {
-  /** The CA certificate (PEM) that clients trust. @attribute */
+  /** The CA certificates (PEM, one after the other) that clients trust. @attribute */
   public readonly certificatePem: string;
-  /** The CA's private key (a reference; the value is in the Terraform state only). */
+  /** The signing CA's certificate (PEM). */
+  public readonly signingCertificatePem: string;
+  /** The signing CA's private key (a reference; the value is in the Terraform state only). */
   public readonly privateKeyPem: string;
   private readonly caParameter: TlsParameter;
   private readonly tags?: { [key: string]: string };
@@ -73,18 +95,32 @@ export class RedisCertificateAuthority extends Construct {
           : [];
       },
     });
-    const key = new TlsPrivateKey(this, "ca-key", { algorithm: "ECDSA", ecdsaCurve: "P256" });
-    this.privateKeyPem = key.privateKeyPem;
-    const certificate = new TlsSelfSignedCert(this, "ca-certificate", {
-      privateKeyPem: key.privateKeyPem,
-      subject: { commonName: commonName(`Redis CA ${scope.node.path}`) },
-      isCaCertificate: true,
-      allowedUses: ["cert_signing", "crl_signing"],
-      validityPeriodHours: CA_VALIDITY_HOURS,
-      setSubjectKeyId: true,
-    });
-    this.certificatePem = certificate.certPem;
-    this.caParameter = tlsParameter(this, "ca-certificate", `CA certificate of ${scope.node.path}`, "String", certificate.certPem, this.tags);
+    const signing = props.signing ?? TlsCertificateAuthoritySlot.PRIMARY;
+    const trusted = props.trusted ?? [signing];
+    const cas = new Map<TlsCertificateAuthoritySlot, { keyPem: string; certificatePem: string }>();
+    // In slot order, so the CA file does not change when only the signing CA does.
+    for (const slot of Object.values(TlsCertificateAuthoritySlot)) {
+      if (slot !== signing && !trusted.includes(slot)) continue;
+      const prefix = SLOT_ID_PREFIX[slot];
+      const key = new TlsPrivateKey(this, `${prefix}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" });
+      // Two CAs never share a subject, or a verifier could pick the wrong one's key.
+      const name = slot === TlsCertificateAuthoritySlot.PRIMARY ? `Redis CA ${scope.node.path}` : `Redis CA ${scope.node.path} (${slot})`;
+      const certificate = new TlsSelfSignedCert(this, `${prefix}-certificate`, {
+        privateKeyPem: key.privateKeyPem,
+        subject: { commonName: commonName(name) },
+        isCaCertificate: true,
+        allowedUses: ["cert_signing", "crl_signing"],
+        validityPeriodHours: CA_VALIDITY_HOURS,
+        earlyRenewalHours: CA_EARLY_RENEWAL_HOURS,
+        setSubjectKeyId: true,
+      });
+      cas.set(slot, { keyPem: key.privateKeyPem, certificatePem: certificate.certPem });
+    }
+    this.privateKeyPem = cas.get(signing)!.keyPem;
+    this.signingCertificatePem = cas.get(signing)!.certificatePem;
+    // Each PEM ends with a newline: one after the other is a bundle.
+    this.certificatePem = [...cas].filter(([slot]) => trusted.includes(slot)).map(([, ca]) => ca.certificatePem).join("");
+    this.caParameter = tlsParameter(this, "ca-certificate", `CA certificate of ${scope.node.path}`, "String", this.certificatePem, this.tags);
   }
 
   /**
@@ -95,7 +131,7 @@ export class RedisCertificateAuthority extends Construct {
   public issueNodeCertificate(nodeName: string, address: string): NodeTlsMaterial {
     const issued = issueCertificate(new Construct(this, nodeName), {
       caPrivateKeyPem: this.privateKeyPem,
-      caCertificatePem: this.certificatePem,
+      caCertificatePem: this.signingCertificatePem,
       ipAddresses: [address],
       allowedUses: ["digital_signature", "server_auth", "client_auth"],
       tags: this.tags,

@@ -1,3 +1,15 @@
+/**
+ * One of a group's two CAs. A CA rollover moves the group from one to the
+ * other (and the next rollover back), in three steps that keep every node
+ * and client trusting what the others present (README: "CA rollover").
+ */
+export enum TlsCertificateAuthoritySlot {
+  /** The CA a group starts with. */
+  PRIMARY = "primary",
+  /** The other one. */
+  SECONDARY = "secondary",
+}
+
 /** TLS of a replication group: clients, replication and Sentinel. */
 export interface RedisTlsOptions {
   /**
@@ -16,4 +28,20 @@ export interface RedisTlsOptions {
    * checked when one is presented)
    */
   readonly requireClientCertificates?: boolean;
+  /**
+   * Which of the group's two CAs signs the node and client certificates.
+   * Changing it re-issues every certificate (their keys stay): do it only
+   * while both CAs are in `trustedCertificateAuthorities` and the nodes and
+   * clients have the CA file with both (README: "CA rollover").
+   * @default TlsCertificateAuthoritySlot.PRIMARY
+   */
+  readonly signingCertificateAuthority?: TlsCertificateAuthoritySlot;
+  /**
+   * The CAs the nodes trust (their CA file) and that clients are given
+   * (`caCertificatePem`, output `ca-certificate`): both during a CA
+   * rollover, else the signing one. A CA neither trusted nor signing is
+   * destroyed.
+   * @default - the signing CA only
+   */
+  readonly trustedCertificateAuthorities?: TlsCertificateAuthoritySlot[];
 }

@@ -89,6 +89,7 @@ export interface TlsSelfSignedCertConfig {
   readonly isCaCertificate?: boolean;
   readonly allowedUses: string[];
   readonly validityPeriodHours: number;
+  readonly earlyRenewalHours?: number;
   readonly setSubjectKeyId?: boolean;
 }
 
@@ -101,6 +102,7 @@ export class TlsSelfSignedCert extends TlsResource {
       "tls_self_signed_cert",
       {
         allowed_uses: { kind: "stringList", value: config.allowedUses },
+        early_renewal_hours: { kind: "number", value: config.earlyRenewalHours },
         is_ca_certificate: { kind: "boolean", value: config.isCaCertificate },
         private_key_pem: { kind: "string", value: config.privateKeyPem },
         set_subject_key_id: { kind: "boolean", value: config.setSubjectKeyId },

@@ -11,6 +11,7 @@ import {
   validateRedisServerOptions,
   validateSentinelOptions,
 } from "../options";
+import { RedisTlsOptions, TlsCertificateAuthoritySlot } from "../auth/tls-options";
 import type { RedisUserOptions } from "../auth/user";
 import { DataVolumeSpec, resolveDataVolume, validateDataVolumeOptions } from "../node/data-volume-options";
 import { aclRuleProblem, applicationUserRules, RESERVED_USER_NAMES, USER_NAME_PATTERN } from "../boot/render/acl";
@@ -80,7 +81,13 @@ export interface GroupPlan {
   /** RestartSec for a crashed redis-server, when a sentinel watches the group. */
   readonly crashRestartDelaySeconds?: number;
   /** TLS on every port and between the nodes, and whether clients need certificates. */
-  readonly tls: { readonly enabled: boolean; readonly requireClientCertificates: boolean };
+  readonly tls: {
+    readonly enabled: boolean;
+    readonly requireClientCertificates: boolean;
+    /** The CA that signs the certificates, and those the nodes and clients trust (the signing one among them). */
+    readonly signingCertificateAuthority: TlsCertificateAuthoritySlot;
+    readonly trustedCertificateAuthorities: readonly TlsCertificateAuthoritySlot[];
+  };
   /** Whether the sentinels publish their failover events. */
   readonly eventsEnabled: boolean;
   /** Things worth a synth warning. */
@@ -147,6 +154,7 @@ export function validateGroupProps(props: RedisReplicationGroupProps): Problems 
   if (props.tls?.enabled === false && props.tls.requireClientCertificates) {
     p.add("tls.requireClientCertificates needs TLS: remove it, or leave tls.enabled at its default (true)");
   }
+  validateCertificateAuthorities(p, props.tls);
 
   validateEvents(p, props);
 
@@ -236,6 +244,30 @@ function validateUsers(p: Problems, props: RedisReplicationGroupProps): void {
   });
 }
 
+const signingCaOf = (tls: RedisTlsOptions | undefined) => tls?.signingCertificateAuthority ?? TlsCertificateAuthoritySlot.PRIMARY;
+
+/** The CAs: known slots, the signing one trusted, each once; none of it with TLS off. */
+function validateCertificateAuthorities(p: Problems, tls: RedisTlsOptions | undefined): void {
+  if (tls?.signingCertificateAuthority === undefined && tls?.trustedCertificateAuthorities === undefined) return;
+  if (tls.enabled === false) {
+    p.add("tls.signingCertificateAuthority and tls.trustedCertificateAuthorities need TLS: remove them, or leave tls.enabled at its default (true)");
+    return;
+  }
+  const slots: string[] = Object.values(TlsCertificateAuthoritySlot);
+  const signing = signingCaOf(tls);
+  const trusted = tls.trustedCertificateAuthorities ?? [signing];
+  for (const slot of [signing, ...trusted]) {
+    if (!slots.includes(slot)) p.add(`tls certificate authority "${slot}" is unknown: use one of ${slots.join(", ")}`);
+  }
+  if (new Set(trusted).size !== trusted.length) p.add(`tls.trustedCertificateAuthorities lists a CA twice: ${trusted.join(", ")}`);
+  if (!trusted.includes(signing)) {
+    p.add(
+      `tls.trustedCertificateAuthorities (${trusted.join(", ") || "none"}) must include the signing CA (${signing}): ` +
+        "the nodes would refuse each other's certificates",
+    );
+  }
+}
+
 /** Turns validated props into node specs and resolved group settings. */
 export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
   const redis = props.redis ?? {};
@@ -317,7 +349,12 @@ export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
     sentinel,
     // With dedicated sentinels the data nodes run none, but still need the delay.
     crashRestartDelaySeconds: sentinelEnabled ? restartDelayFor(sentinel.downAfterMilliseconds) : undefined,
-    tls: { enabled: tlsEnabled, requireClientCertificates: tlsEnabled && (props.tls?.requireClientCertificates ?? false) },
+    tls: {
+      enabled: tlsEnabled,
+      requireClientCertificates: tlsEnabled && (props.tls?.requireClientCertificates ?? false),
+      signingCertificateAuthority: signingCaOf(props.tls),
+      trustedCertificateAuthorities: props.tls?.trustedCertificateAuthorities ?? [signingCaOf(props.tls)],
+    },
     eventsEnabled: sentinelEnabled && (props.events?.enabled ?? true),
     warnings,
   };

@@ -159,7 +159,8 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     this.passwordSecretStore = appPassword.store;
     this.passwordKmsKeyArn = appPassword.kmsKeyArn;
     this.sentinelClientPasswordSecretArn = this.sentinelClientUser?.passwordSecretArn;
-    const certificateAuthority = plan.tls.enabled ? new RedisCertificateAuthority(this, "tls", { tags: props.tags }) : undefined;
+    const { signingCertificateAuthority: signing, trustedCertificateAuthorities: trusted } = plan.tls;
+    const certificateAuthority = plan.tls.enabled ? new RedisCertificateAuthority(this, "tls", { tags: props.tags, signing, trusted }) : undefined;
     this.certificateAuthority = certificateAuthority;
     this.caCertificatePem = certificateAuthority?.certificatePem;
     this.tags = props.tags;
@@ -266,7 +267,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     this.clientCertificates ??= new Construct(ca!, "clients");
     const existing = this.clientCertificates.node.tryFindChild(name);
     if (existing instanceof RedisClientCertificate) return existing;
-    return new RedisClientCertificate(this.clientCertificates, name, { caCertificatePem: ca!.certificatePem, caPrivateKeyPem: ca!.privateKeyPem, tags: this.tags });
+    return new RedisClientCertificate(this.clientCertificates, name, { caCertificatePem: ca!.signingCertificatePem, caPrivateKeyPem: ca!.privateKeyPem, tags: this.tags });
   }
 
   /** Opens Redis and Sentinel to every IPv4 address. Only for those who ask by name. */

@@ -1,11 +1,13 @@
 // TLS of a group: the CA and node certificates Terraform's tls provider
 // makes, the parameters that carry them to the nodes, the node role's reads,
 // the configs with and without TLS.
+import { readFileSync } from "fs";
+import { resolve } from "path";
 import { Testing, TerraformOutput, TerraformProvider, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { RedisClientCertificate, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError } from "../../lib";
-import { CA_VALIDITY_HOURS, NODE_CERTIFICATE_EARLY_RENEWAL_HOURS, NODE_CERTIFICATE_VALIDITY_HOURS } from "../../lib/auth/certificate-authority";
-import { TLS_PATHS } from "../../lib/boot";
+import { RedisClientCertificate, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError, TlsCertificateAuthoritySlot } from "../../lib";
+import { CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS, NODE_CERTIFICATE_EARLY_RENEWAL_HOURS, NODE_CERTIFICATE_VALIDITY_HOURS } from "../../lib/auth/certificate-authority";
+import { TLS_PATHS, TLS_RENEW_UNIT, TLS_STEP_PATH } from "../../lib/boot";
 import {
   cloudConfigFiles,
   nodeEnvVariable,
@@ -161,6 +163,118 @@ describe("TLS on (the default)", () => {
 
   test("no warning", () => {
     expect(warningsOf(group)).toEqual([]);
+  });
+});
+
+describe("renewal on the nodes", () => {
+  const { json } = synthGroup();
+  const userData = userDataOf(json);
+  const step = readFileSync(resolve(__dirname, "../../lib/boot/parts/assets/tls.sh"), "utf8");
+  const lines = (text: string) => text.split("\n").filter(Boolean);
+
+  test.each(NODES)("%s: a oneshot service runs the tls step's renew, a daily timer at a random time of each node starts it", (node) => {
+    const entries = parseCloudConfig(userData[`redis/${node}`]).write_files as Array<{ path: string; owner: string; permissions: string; content: string }>;
+    const unit = (suffix: string) => entries.find((f) => f.path === `/etc/systemd/system/${TLS_RENEW_UNIT}.${suffix}`)!;
+    for (const suffix of ["service", "timer"]) expect({ suffix, owner: unit(suffix).owner, mode: unit(suffix).permissions }).toEqual({ suffix, owner: "root:root", mode: "0644" });
+    expect(lines(unit("service").content)).toEqual([
+      "[Unit]",
+      "Description=Renew the Redis TLS key and certificates from SSM",
+      "[Service]",
+      "Type=oneshot",
+      `ExecStart=${TLS_STEP_PATH} renew`,
+      "TimeoutStartSec=10min",
+    ]);
+    expect(lines(unit("timer").content)).toEqual(["[Timer]", "OnCalendar=daily", "RandomizedDelaySec=4h", "Persistent=true", "[Install]", "WantedBy=timers.target"]);
+    // The step the service runs is the node's tls step, which enables the timer once the boot reaches its start phase.
+    expect(TLS_STEP_PATH).toMatch(/^\/usr\/local\/lib\/redis-node\/parts\/(\d\d-)?tls\.sh$/);
+    expect(step).toMatch(/^ {2}renew\) renew ;;$/m);
+    expect(step).toMatch(new RegExp(`^ {2}start\\) systemctl enable --now ${TLS_RENEW_UNIT}\\.timer ;;$`, "m"));
+  });
+
+  test.each(NODES)("%s: a certificate Terraform re-issues lands in the parameter the timer reads, with the grants the boot already has", (node) => {
+    // Re-issued early: a plan within NODE_CERTIFICATE_EARLY_RENEWAL_HOURS of expiry replaces the certificate, whose PEM is the parameter's value.
+    const certificate = `redis/tls/${node}/certificate`;
+    expect(resourceAt(json, "tls_locally_signed_cert", certificate).early_renewal_hours).toBe(NODE_CERTIFICATE_EARLY_RENEWAL_HOURS);
+    expect(resourceAt(json, "aws_ssm_parameter", `${certificate}-parameter`).value).toBe(ref(json, "tls_locally_signed_cert", certificate, "cert_pem"));
+    const env = cloudConfigFiles(userData[`redis/${node}`])["/etc/redis-node/node.env"];
+    expect(env).toContain(`TLS_CERT_ID='${ref(json, "aws_ssm_parameter", `${certificate}-parameter`, "name")}'\n`);
+    // No statement beyond the boot's reads (and the failover events' PutEvents): the timer runs as root on the node with the instance role.
+    const policy = JSON.parse(resourceAt(json, "aws_iam_role_policy", `redis/${node}/role/read-password`).policy as string);
+    const actions = [...new Set(policy.Statement.flatMap((s: { Action: string[] }) => s.Action))].sort();
+    expect(actions).toEqual(["events:PutEvents", "ssm:GetParameter"]);
+  });
+
+  test("the CA certificate is renewed with the same key a year before it expires: certificates it signed stay valid under the new one", () => {
+    const ca = resourceAt(json, "tls_self_signed_cert", "redis/tls/ca-certificate");
+    expect(ca).toMatchObject({ early_renewal_hours: CA_EARLY_RENEWAL_HOURS, set_subject_key_id: true, private_key_pem: ref(json, "tls_private_key", "redis/tls/ca-key", "private_key_pem") });
+    expect(CA_EARLY_RENEWAL_HOURS).toBe(365 * 24);
+  });
+});
+
+describe("CA rollover: trust both CAs, sign with the new one, retire the old one", () => {
+  const { PRIMARY, SECONDARY } = TlsCertificateAuthoritySlot;
+  const steps = {
+    start: synthGroup(),
+    trustBoth: synthGroup({ tls: { trustedCertificateAuthorities: [PRIMARY, SECONDARY] } }),
+    signWithNew: synthGroup({ tls: { signingCertificateAuthority: SECONDARY, trustedCertificateAuthorities: [PRIMARY, SECONDARY] } }),
+    retireOld: synthGroup({ tls: { signingCertificateAuthority: SECONDARY } }),
+  };
+  const caPem = (json: TerraformJson, slot: "ca" | "secondary-ca") => ref(json, "tls_self_signed_cert", `redis/tls/${slot}-certificate`, "cert_pem");
+  const caKey = (json: TerraformJson, slot: "ca" | "secondary-ca") => ref(json, "tls_private_key", `redis/tls/${slot}-key`, "private_key_pem");
+  const cas = (json: TerraformJson) => Object.keys(resources(json, "tls_self_signed_cert")).map(pathOfLogicalId).sort();
+  /** The CA file the nodes read, which is also the clients' CA (the output). */
+  const caFile = ({ json }: { json: TerraformJson }) => {
+    const value = resourceAt(json, "aws_ssm_parameter", "redis/tls/ca-certificate-parameter").value;
+    expect(json.output["redis-ca-certificate"].value).toBe(value);
+    return value;
+  };
+  const signerOf = (json: TerraformJson, path: string) => {
+    const certificate = resourceAt(json, "tls_locally_signed_cert", path);
+    return [certificate.ca_private_key_pem, certificate.ca_cert_pem];
+  };
+
+  test("1. both CAs trusted: a second CA with its own key and subject; the CA file holds both; the certificates stay with the first", () => {
+    const { json, group } = steps.trustBoth;
+    expect(cas(json)).toEqual(["redis/tls/ca-certificate", "redis/tls/secondary-ca-certificate"]);
+    expect(resourceAt(json, "tls_private_key", "redis/tls/secondary-ca-key")).toEqual({ algorithm: "ECDSA", ecdsa_curve: "P256" });
+    const secondary = resourceAt(json, "tls_self_signed_cert", "redis/tls/secondary-ca-certificate");
+    expect(secondary).toMatchObject({ private_key_pem: caKey(json, "secondary-ca"), is_ca_certificate: true, validity_period_hours: CA_VALIDITY_HOURS });
+    const subjects = cas(json).map((path) => (resourceAt(json, "tls_self_signed_cert", path).subject as Array<{ common_name: string }>)[0].common_name);
+    expect(subjects).toEqual(["Redis CA test/redis", "Redis CA test/redis (secondary)"]);
+    expect(caFile(steps.trustBoth)).toBe(`${caPem(json, "ca")}${caPem(json, "secondary-ca")}`);
+    for (const node of NODES) expect(signerOf(json, `redis/tls/${node}/certificate`)).toEqual([caKey(json, "ca"), caPem(json, "ca")]);
+    // Client certificates too; the first CA's resources keep their ids, so nothing of it is replaced.
+    group.issueClientCertificate("web");
+    const withClient = synthJson(group.node.scope as TerraformStack);
+    expect(signerOf(withClient, "redis/tls/clients/web/certificate")).toEqual([caKey(withClient, "ca"), caPem(withClient, "ca")]);
+    expect(resourceAt(json, "tls_self_signed_cert", "redis/tls/ca-certificate")).toEqual(resourceAt(steps.start.json, "tls_self_signed_cert", "redis/tls/ca-certificate"));
+  });
+
+  test("2. signing with the second CA: every node and client certificate is re-issued by it, for the same keys; the CA file is unchanged", () => {
+    const { json, group } = steps.signWithNew;
+    for (const node of NODES) {
+      expect(signerOf(json, `redis/tls/${node}/certificate`)).toEqual([caKey(json, "secondary-ca"), caPem(json, "secondary-ca")]);
+      expect(resourceAt(json, "tls_cert_request", `redis/tls/${node}/certificate-request`)).toEqual(resourceAt(steps.trustBoth.json, "tls_cert_request", `redis/tls/${node}/certificate-request`));
+    }
+    group.issueClientCertificate("web");
+    const withClient = synthJson(group.node.scope as TerraformStack);
+    expect(signerOf(withClient, "redis/tls/clients/web/certificate")).toEqual([caKey(withClient, "secondary-ca"), caPem(withClient, "secondary-ca")]);
+    expect(caFile(steps.signWithNew)).toBe(caFile(steps.trustBoth));
+  });
+
+  test("3. the first CA retired: its key and certificate are gone, the CA file holds the second only", () => {
+    const { json } = steps.retireOld;
+    expect(cas(json)).toEqual(["redis/tls/secondary-ca-certificate"]);
+    expect(Object.keys(resources(json, "tls_private_key")).map(pathOfLogicalId)).not.toContain("redis/tls/ca-key");
+    expect(caFile(steps.retireOld)).toBe(caPem(json, "secondary-ca"));
+    for (const node of NODES) expect(signerOf(json, `redis/tls/${node}/certificate`)).toEqual([caKey(json, "secondary-ca"), caPem(json, "secondary-ca")]);
+  });
+
+  test("the next rollover goes back: the first slot gets a new CA (a new key), the same steps", () => {
+    const next = synthGroup({ tls: { signingCertificateAuthority: SECONDARY, trustedCertificateAuthorities: [SECONDARY, PRIMARY] } });
+    expect(cas(next.json)).toEqual(["redis/tls/ca-certificate", "redis/tls/secondary-ca-certificate"]);
+    // The CA file keeps slot order, whatever order the prop lists them in.
+    expect(caFile(next)).toBe(`${caPem(next.json, "ca")}${caPem(next.json, "secondary-ca")}`);
   });
 });
 

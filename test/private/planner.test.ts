@@ -1,6 +1,7 @@
 // The planner is pure: props in, node specs out, no construct created.
 import { CpuArchitecture } from "../../lib/private/architecture";
 import { NodeKind, planGroup, validateGroupProps } from "../../lib/private/planner";
+import { RedisTlsOptions, TlsCertificateAuthoritySlot } from "../../lib/auth/tls-options";
 
 const BASE = { vpcId: "vpc-1", subnetIds: ["subnet-a", "subnet-b"] };
 const summary = (props: Parameters<typeof planGroup>[0]) =>
@@ -61,12 +62,25 @@ describe("planGroup", () => {
   });
 
   test("TLS: on by default, client certificates optional; off is a warning; client certificates need TLS", () => {
-    expect(planGroup(BASE).tls).toEqual({ enabled: true, requireClientCertificates: false });
-    expect(planGroup({ ...BASE, tls: { requireClientCertificates: true } }).tls).toEqual({ enabled: true, requireClientCertificates: true });
+    const primaryOnly = { signingCertificateAuthority: "primary", trustedCertificateAuthorities: ["primary"] };
+    expect(planGroup(BASE).tls).toEqual({ enabled: true, requireClientCertificates: false, ...primaryOnly });
+    expect(planGroup({ ...BASE, tls: { requireClientCertificates: true } }).tls).toEqual({ enabled: true, requireClientCertificates: true, ...primaryOnly });
     const off = planGroup({ ...BASE, tls: { enabled: false } });
-    expect(off.tls).toEqual({ enabled: false, requireClientCertificates: false });
+    expect(off.tls).toEqual({ enabled: false, requireClientCertificates: false, ...primaryOnly });
     expect(off.warnings).toEqual([expect.stringMatching(/clear text/)]);
     expect(validateGroupProps({ ...BASE, tls: { enabled: false, requireClientCertificates: true } }).count).toBe(1);
     expect(validateGroupProps({ ...BASE, tls: { enabled: false, requireClientCertificates: false } }).count).toBe(0);
+  });
+
+  test("TLS CAs: the signing one is trusted by default; a rollover's steps plan as given", () => {
+    const { PRIMARY, SECONDARY } = TlsCertificateAuthoritySlot;
+    const plan = (tls: RedisTlsOptions) => {
+      const { signingCertificateAuthority, trustedCertificateAuthorities } = planGroup({ ...BASE, tls }).tls;
+      return { signingCertificateAuthority, trustedCertificateAuthorities };
+    };
+    expect(plan({ trustedCertificateAuthorities: [PRIMARY, SECONDARY] })).toEqual({ signingCertificateAuthority: PRIMARY, trustedCertificateAuthorities: [PRIMARY, SECONDARY] });
+    expect(plan({ signingCertificateAuthority: SECONDARY })).toEqual({ signingCertificateAuthority: SECONDARY, trustedCertificateAuthorities: [SECONDARY] });
+    expect(validateGroupProps({ ...BASE, tls: { signingCertificateAuthority: SECONDARY, trustedCertificateAuthorities: [PRIMARY, SECONDARY] } }).count).toBe(0);
+    expect(validateGroupProps({ ...BASE, tls: { signingCertificateAuthority: SECONDARY, trustedCertificateAuthorities: [PRIMARY] } }).count).toBe(1);
   });
 });

@@ -133,7 +133,9 @@ const SENTINEL_CLIENT_RULES = [
 // itself: a user's new hash into the ACL (its current hashes checked first,
 // which root on the node reads in the ACL file anyway), the file saved, the
 // node's own credentials switched (masterauth), the master it replicates
-// from (ROLE). No keys, no CONFIG GET, no other admin command.
+// from (ROLE); and the TLS renewal (tls.sh renew) makes redis-server reload
+// its key and certificates (CONFIG SET tls-cert-file ...). No keys, no
+// CONFIG GET, no other admin command.
 const NODE_OPS_DATA_NODE_RULES = [
   "resetkeys",
   "resetchannels",

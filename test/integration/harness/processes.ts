@@ -168,6 +168,18 @@ export function isRunning(node: string, role: Role): boolean {
   return !!entry && entry.exitStatus === undefined;
 }
 
+/**
+ * The command line a role of a node was started with (`ip netns exec <ns>`
+ * and the binary's arguments), for a stand-in of systemd that restarts it
+ * the way the harness started it. Redis rewrites its own argv (the process
+ * title), so /proc/<pid>/cmdline does not have it.
+ */
+export function commandOf(node: string, role: Role): readonly string[] {
+  const entry = tracked.get(key(node, role));
+  if (!entry) throw new Error(`${node}/${role} was never started`);
+  return entry.argv;
+}
+
 export function processOf(node: string, role: Role): NodeProcess | undefined {
   const entry = tracked.get(key(node, role));
   return entry && publicView(entry);
