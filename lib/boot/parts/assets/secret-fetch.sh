@@ -24,6 +24,17 @@ for key in sys.argv[1:]:
 sys.stdout.buffer.write(value.encode())' "$@" 2>/dev/null
 }
 
+# Prints the key id, secret key and session token of the role's credentials
+# document on stdin, one a line: one python3 start instead of three.
+credential_fields() {
+  python3 -c 'import json, sys
+creds = json.load(sys.stdin)
+fields = [creds[key] for key in ("AccessKeyId", "SecretAccessKey", "Token")]
+if not all(isinstance(f, str) and f and "\n" not in f for f in fields):
+    sys.exit(1)
+sys.stdout.write("\n".join(fields) + "\n")' 2>/dev/null
+}
+
 FETCH_ERROR=""
 
 # One attempt to print the secret; on failure returns 1 with the reason in
@@ -31,15 +42,14 @@ FETCH_ERROR=""
 # --aws-sigv4), so the image needs no AWS CLI. Credentials go to curl
 # through stdin, never on a command line.
 try_fetch_secret() {
-  local store=$1 secret_id=$2 region role creds key_id secret_key session target body service field domain response
+  local store=$1 secret_id=$2 region role creds fields key_id secret_key session target body service field domain response
   IMDS_TOKEN=$(curl -q -sS --fail --max-time 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" \
     "$IMDS_URL/latest/api/token") || { FETCH_ERROR="cannot get an IMDSv2 token"; return 1; }
   region=$(imds meta-data/placement/region) || { FETCH_ERROR="cannot read the region from instance metadata"; return 1; }
   role=$(imds meta-data/iam/security-credentials/) || { FETCH_ERROR="the instance has no IAM role"; return 1; }
   if ! { creds=$(imds "meta-data/iam/security-credentials/$role") &&
-    key_id=$(json_field AccessKeyId <<<"$creds") &&
-    secret_key=$(json_field SecretAccessKey <<<"$creds") &&
-    session=$(json_field Token <<<"$creds"); }; then
+    fields=$(credential_fields <<<"$creds") &&
+    { IFS= read -r key_id && IFS= read -r secret_key && IFS= read -r session; } <<<"$fields"; }; then
     FETCH_ERROR="cannot read the credentials of role $role"
     return 1
   fi
