@@ -17,6 +17,17 @@ imds() {
   curl -q -sS --fail --max-time 5 -H "X-aws-ec2-metadata-token: $IMDS_TOKEN" "$IMDS_URL/latest/$1"
 }
 
+# Prints the key id, secret key and session token of the role's credentials
+# document on stdin, one a line: one python3 start instead of three.
+credential_fields() {
+  python3 -c 'import json, sys
+creds = json.load(sys.stdin)
+fields = [creds[key] for key in ("AccessKeyId", "SecretAccessKey", "Token")]
+if not all(isinstance(f, str) and f and "\n" not in f for f in fields):
+    sys.exit(1)
+sys.stdout.write("\n".join(fields) + "\n")' 2>/dev/null
+}
+
 # Prints one field of the JSON document on stdin, as UTF-8 bytes.
 json_field() {
   python3 -c 'import json, sys
@@ -35,15 +46,14 @@ AWS_REPLY=""
 # --aws-sigv4), so the image needs no AWS CLI. Credentials go to curl
 # through stdin, never on a command line. REGION defaults to the instance's.
 aws_json_call() {
-  local service=$1 target=$2 body=$3 region=${4:-} role creds key_id secret_key session domain
+  local service=$1 target=$2 body=$3 region=${4:-} role creds fields key_id secret_key session domain
   IMDS_TOKEN=$(curl -q -sS --fail --max-time 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" \
     "$IMDS_URL/latest/api/token") || { FETCH_ERROR="cannot get an IMDSv2 token"; return 1; }
   [[ -n $region ]] || region=$(imds meta-data/placement/region) || { FETCH_ERROR="cannot read the region from instance metadata"; return 1; }
   role=$(imds meta-data/iam/security-credentials/) || { FETCH_ERROR="the instance has no IAM role"; return 1; }
   if ! { creds=$(imds "meta-data/iam/security-credentials/$role") &&
-    key_id=$(json_field AccessKeyId <<<"$creds") &&
-    secret_key=$(json_field SecretAccessKey <<<"$creds") &&
-    session=$(json_field Token <<<"$creds"); }; then
+    fields=$(credential_fields <<<"$creds") &&
+    { IFS= read -r key_id && IFS= read -r secret_key && IFS= read -r session; } <<<"$fields"; }; then
     FETCH_ERROR="cannot read the credentials of role $role"
     return 1
   fi

@@ -108,8 +108,10 @@ wait_for_pong() {
 start_service() {
   local unit=$1 port=$2 log_file=$3 user=$4
   # Masked since the first boot (cloud-config bootcmd) so that apt could not start it.
-  systemctl unmask "$unit"
-  systemctl enable "$unit"
+  # One daemon-reload for both changes: each re-reads every unit file.
+  systemctl unmask --no-reload "$unit"
+  systemctl enable --no-reload "$unit"
+  systemctl daemon-reload
   systemctl restart "$unit"
   if ! REDISCLI_AUTH=$(secret_password "$user") wait_for_pong "$port" "$user"; then
     tail -n 30 "$log_file" >&2 || true

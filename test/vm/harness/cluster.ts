@@ -82,6 +82,48 @@ function parameterValue(name: string, passwords: Map<string, string>, ca: TestCa
   throw new Error(`no test value for parameter ${name}`);
 }
 
+/**
+ * Where the first boot's time went, read in the guest with grep and
+ * journalctl only (no Python start): uptime at each cloud-init stage, how
+ * long `packages:` and the boot script took, and the boot script's steps
+ * (seconds since the script started). Never throws: a note instead.
+ */
+export async function bootBreakdown(vm: Vm): Promise<string> {
+  try {
+    const out = await vm.check([
+      "grep -oE \"running '[a-z:-]+' at .* Up [0-9.]+ seconds|finished at .* Up [0-9.]+ seconds\" /var/log/cloud-init-output.log | head -5",
+      "echo ---",
+      "grep -E ' (start|finish): modules-final/config-(package-update-upgrade-install|scripts-user):' /var/log/cloud-init.log | head -4 | cut -c1-23,45-120",
+      "echo ---",
+      "journalctl -b -o short-unix --no-pager | sed -n 's/^\\([0-9.]*\\) [^:]*: redis-node-setup: /\\1 /p' | cut -c1-160",
+    ].join("; "), 30_000);
+    const [stages, modules, steps] = out.split("---\n");
+    const up = (what: string) => new RegExp(`${what} at .* Up ([0-9.]+) seconds`).exec(stages)?.[1];
+    const parts = [
+      `init-local at ${up("running 'init-local'")} s`, `init ${up("running 'init'")} s`, `config ${up("running 'modules:config'")} s`,
+      `final ${up("running 'modules:final'")} s`, `done ${up("finished")} s (uptime)`,
+    ];
+    const stamp = (module: string, edge: string) => {
+      const m = new RegExp(`^(\\d{4}-\\d\\d-\\d\\d) (\\d\\d:\\d\\d:\\d\\d),(\\d{3}).*${edge}: modules-final/config-${module}`, "m").exec(modules);
+      return m ? Date.parse(`${m[1]}T${m[2]}.${m[3]}Z`) : NaN;
+    };
+    for (const [module, label] of [["package-update-upgrade-install", "packages"], ["scripts-user", "boot script"]]) {
+      parts.push(`${label} ${((stamp(module, "finish") - stamp(module, "start")) / 1000).toFixed(0)} s`);
+    }
+    const lines = steps.trim().split("\n").filter(Boolean).map((l) => [Number(l.slice(0, l.indexOf(" "))), l.slice(l.indexOf(" ") + 1)] as const);
+    const first = lines[0]?.[0] ?? 0;
+    const step = (pattern: RegExp) => {
+      const line = lines.find(([, text]) => pattern.test(text));
+      return line ? `+${(line[0] - first).toFixed(0)}` : "-";
+    };
+    parts.push(`script steps (s after its first line): secrets ${step(/^read \d+ secrets/)}, TLS ${step(/^TLS key/)}, volume ${step(/ mounted at /)}, ` +
+      `redis PONG ${step(/^port \d+ answers/)}, done ${step(/^done$/)}`);
+    return parts.join("; ");
+  } catch (e) {
+    return `no breakdown (${(e as Error).message.split("\n")[0]})`;
+  }
+}
+
 export class VmCluster {
   readonly runDir: string;
   /** Each user's password, as the fake SSM hands it out. */
@@ -189,6 +231,7 @@ export class VmCluster {
     for (const node of this.nodes) {
       this.time(`${node.name}: QEMU start -> cloud-init ${node.cloudInit?.status ?? "?"}`, node.cloudInit ? `${node.cloudInit.seconds.toFixed(0)} s` : "not finished");
     }
+    for (const node of this.nodes) if (node.cloudInit) this.time(`${node.name}: in the guest`, await bootBreakdown(node.vm));
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => String(r.reason?.message ?? r.reason));
     if (failures.length > 0) throw new Error(failures.join("\n"));
   }
@@ -248,6 +291,7 @@ export class VmCluster {
     const results = await Promise.allSettled(started.map(async (node) => {
       node.cloudInit = await node.vm.waitForCloudInit(timeoutMs - (Date.now() - bootStarted));
       this.time(`${node.name}: QEMU start -> cloud-init ${node.cloudInit.status}`, `${node.cloudInit.seconds.toFixed(0)} s`);
+      this.time(`${node.name}: in the guest`, await bootBreakdown(node.vm));
     }));
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected").map((r) => String(r.reason?.message ?? r.reason));
     if (failures.length > 0) throw new Error(failures.join("\n"));

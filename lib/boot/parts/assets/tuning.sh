@@ -10,8 +10,9 @@ prepare() {
   load_node_env
   : "${SYSCTL_FILE:?}" "${THP_UNIT:?}"
   sysctl -p "$SYSCTL_FILE"
+  # Loads the units cloud-init wrote; the enable needs no second reload.
   systemctl daemon-reload
-  systemctl enable --now "$THP_UNIT"
+  systemctl enable --no-reload --now "$THP_UNIT"
   [[ $(cat /sys/kernel/mm/transparent_hugepage/enabled) == *"[never]"* ]] ||
     fail "transparent huge pages are still enabled"
 }
