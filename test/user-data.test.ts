@@ -83,8 +83,8 @@ describe.each(["basic", "existing-app"])("example %s", (example) => {
         expect({ node, path, ...result }).toEqual({ node, path, status: 0, output: "" });
       }
     }
-    // Per node: the entry script, the shared functions, and the steps of tuning, secret fetch, tls, data volume, redis-server, sentinel.
-    expect(scripts).toBe(nodesOf(example).length * 8);
+    // Per node: the entry script, the shared functions, and the steps of tuning, secret fetch, tls, data volume, redis-server, sentinel, planned failover.
+    expect(scripts).toBe(nodesOf(example).length * 9);
   });
 
   test("every node's user data as EC2 receives it (gzip of the rendered template) is within the 8 KB budget", () => {

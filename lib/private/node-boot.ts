@@ -5,6 +5,7 @@ import {
   dataVolumePart,
   NodeSecret,
   NodeTlsMaterial,
+  plannedFailoverPart,
   redisServerPart,
   SecretForm,
   secretFetchPart,
@@ -143,6 +144,8 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
       tls: tlsSettings,
     });
     parts.push(sentinelPart({ conf, minRedisMajor: MIN_REDIS_MAJOR }));
+    // The hand-over logs in to the local sentinel as node-ops: only where one runs.
+    if (redis) parts.push(plannedFailoverPart({ nodeAddress, redisPort: redis.port }));
   }
   return parts;
 }

@@ -128,7 +128,7 @@ describe("TLS on (the default)", () => {
   test.each(NODES)("%s: the tls step runs between secret-fetch and redis-server and reads the node's own parameters", (node) => {
     const files = cloudConfigFiles(userData[`redis/${node}`]);
     const steps = Object.keys(files).filter((p) => p.startsWith("/usr/local/lib/redis-node/parts/"));
-    expect(steps.map((p) => p.replace(/^.*\/\d\d-|\.sh$/g, ""))).toEqual(["tuning", "secret-fetch", "tls", "data-volume", "redis-server", "sentinel"]);
+    expect(steps.map((p) => p.replace(/^.*\/\d\d-|\.sh$/g, ""))).toEqual(["tuning", "secret-fetch", "tls", "data-volume", "redis-server", "sentinel", "planned-failover"]);
     expect(parseCloudConfig(userData[`redis/${node}`]).packages).toContain("openssl");
     const env = files["/etc/redis-node/node.env"];
     const paramName = (leaf: string) => ref(json, "aws_ssm_parameter", `redis/tls/${leaf}-parameter`, "name");

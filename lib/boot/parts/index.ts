@@ -4,3 +4,4 @@ export * from "./redis-server";
 export * from "./sentinel";
 export * from "./tls";
 export * from "./data-volume";
+export * from "./planned-failover";
