@@ -16,8 +16,10 @@
 #   4. SENTINEL FAILOVER on this node's sentinel, then waits (bounded) until
 #      it names the new master;
 #   5. REPLICAOF the new master (rewritten into redis.conf: a restart comes
-#      back as a replica and resumes with a partial resync), then closes the
-#      clients' connections: their paused writes were never run, and
+#      back as a replica and resumes with a partial resync), waits (bounded)
+#      until attached, so the new master counts a replica for
+#      min-replicas-to-write, then closes the clients' connections: their
+#      paused writes were never run, and
 #      Sentinel-aware clients reconnect through Sentinel to the new master
 #      (ioredis sends them again). A client that stayed would get NOREPLICAS
 #      or READONLY until Sentinel demoted this node, ~10 s.
@@ -39,6 +41,8 @@ readonly CLI_TIMEOUT=${REDIS_NODE_CLI_TIMEOUT:-2}
 readonly CATCH_UP_MS=${HANDOVER_CATCH_UP_MS:-1500}
 # How long Sentinel may take to name the new master (it sees the promotion in its next INFO, ~1 s).
 readonly PROMOTION_MS=${HANDOVER_PROMOTION_MS:-5000}
+# How long this node may take to attach to the new master as a replica.
+readonly ATTACH_MS=${HANDOVER_ATTACH_MS:-1000}
 readonly POLL_SECONDS=0.05
 # redis.conf leaves repl-ping-replica-period at Redis's default.
 readonly REPL_PING_SECONDS=10
@@ -108,6 +112,16 @@ wait_for_catch_up() {
       log "replicas$behind have not acknowledged offset $master_offset within $CATCH_UP_MS ms (ROLE: $offsets)"
       return 1
     fi
+    sleep "$POLL_SECONDS"
+  done
+}
+
+# Waits until ROLE says this node is a connected replica of IP PORT.
+wait_until_attached() {
+  local deadline
+  deadline=$(($(now_ms) + ATTACH_MS))
+  until [[ $(redis ROLE | tr '\n' ' ') == "slave $1 $2 connected "* ]]; do
+    (($(now_ms) < deadline)) || return 1
     sleep "$POLL_SECONDS"
   done
 }
@@ -194,7 +208,15 @@ hand_over() {
   redis CONFIG SET repl-ping-replica-period "$REPL_PING_SECONDS" >/dev/null || true
   if [[ $demoted == OK* ]]; then
     reply=$(redis CONFIG REWRITE)
-    log "this node replicates from $new_ip:$new_port (redis.conf rewritten: $reply)"
+    # Attached (a partial resync: it holds the same data), this node is a
+    # replica the new master counts for min-replicas-to-write, so the first
+    # clients that reach it do not get NOREPLICAS while Sentinel moves the
+    # other replicas over.
+    if wait_until_attached "$new_ip" "$new_port"; then
+      log "this node replicates from $new_ip:$new_port (redis.conf rewritten: $reply)"
+    else
+      log "this node is a replica of $new_ip:$new_port (redis.conf rewritten: $reply), not yet in sync after $ATTACH_MS ms"
+    fi
   else
     log "REPLICAOF $new_ip $new_port: $demoted (Sentinel demotes this node when it comes back)"
   fi
