@@ -331,6 +331,8 @@ function scenarios(): void {
     let refusal = "";
     let accepted = 0;
     let newMasterAt = 0;
+    const repl = await redis(master, (c) => info(c, "replication"));
+    const lagsBefore = Object.entries(repl).filter(([k]) => /^slave\d+$/.test(k)).map(([, v]) => /lag=(\d+)/.exec(v)?.[1]).join(", ");
     try {
       await partition("-I");
       partitionedAt = Date.now();
@@ -361,7 +363,8 @@ function scenarios(): void {
     }
     console.log(
       `measure: partition (min-replicas-max-lag ${maxLag} s, down-after-milliseconds ${downAfterMs}): the cut-off master accepted ${accepted} writes ` +
-        `for ${refusedAt - partitionedAt} ms, then "${refusal.split(" ")[0]}"; the majority side had a writable master by ${newMasterAt - partitionedAt} ms at the latest`,
+        `for ${refusedAt - partitionedAt} ms, then "${refusal.split(" ")[0]}"; the majority side had a writable master by ${newMasterAt - partitionedAt} ms at the latest ` +
+        `(replicas' lag before: ${lagsBefore} s)`,
     );
     expect(refusal).toMatch(/^NOREPLICAS/);
     for (const node of nodes) if (!isRunning(node.name, "redis")) await restart(node.name, "redis");
