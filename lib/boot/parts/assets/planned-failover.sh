@@ -167,7 +167,7 @@ resume() {
 }
 
 hand_over() {
-  local started paused_at reply deadline master new_ip new_port killed demoted
+  local started paused_at reply deadline master new_ip new_port killed demoted attached closed_at
   local -a replicas
   started=$(now_ms)
   mapfile -t replicas < <(promotable_replicas | tr ' ' ':')
@@ -204,28 +204,33 @@ hand_over() {
   done
   new_ip=${master% *} new_port=${master#* }
   log "the sentinel names $new_ip:$new_port as master $(($(now_ms) - paused_at)) ms after the pause"
-  demoted=$(redis REPLICAOF "$new_ip" "$new_port")
-  redis CONFIG SET repl-ping-replica-period "$REPL_PING_SECONDS" >/dev/null || true
+  # Few redis-cli calls while writes wait: each opens a TLS connection.
+  reply=$(printf 'REPLICAOF %s %s\nCONFIG SET repl-ping-replica-period %s\n' "$new_ip" "$new_port" "$REPL_PING_SECONDS" | redis) || true
+  demoted=${reply%%$'\n'*}
+  attached=no
+  # Attached (a partial resync: it holds the same data), this node is a
+  # replica the new master counts for min-replicas-to-write, so the first
+  # clients that reach it do not get NOREPLICAS while Sentinel moves the
+  # other replicas over.
+  if [[ $demoted == OK* ]] && wait_until_attached "$new_ip" "$new_port"; then
+    attached=yes
+  fi
+  # The paused writes were never run: closed, the clients send them to the
+  # new master. A replica now, this node can take no write: the pause may
+  # end (run without a stop, the step only moves the master).
+  killed=$({
+    printf 'CLIENT KILL TYPE normal\nCLIENT KILL TYPE pubsub\n'
+    [[ $demoted != OK* ]] || printf 'CLIENT UNPAUSE\n'
+  } | redis) || true
+  killed=$(sed -n '1,2p' <<<"$killed" | paste -sd ' ')
+  closed_at=$(now_ms)
   if [[ $demoted == OK* ]]; then
     reply=$(redis CONFIG REWRITE)
-    # Attached (a partial resync: it holds the same data), this node is a
-    # replica the new master counts for min-replicas-to-write, so the first
-    # clients that reach it do not get NOREPLICAS while Sentinel moves the
-    # other replicas over.
-    if wait_until_attached "$new_ip" "$new_port"; then
-      log "this node replicates from $new_ip:$new_port (redis.conf rewritten: $reply)"
-    else
-      log "this node is a replica of $new_ip:$new_port (redis.conf rewritten: $reply), not yet in sync after $ATTACH_MS ms"
-    fi
+    log "this node replicates from $new_ip:$new_port (in sync before the clients moved: $attached; redis.conf rewritten: $reply)"
   else
     log "REPLICAOF $new_ip $new_port: $demoted (Sentinel demotes this node when it comes back)"
   fi
-  # The paused writes were never run: closed, the clients send them to the new master.
-  killed=$(redis CLIENT KILL TYPE normal)
-  killed+=" normal, $(redis CLIENT KILL TYPE pubsub) pubsub"
-  # A replica now, it can take no write: the pause may end (run without a stop, the step only moves the master).
-  [[ $demoted != OK* ]] || redis CLIENT UNPAUSE >/dev/null || true
-  log "closed the clients' connections ($killed); hand-over done in $(($(now_ms) - started)) ms, writes paused $(($(now_ms) - paused_at)) ms"
+  log "closed the clients' connections (normal and pubsub: $killed); writes paused $((closed_at - paused_at)) ms, hand-over done in $(($(now_ms) - started)) ms"
 }
 
 on_stop_exit() {
