@@ -70,7 +70,8 @@ for (let run = 1; run <= RUNS; run++) {
   }
   samples.push(parse(output));
   console.log(`run ${run} of ${RUNS}: ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  for (const line of output.split("\n").filter((l) => l.includes("measure: "))) console.log(`  ${line.trim()}`);
+  // The figures, and what the step logged during the planned stop.
+  for (const line of output.split("\n").filter((l) => /measure: |^\s+planned-failover: /.test(l))) console.log(`  ${line.trim()}`);
 }
 
 const column = (pick: (s: Sample) => number[], client: number) => range(samples.map((s) => pick(s)[client]));
