@@ -5,13 +5,13 @@
 // hand-over on real processes).
 import { spawnSync } from "child_process";
 import { TerraformVariable } from "cdktf";
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
 import { RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
 import { NODE_ENV_PATH, PLANNED_FAILOVER_DROP_IN, PLANNED_FAILOVER_STEP_PATH, renderPlannedFailoverDropIn } from "../../lib/boot";
 import { minReplicasMaxLagFor } from "../../lib/private/planner";
-import { cloudConfigFiles, directiveArgs, eniAddressRef, newStack, parseRedisConf, synthJson, TerraformJson, userDataOf } from "../helpers";
+import { cloudConfigFiles, directiveArgs, eniAddressRef, newStack, parseRedisConf, synthJson, TerraformJson, testNeeding, userDataOf } from "../helpers";
 
 const PARTS = resolve(__dirname, "../../lib/boot/parts/assets");
 const BOOT_LIB = resolve(__dirname, "../../lib/boot/assets");
@@ -35,6 +35,29 @@ describe("the drop-in", () => {
     expect(PLANNED_FAILOVER_STEP_PATH).toBe("/usr/local/lib/redis-node/parts/45-planned-failover.sh");
     expect(PLANNED_FAILOVER_DROP_IN).toBe("/etc/systemd/system/redis-server.service.d/30-planned-failover.conf");
   });
+});
+
+// The Debian unit the drop-in extends (the redis-server package installs it).
+const PACKAGED_UNIT = "/lib/systemd/system/redis-server.service";
+const withPackagedUnit = existsSync(PACKAGED_UNIT) ? testNeeding(["systemd-analyze"]) : test.skip;
+
+withPackagedUnit("systemd-analyze verify takes the packaged unit with the drop-in (the step's path pointed at a stub)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "planned-failover-unit-"));
+  try {
+    mkdirSync(join(dir, "redis-server.service.d"));
+    copyFileSync(PACKAGED_UNIT, join(dir, "redis-server.service"));
+    const stub = join(dir, "step.sh");
+    writeFileSync(stub, "#!/bin/bash\nexit 0\n", { mode: 0o755 });
+    writeFileSync(join(dir, "redis-server.service.d", "30-planned-failover.conf"), renderPlannedFailoverDropIn().replace(PLANNED_FAILOVER_STEP_PATH, stub));
+    const r = spawnSync("systemd-analyze", ["verify", join(dir, "redis-server.service")], {
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` },
+    });
+    expect({ status: r.status, output: `${r.stdout}${r.stderr}`.trim() }).toEqual({ status: 0, output: "" });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe("which nodes hand over", () => {
