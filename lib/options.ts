@@ -101,7 +101,14 @@ export interface RedisServerOptions {
    * @default - 1 in a replication group with replicas, else 0 (off)
    */
   readonly minReplicasToWrite?: number;
-  /** `min-replicas-max-lag` in seconds. @default 10 */
+  /**
+   * `min-replicas-max-lag` in seconds: how long a master cut off from its
+   * replicas goes on accepting writes (about this + 1 s), all of which a
+   * failover on the other side drops. Tied to the failure detection, so a
+   * partitioned master stops about when Sentinel promotes a replica; larger
+   * tolerates longer stalls of every replica at once.
+   * @default - sentinel.downAfterMilliseconds in whole seconds, at least 2 (5 by default)
+   */
   readonly minReplicasMaxLag?: number;
   /** Addresses to bind besides the node's own and 127.0.0.1. @default - none */
   readonly extraBindAddresses?: string[];

@@ -5,6 +5,7 @@ import {
   dataVolumePart,
   NodeSecret,
   NodeTlsMaterial,
+  plannedFailoverPart,
   redisServerPart,
   SecretForm,
   secretFetchPart,
@@ -159,6 +160,8 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
     });
     parts.push(sentinelPart({ conf: { ...conf, notificationScript: events && SENTINEL_NOTIFY_SCRIPT }, minRedisMajor: MIN_REDIS_MAJOR }));
     if (events) parts.push(sentinelEventsPart({ ...events, nodeAddress }));
+    // The hand-over logs in to the local sentinel as node-ops: only where one runs.
+    if (redis) parts.push(plannedFailoverPart({ nodeAddress, redisPort: redis.port }));
   }
   return parts;
 }

@@ -100,6 +100,18 @@ export function restartDelayFor(downAfterMilliseconds: number | undefined): numb
   return Token.isUnresolved(downAfter) ? 60 : Math.ceil(downAfter / 1000) + 10;
 }
 
+/**
+ * `min-replicas-max-lag` that ties what a partitioned master accepts to the
+ * failure detection: it refuses writes about a second after the lag passes
+ * this many seconds, when the majority side is promoting a replica
+ * (down-after + the election). At least 2 s, so a replica whose acks pause
+ * for a second (a slow disk, a fork) never blocks writes on its own.
+ */
+export function minReplicasMaxLagFor(downAfterMilliseconds: number | undefined): number {
+  const downAfter = downAfterMilliseconds ?? DEFAULT_DOWN_AFTER_MS;
+  return Token.isUnresolved(downAfter) ? 10 : Math.max(2, Math.ceil(downAfter / 1000));
+}
+
 function sentinelCountOf(props: RedisReplicationGroupProps, replicaCount: number): number {
   const sentinel = props.sentinel ?? {};
   if (!(sentinel.enabled ?? true)) return 0;
@@ -345,7 +357,11 @@ export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
     masterName: sentinel.masterName ?? DEFAULT_MASTER_NAME,
     redisPort: redis.port ?? DEFAULT_REDIS_PORT,
     sentinelPort: sentinel.port ?? DEFAULT_SENTINEL_PORT,
-    redis: { ...redis, minReplicasToWrite: redis.minReplicasToWrite ?? (replicaCount > 0 ? 1 : 0) },
+    redis: {
+      ...redis,
+      minReplicasToWrite: redis.minReplicasToWrite ?? (replicaCount > 0 ? 1 : 0),
+      minReplicasMaxLag: redis.minReplicasMaxLag ?? minReplicasMaxLagFor(sentinel.downAfterMilliseconds),
+    },
     sentinel,
     // With dedicated sentinels the data nodes run none, but still need the delay.
     crashRestartDelaySeconds: sentinelEnabled ? restartDelayFor(sentinel.downAfterMilliseconds) : undefined,

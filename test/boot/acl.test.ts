@@ -60,15 +60,17 @@ describe("renderAclFile", () => {
     expect(sentinelUsers().map((u) => u.name)).toEqual(["sentinel-peer", "sentinel-client", "admin", "node-ops"]);
   });
 
-  // Password rotation logs in as node-ops on the node itself: what it needs, no keys, no CONFIG GET.
-  test("node-ops: exactly what password rotation needs, on a data node and on a sentinel", () => {
+  // Password rotation and the planned failover log in as node-ops on the node itself: what they need, no keys, no CONFIG GET.
+  test("node-ops: exactly what password rotation and the planned failover need, on a data node and on a sentinel", () => {
     const rulesOf = (users: { name: string; rules: readonly string[] }[]) => users.find((u) => u.name === "node-ops")!.rules;
     expect(rulesOf(dataNodeUsers([], true))).toEqual([
       "resetkeys", "resetchannels", "-@all", "+ping", "+role", "+acl|users", "+acl|getuser", "+acl|setuser", "+acl|save", "+config|set", "+config|rewrite",
+      "+client|pause", "+client|unpause", "+client|kill", "+replicaof",
     ]);
     expect(rulesOf(sentinelUsers())).toEqual([
       "resetkeys", "resetchannels", "-@all", "+ping", "+acl|users", "+acl|getuser", "+acl|setuser", "+sentinel|flushconfig", "+sentinel|set", "+sentinel|config",
       "+sentinel|get-master-addr-by-name", "+sentinel|replicas", "+sentinel|sentinels",
+      "+info", "+sentinel|master", "+sentinel|ckquorum", "+sentinel|failover",
     ]);
     // Each data node rule is one Redis 7.0 knows (the sentinel subcommands are Sentinel's own; a sentinel refuses to start on an unknown one).
     for (const rule of rulesOf(dataNodeUsers([], true))) expect({ rule, problem: aclRuleProblem(rule) }).toEqual({ rule, problem: undefined });

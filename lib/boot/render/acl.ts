@@ -129,13 +129,18 @@ const SENTINEL_CLIENT_RULES = [
   "+sentinel|myid",
 ];
 
-// The node's password rotation (rotate-password.sh), logged in on the node
-// itself: a user's new hash into the ACL (its current hashes checked first,
-// which root on the node reads in the ACL file anyway), the file saved, the
-// node's own credentials switched (masterauth), the master it replicates
-// from (ROLE); and the TLS renewal (tls.sh renew) makes redis-server reload
-// its key and certificates (CONFIG SET tls-cert-file ...). No keys, no
-// CONFIG GET, no other admin command.
+// The node's own operations, logged in on the node itself (only root there
+// holds the password, and root could edit the configs anyway):
+// - password rotation (rotate-password.sh): a user's new hash into the ACL
+//   (its current hashes checked first, which root reads in the ACL file
+//   anyway), the file saved, the node's own credentials switched
+//   (masterauth), the master it replicates from (ROLE);
+// - the planned failover before a stop (the planned-failover step): writes
+//   paused, the replicas' offsets (ROLE), this node made a replica of the
+//   new master, the clients' connections closed;
+// - the TLS renewal (tls.sh renew): redis-server reloads its key and
+//   certificates (CONFIG SET tls-cert-file ...).
+// No keys, no CONFIG GET, no other admin command.
 const NODE_OPS_DATA_NODE_RULES = [
   "resetkeys",
   "resetchannels",
@@ -148,11 +153,17 @@ const NODE_OPS_DATA_NODE_RULES = [
   "+acl|save",
   "+config|set",
   "+config|rewrite",
+  "+client|pause",
+  "+client|unpause",
+  "+client|kill",
+  "+replicaof",
 ];
 // The same on a sentinel: ACL SETUSER saved with SENTINEL FLUSHCONFIG (Sentinel
 // writes users to sentinel.conf only when it rewrites the file), the
 // credentials it logs in with (SET auth-pass, CONFIG SET sentinel-pass), and
-// the addresses of the nodes and sentinels it checks them against.
+// the addresses of the nodes and sentinels it checks them against; for the
+// planned failover, the master's state and quorum, Sentinel's own INFO
+// (TILT mode; it holds no secrets), and FAILOVER itself.
 const NODE_OPS_SENTINEL_RULES = [
   "resetkeys",
   "resetchannels",
@@ -167,6 +178,10 @@ const NODE_OPS_SENTINEL_RULES = [
   "+sentinel|get-master-addr-by-name",
   "+sentinel|replicas",
   "+sentinel|sentinels",
+  "+info",
+  "+sentinel|master",
+  "+sentinel|ckquorum",
+  "+sentinel|failover",
 ];
 
 /** What an application user may do. */

@@ -1,0 +1,392 @@
+/**
+ * The planned failover before a stop, on real redis-server and
+ * redis-sentinel processes of the synthesized example (one network
+ * namespace per node): the planned-failover step of the synthesized user
+ * data runs unmodified in the node's namespace with "stop", as systemd's
+ * ExecStop= runs it, then redis-server gets SIGTERM, as systemd sends it.
+ * Two Sentinel-aware applications (ioredis and redis-py) write throughout;
+ * the write gaps of a crash, of a bare SENTINEL FAILOVER and of the planned
+ * stop, the partition window and the effect of stalled replicas are printed
+ * ("measure:" lines, which `npm run bench:failover` collects), never
+ * asserted on time. Needs root; the scenarios run in order and share one
+ * topology.
+ */
+import { createHash, randomBytes } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import Redis from "ioredis";
+import { ConnectionOptions } from "tls";
+import { BUILTIN_USERS, COMMON_SCRIPT_PATH, NODE_ENV_PATH, PLANNED_FAILOVER_STEP_PATH } from "../../lib/boot";
+import { connect, info, Login, withClient } from "./harness/client";
+import { RunResult, sleep, Topology } from "./harness/netns";
+import { allLogs, isRunning, kill9, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
+import { errorSummary, ioredisWriter, longestGap, redisPyWriter, WriteLog, Writer, WriterConfig } from "./harness/writers";
+import { GroupLayout, GroupNode, layOutGroup, startGroup } from "./synthesized-group";
+import { synthesizeBasicExample } from "./synthesized-nodes";
+import { describeIntegration } from "./harness/suite";
+
+const SUITE = "Planned failover before a stop, with the synthesized step and configuration";
+const generated = () => randomBytes(24).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
+const PASSWORDS: Record<string, string> = {
+  ...Object.fromEntries(Object.values(BUILTIN_USERS).map((user) => [user, generated()])),
+  app: `pf pw "q" \\ #h ${randomBytes(4).toString("hex")}`,
+};
+const login = (username: string): Login => ({ username, password: PASSWORDS[username] });
+const ADMIN = login("admin");
+const APP = login("app");
+const SENTINEL_CLIENT = login(BUILTIN_USERS.sentinelClient);
+// Longer than Sentinel's TILT mode (30 s), which a loaded machine's stall of its timer triggers on every sentinel.
+const SENTINEL_WAIT_MS = 45_000;
+
+describeIntegration(SUITE, ["redis-server", "redis-sentinel", "redis-cli", "ip", "iptables", "/usr/bin/python3"], scenarios);
+
+function scenarios(): void {
+  let topology: Topology | undefined;
+  let layout: GroupLayout | undefined;
+  let nodes: GroupNode[] = [];
+  let masterName = "";
+  let redisPort = 0;
+  let sentinelPort = 0;
+  let downAfterMs = 0;
+  let tls: ConnectionOptions | undefined;
+  let writerConfig: WriterConfig | undefined;
+  let unfinished = 0;
+  const stepOutputs: string[] = [];
+  // Every key a replica acknowledged (WAIT) in any scenario: none may ever be lost.
+  const acknowledged: string[] = [];
+  let planned: { oldMaster: GroupNode; newMaster: GroupNode } | undefined;
+
+  const tracked = (fn: () => Promise<void>) => async () => {
+    unfinished++;
+    await fn();
+    unfinished--;
+  };
+  const scenario = (name: string, timeoutMs: number, fn: () => Promise<void>) => test(name, tracked(fn), timeoutMs);
+
+  const nodeAt = (ip: string) => {
+    const node = nodes.find((n) => n.ip === ip);
+    if (!node) throw new Error(`${ip} is not one of our nodes`);
+    return node;
+  };
+  const others = (node: GroupNode) => nodes.filter((n) => n !== node);
+  const redis = <T>(node: GroupNode, fn: (c: Redis) => Promise<T>) => withClient(node.ip, redisPort, ADMIN, fn, { connectTimeoutMs: 1000, commandTimeoutMs: 2000, tls });
+  const sentinel = (node: GroupNode, ...args: string[]) =>
+    withClient(node.ip, sentinelPort, ADMIN, (c) => c.call("SENTINEL", ...args), { connectTimeoutMs: 1000, commandTimeoutMs: 2000, tls });
+
+  async function agreedMaster(among: GroupNode[] = nodes): Promise<GroupNode> {
+    const named = await Promise.all(among.map(async (n) => ((await sentinel(n, "get-master-addr-by-name", masterName)) as string[])[0]));
+    if (new Set(named).size !== 1) throw new Error(`sentinels disagree: ${named.join(", ")}`);
+    return nodeAt(named[0]);
+  }
+
+  /** Every node up, the master with 2 online replicas, every sentinel naming it with 2 replicas and 2 other sentinels. */
+  async function healthyMaster(): Promise<GroupNode> {
+    const master = await agreedMaster();
+    const repl = await redis(master, (c) => info(c, "replication"));
+    const online = Object.entries(repl).filter(([k, v]) => /^slave\d+$/.test(k) && v.includes("state=online"));
+    if (online.length !== 2) throw new Error(`master ${master.ip} has ${online.length} online replicas`);
+    for (const n of nodes) {
+      const flat = (await sentinel(n, "master", masterName)) as string[];
+      const m = Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]]] : [])));
+      if (m.flags !== "master" || m["num-slaves"] !== "2" || m["num-other-sentinels"] !== "2") {
+        throw new Error(`sentinel on ${n.ip}: flags ${m.flags}, num-slaves ${m["num-slaves"]}, num-other-sentinels ${m["num-other-sentinels"]}`);
+      }
+    }
+    return master;
+  }
+  /** Restarts what an earlier scenario left stopped, then waits for a healthy group. */
+  const waitHealthy = async (what: string) => {
+    for (const node of nodes) if (!isRunning(node.name, "redis")) await restart(node.name, "redis");
+    return waitUntil(healthyMaster, { timeoutMs: 90_000, intervalMs: 250, what });
+  };
+
+  /** Seconds since each replica's last acknowledgement, as the master's INFO says ("10.0.0.2 0, 10.0.0.3 1"). */
+  async function replicaLags(master: GroupNode): Promise<string> {
+    const repl = await redis(master, (c) => info(c, "replication"));
+    return Object.entries(repl)
+      .filter(([k]) => /^slave\d+$/.test(k))
+      .map(([, v]) => `${/ip=([^,]+)/.exec(v)?.[1]} ${/lag=(\d+)/.exec(v)?.[1]}`)
+      .join(", ");
+  }
+
+  async function missingKeys(node: GroupNode, keys: string[]): Promise<string[]> {
+    const lost: string[] = [];
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const values = await redis(node, (c) => c.mget(...chunk));
+      chunk.forEach((key, j) => values[j] !== key.replace(/^.*:k/, "") && lost.push(key));
+    }
+    return lost;
+  }
+
+  /** The step as cloud-init writes it on the node, its settings pointed at the run's files. */
+  const stepDirs = (node: GroupNode) => ({ lib: path.join(layout!.workRoot, `${node.name}-lib`), env: path.join(layout!.workRoot, `${node.name}-node.env`) });
+  function installStep(node: GroupNode): void {
+    const dirs = stepDirs(node);
+    fs.mkdirSync(path.join(dirs.lib, "parts"), { recursive: true });
+    fs.writeFileSync(path.join(dirs.lib, "common.sh"), layout!.fileOf(node, COMMON_SCRIPT_PATH));
+    fs.writeFileSync(path.join(dirs.lib, "parts", path.basename(PLANNED_FAILOVER_STEP_PATH)), layout!.fileOf(node, PLANNED_FAILOVER_STEP_PATH), { mode: 0o755 });
+    const overrides = { NODE_OPS_PASSWORD_FILE: path.join(node.secretsDir, "node-ops.password"), TLS_DIR: path.join(node.dir, "tls") };
+    fs.writeFileSync(dirs.env, layout!.fileOf(node, NODE_ENV_PATH) + Object.entries(overrides).map(([k, v]) => `${k}='${v}'\n`).join(""), { mode: 0o600 });
+  }
+
+  /** ExecStop=: the step with "stop" in the node's namespace; `env` adds what systemd sets (EXIT_CODE after a crash). */
+  async function runStep(node: GroupNode, env: Record<string, string> = {}): Promise<RunResult> {
+    const dirs = stepDirs(node);
+    const result = await topology!.exec(node.name, ["bash", path.join(dirs.lib, "parts", path.basename(PLANNED_FAILOVER_STEP_PATH)), "stop"], {
+      env: { REDIS_NODE_LIB: dirs.lib, REDIS_NODE_ENV: dirs.env, ...env },
+      timeoutMs: 60_000,
+      allowFailure: true,
+    });
+    stepOutputs.push(`${node.name}: ${result.stderr}${result.stdout}`);
+    return result;
+  }
+
+  /** Both applications write while `event` runs and until each wrote again `settleMs` after it; returns their logs. */
+  async function whileWriting(prefix: string, event: () => Promise<number>, settleMs = 3000, keep = true): Promise<{ at: number; logs: WriteLog[] }> {
+    const writers: Writer[] = [ioredisWriter(writerConfig!, prefix), redisPyWriter(writerConfig!, prefix)];
+    let at = 0;
+    try {
+      await Promise.all(writers.map((w) => w.started));
+      await sleep(1000);
+      at = await event();
+      await waitUntil(() => writers.every((w) => w.log.successes.some((t) => t > at + settleMs)), {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        what: "both applications to write again",
+      });
+    } finally {
+      await Promise.all(writers.map((w) => w.stop()));
+    }
+    if (keep) for (const w of writers) acknowledged.push(...w.log.acknowledged);
+    return { at, logs: writers.map((w) => w.log) };
+  }
+
+  const describeWrites = (logs: WriteLog[], at: number) =>
+    logs.map((l) => `${l.client}: longest gap ${longestGap(l, at - 1000, Math.max(...l.successes))} ms, errors ${errorSummary(l, at - 1000)}, ${l.acknowledged.length} acknowledged`).join("; ");
+
+  beforeAll(tracked(async () => {
+    layout = await layOutGroup(synthesizeBasicExample());
+    topology = layout.topology;
+    nodes = layout.nodes;
+    const group = await startGroup(layout, async (node, secretsList) => {
+      for (const line of fs.readFileSync(secretsList, "utf8").trim().split("\n")) {
+        const [user, form] = line.split(" ");
+        if (PASSWORDS[user] === undefined) throw new Error(`${node.name} reads a secret of user ${user}, who has no test password`);
+        const value = form === "sha256" ? createHash("sha256").update(PASSWORDS[user]).digest("hex") : PASSWORDS[user];
+        fs.writeFileSync(path.join(node.secretsDir, `${user}.${form}`), value, { mode: 0o600 });
+      }
+      // As the secret-fetch step leaves it: made on the node, root only.
+      fs.writeFileSync(path.join(node.secretsDir, "node-ops.password"), generated(), { mode: 0o600 });
+    });
+    ({ masterName, redisPort, sentinelPort, downAfterMs, tls } = group);
+    for (const node of nodes) installStep(node);
+    const caFile = path.join(layout.workRoot, "ca.pem");
+    fs.writeFileSync(caFile, group.tls.ca as string);
+    writerConfig = {
+      sentinels: nodes.map((n) => ({ host: n.ip, port: sentinelPort })),
+      masterName,
+      app: APP,
+      sentinelClient: SENTINEL_CLIENT,
+      tls: group.tls,
+      caFile,
+      workDir: layout.workRoot,
+    };
+    expect(await waitHealthy("a master with 2 online replicas, seen by 3 sentinels")).toBe(group.initialMaster);
+  }), 120_000);
+
+  afterAll(async () => {
+    try {
+      if (unfinished > 0) console.error(`logs of the failed run (kept in ${layout?.workRoot}):\n${allLogs(60)}\nstep output:\n${stepOutputs.join("\n")}`);
+    } finally {
+      try {
+        await stopAll();
+      } finally {
+        await topology?.destroy();
+      }
+    }
+    if (unfinished === 0 && layout) fs.rmSync(layout.workRoot, { recursive: true, force: true });
+  }, 60_000);
+
+  scenario("1. on a replica, and on the master after a crash (systemd sets EXIT_CODE), the step changes nothing", 60_000, async () => {
+    const master = await waitHealthy("a healthy group");
+    const replica = others(master)[0];
+    const onReplica = await runStep(replica);
+    const afterCrash = await runStep(master, { EXIT_CODE: "killed", EXIT_STATUS: "KILL", SERVICE_RESULT: "signal" });
+    expect([onReplica.code, afterCrash.code]).toEqual([0, 0]);
+    expect(onReplica.stderr).toMatch(/no hand-over: this node is a replica/);
+    expect(afterCrash.stderr).toMatch(/no hand-over: redis-server is gone \(killed KILL\): a crash, not a stop/);
+    // The master still takes writes at once (nothing paused it) and every sentinel still names it.
+    expect(await redis(master, (c) => c.set("pf1:key", "1"))).toBe("OK");
+    expect(await agreedMaster()).toBe(master);
+  });
+
+  scenario("2. measure: kill -9 of the master (a crash) under both applications", 180_000, async () => {
+    const master = await waitHealthy("a healthy group");
+    const { at, logs } = await whileWriting("pf2", async () => {
+      await kill9(master.name, "redis");
+      return Date.now();
+    });
+    const newMaster = await waitUntil(() => agreedMaster(others(master)), { timeoutMs: SENTINEL_WAIT_MS, what: "the other sentinels to agree on a new master" });
+    console.log(`measure: crash (kill -9, down-after-milliseconds ${downAfterMs}): ${describeWrites(logs, at)}`);
+    expect(newMaster).not.toBe(master);
+    expect(await missingKeys(newMaster, acknowledged)).toEqual([]);
+    await restart(master.name, "redis");
+    await waitHealthy("the crashed master back as a replica");
+  });
+
+  scenario("3. measure: a bare SENTINEL FAILOVER (what the step improves on)", 180_000, async () => {
+    const master = await waitHealthy("a healthy group");
+    // Its acknowledged writes are not kept for the later checks: it loses some (printed).
+    const { at, logs } = await whileWriting("pf3", async () => {
+      const startedAt = Date.now();
+      expect(await sentinel(others(master)[0], "failover", masterName)).toBe("OK");
+      return startedAt;
+    }, 12_000, false);
+    const newMaster = await waitUntil(agreedMaster, { timeoutMs: SENTINEL_WAIT_MS, what: "the sentinels to agree on a new master" });
+    await waitHealthy("the old master demoted to a replica");
+    const lost = await missingKeys(newMaster, logs.flatMap((l) => l.acknowledged));
+    console.log(`measure: bare SENTINEL FAILOVER: ${describeWrites(logs, at)}; acknowledged writes lost: ${lost.length}`);
+    expect(newMaster).not.toBe(master);
+    expect(await missingKeys(newMaster, acknowledged)).toEqual([]);
+  });
+
+  scenario("4. measure: a planned stop of the master hands the role over first; no acknowledged write is lost", 180_000, async () => {
+    const master = await waitHealthy("a healthy group");
+    let step: RunResult | undefined;
+    let lagsBefore = "";
+    const { at, logs } = await whileWriting("pf4", async () => {
+      lagsBefore = await replicaLags(master);
+      const startedAt = Date.now();
+      step = await runStep(master);
+      // Then systemd stops the main process.
+      await stop(master.name, "redis");
+      return startedAt;
+    });
+    const newMaster = await waitUntil(() => agreedMaster(others(master)), { timeoutMs: SENTINEL_WAIT_MS, what: "the other sentinels to agree on the new master" });
+    const stepLines = step!.stderr.trim().split("\n").map((l) => `    ${l}`).join("\n");
+    console.log(`measure: planned stop (the step, then SIGTERM): ${describeWrites(logs, at)}; replicas' lag before: ${lagsBefore} s\n  the step said:\n${stepLines}`);
+    expect(step!.code).toBe(0);
+    expect(step!.stderr).toMatch(/hand-over done/);
+    expect(newMaster).not.toBe(master);
+    expect(await missingKeys(newMaster, acknowledged)).toEqual([]);
+    // No client was told the old master refuses writes or is read-only: they waited, then moved.
+    for (const log of logs) expect({ client: log.client, refusals: log.errors.filter((e) => /NOREPLICAS|READONLY/.test(e.message)) }).toEqual({ client: log.client, refusals: [] });
+    planned = { oldMaster: master, newMaster };
+  });
+
+  scenario("5. restarted, the old master is a replica of the new master at once and resumes with a partial resync", 120_000, async () => {
+    if (!planned) throw new Error("needs scenario 4's planned stop");
+    const { oldMaster, newMaster } = planned;
+    const conf = fs.readFileSync(processOf(oldMaster.name, "redis")!.confFile, "utf8");
+    expect(conf).toMatch(new RegExp(`^replicaof ${newMaster.ip.replace(/\./g, "\\.")} ${redisPort}$`, "m"));
+    const before = await redis(newMaster, (c) => info(c, "stats"));
+    await restart(oldMaster.name, "redis");
+    // Right after its start, before Sentinel could have reconfigured it.
+    expect((await redis(oldMaster, (c) => info(c, "replication"))).role).toBe("slave");
+    await waitHealthy("the old master online as a replica");
+    const after = await redis(newMaster, (c) => info(c, "stats"));
+    expect(Number(after.sync_partial_ok) - Number(before.sync_partial_ok)).toBe(1);
+    expect(Number(after.sync_full) - Number(before.sync_full)).toBe(0);
+    expect(await missingKeys(oldMaster, acknowledged)).toEqual([]);
+  });
+
+  scenario("6. measure: stalled replicas (SIGSTOP); one of two stalled past min-replicas-max-lag never blocks writes", 120_000, async () => {
+    const master = await waitHealthy("a healthy group");
+    const conf = fs.readFileSync(processOf(master.name, "redis")!.confFile, "utf8");
+    const maxLag = Number(/^min-replicas-max-lag (\d+)$/m.exec(conf)![1]);
+    const replicas = others(master);
+    const writer = await connect(master.ip, redisPort, APP, { commandTimeoutMs: 2000, tls });
+    /** Writes every 20 ms while `stalled` replicas are stopped for `ms`; returns the refusals. */
+    const stallFor = async (stalled: GroupNode[], ms: number) => {
+      const refusals: string[] = [];
+      const pids = stalled.map((n) => processOf(n.name, "redis")!.pid);
+      const until = Date.now() + ms;
+      try {
+        for (const pid of pids) process.kill(pid, "SIGSTOP");
+        for (let i = 0; i < 10_000 && Date.now() < until; i++) {
+          await writer.set(`pf6:k${i}`, String(i)).catch((e: Error) => refusals.push(e.message.split(" ")[0]));
+          await sleep(20);
+        }
+      } finally {
+        for (const pid of pids) process.kill(pid, "SIGCONT");
+      }
+      return refusals;
+    };
+    try {
+      const one = await stallFor([replicas[0]], (maxLag + 3) * 1000);
+      await waitHealthy("the stalled replica back");
+      const both = await stallFor(replicas, 1500);
+      await waitHealthy("the stalled replicas back");
+      // Later scenarios need replicas that acknowledge again (INFO's lag: seconds since the last ack).
+      const resumedAt = Date.now();
+      const lags = async () => {
+        const repl = await redis(master, (c) => info(c, "replication"));
+        return Object.entries(repl).filter(([k]) => /^slave\d+$/.test(k)).map(([, v]) => Number(/lag=(\d+)/.exec(v)?.[1] ?? -1));
+      };
+      await waitUntil(async () => (await lags()).every((lag) => lag >= 0 && lag <= 1), { timeoutMs: 60_000, intervalMs: 250, what: "both replicas to acknowledge again" });
+      console.log(
+        `measure: stalled replicas (min-replicas-max-lag ${maxLag} s): one replica stopped ${maxLag + 3} s: ${one.length} writes refused; ` +
+          `both stopped 1.5 s: ${both.length} refused; both acknowledging again (lag <= 1 s) ${Date.now() - resumedAt} ms after the group was healthy`,
+      );
+      expect(one).toEqual([]);
+    } finally {
+      writer.disconnect();
+    }
+  });
+
+  scenario("7. measure: a master cut off from the other nodes refuses writes (NOREPLICAS) after min-replicas-max-lag", 180_000, async () => {
+    const master = await waitHealthy("a healthy group");
+    const conf = fs.readFileSync(processOf(master.name, "redis")!.confFile, "utf8");
+    const maxLag = Number(/^min-replicas-max-lag (\d+)$/m.exec(conf)![1]);
+    const rest = others(master);
+    const partition = (op: "-I" | "-D") =>
+      Promise.all(rest.flatMap((o) => [
+        topology!.exec(master.name, ["iptables", op, "INPUT", "-s", o.ip, "-j", "DROP"]),
+        topology!.exec(master.name, ["iptables", op, "OUTPUT", "-d", o.ip, "-j", "DROP"]),
+      ]));
+    const writer = await connect(master.ip, redisPort, APP, { commandTimeoutMs: 2000, tls });
+    let partitionedAt = 0;
+    let refusedAt = 0;
+    let refusal = "";
+    let accepted = 0;
+    let newMasterAt = 0;
+    const lagsBefore = await replicaLags(master);
+    try {
+      await partition("-I");
+      partitionedAt = Date.now();
+      for (let i = 0; i < 5000 && !refusedAt && Date.now() - partitionedAt < 60_000; i++) {
+        try {
+          await writer.set(`pf7:k${i}`, String(i));
+          accepted++;
+        } catch (e) {
+          refusal = (e as Error).message;
+          refusedAt = Date.now();
+        }
+        await sleep(20);
+      }
+      const newMaster = await waitUntil(
+        async () => {
+          const named = await agreedMaster(rest);
+          if (named === master) return undefined;
+          await redis(named, (c) => c.set("pf7:after", "1"));
+          return named;
+        },
+        { timeoutMs: SENTINEL_WAIT_MS, intervalMs: 100, what: "the majority side to promote a writable master" },
+      );
+      newMasterAt = Date.now();
+      expect(newMaster).not.toBe(master);
+    } finally {
+      writer.disconnect();
+      await partition("-D");
+    }
+    console.log(
+      `measure: partition (min-replicas-max-lag ${maxLag} s, down-after-milliseconds ${downAfterMs}): the cut-off master accepted ${accepted} writes ` +
+        `for ${refusedAt - partitionedAt} ms, then "${refusal.split(" ")[0]}"; the majority side had a writable master by ${newMasterAt - partitionedAt} ms at the latest ` +
+        `(replicas' lag before: ${lagsBefore} s)`,
+    );
+    expect(refusal).toMatch(/^NOREPLICAS/);
+    for (const node of nodes) if (!isRunning(node.name, "redis")) await restart(node.name, "redis");
+    await waitHealthy("the healed old master back as a replica");
+  });
+}
