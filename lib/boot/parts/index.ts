@@ -5,3 +5,4 @@ export * from "./sentinel";
 export * from "./tls";
 export * from "./data-volume";
 export * from "./sentinel-events";
+export * from "./metrics";
