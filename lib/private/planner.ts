@@ -13,6 +13,7 @@ import {
 } from "../options";
 import type { RedisUserOptions } from "../auth/user";
 import { DataVolumeSpec, resolveDataVolume, validateDataVolumeOptions } from "../node/data-volume-options";
+import { MonitoringSpec, resolveMonitoring, validateMonitoringOptions } from "../monitoring/monitoring-options";
 import { aclRuleProblem, applicationUserRules, RESERVED_USER_NAMES, USER_NAME_PATTERN } from "../boot/render/acl";
 import type { RedisReplicationGroupProps } from "../topology/replication-group-props";
 import { architectureOf, CpuArchitecture } from "./architecture";
@@ -83,6 +84,8 @@ export interface GroupPlan {
   readonly tls: { readonly enabled: boolean; readonly requireClientCertificates: boolean };
   /** Whether the sentinels publish their failover events. */
   readonly eventsEnabled: boolean;
+  /** The exporter and the CloudWatch agent on every node; undefined when monitoring is off. */
+  readonly monitoring?: MonitoringSpec;
   /** Things worth a synth warning. */
   readonly warnings: string[];
 }
@@ -149,6 +152,7 @@ export function validateGroupProps(props: RedisReplicationGroupProps): Problems 
   }
 
   validateEvents(p, props);
+  validateMonitoringOptions(p, props.monitoring, redis.port ?? DEFAULT_REDIS_PORT, sentinel.port ?? DEFAULT_SENTINEL_PORT);
 
   const dedicated = sentinel.dedicatedNodeCount ?? 0;
   requireInteger(p, "sentinel.dedicatedNodeCount", dedicated, 0, MAX_DEDICATED_SENTINELS);
@@ -319,6 +323,7 @@ export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
     crashRestartDelaySeconds: sentinelEnabled ? restartDelayFor(sentinel.downAfterMilliseconds) : undefined,
     tls: { enabled: tlsEnabled, requireClientCertificates: tlsEnabled && (props.tls?.requireClientCertificates ?? false) },
     eventsEnabled: sentinelEnabled && (props.events?.enabled ?? true),
+    monitoring: resolveMonitoring(props.monitoring),
     warnings,
   };
 }
