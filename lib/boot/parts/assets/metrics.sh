@@ -19,7 +19,7 @@ write_exporter_passwords() {
   tmp=$(umask 077 && mktemp "$file.XXXXXX")
   # The password goes through a file, never a command line.
   if ! python3 -c 'import json, sys
-password = open(sys.argv[1]).read()
+password = open(sys.argv[1], encoding="utf-8").read()
 json.dump({target: password for target in sys.argv[2:]}, sys.stdout)' "$SECRETS_DIR/monitor.password" "${targets[@]}" >"$tmp"; then
     rm -f "$tmp"
     fail "could not write $file"
