@@ -271,6 +271,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       sentinelAddresses: this.sentinelAddresses,
       redisPort: this.redisPort,
       sentinelPort: this.sentinelPort,
+      metricsPort: this.metricsPort,
     };
   }
 

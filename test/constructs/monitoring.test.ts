@@ -287,3 +287,18 @@ describe("validation of monitoring", () => {
     expect(() => new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: ["subnet-a"], monitoring: { enabled: true, logKmsKeyArn: key, logRetentionDays: days } })).not.toThrow();
   });
 });
+
+describe("a group with monitoring, imported into another stack", () => {
+  test("the importing stack may open the exporter's port to its scrapers; without the port it may not", () => {
+    const { group } = synthGroup({ monitoring: { enabled: true, exporterPort: 9300 } });
+    expect(group.attributes.metricsPort).toBe(9300);
+    const other = newStack("other");
+    const imported = RedisReplicationGroup.fromAttributes(other, "cache", { ...group.attributes, securityGroupId: "sg-0123456789abcdef0" });
+    imported.connections.allowFrom(RedisPeer.ipv4("10.7.0.0/16"), { ports: [RedisPortKind.METRICS], description: "prometheus" });
+    const rules = Object.values(resources(synthJson(other), "aws_vpc_security_group_ingress_rule"));
+    expect(rules.map((r) => [r.from_port, r.to_port, r.cidr_ipv4, r.description])).toEqual([[9300, 9300, "10.7.0.0/16", "metrics from prometheus"]]);
+
+    const plain = RedisReplicationGroup.fromAttributes(newStack("plain"), "cache", { securityGroupId: "sg-0123456789abcdef0", passwordSecretArn: "arn:aws:ssm:eu-west-1:123456789012:parameter/p" });
+    expect(() => plain.connections.allowFrom(RedisPeer.ipv4("10.7.0.0/16"), { ports: [RedisPortKind.METRICS] })).toThrow(RedisReplicationValidationError);
+  });
+});
