@@ -195,15 +195,29 @@ describe("monitoring on", () => {
     }
     const scrape = JSON.parse(unescapeTerraformTemplate(files[SCRAPE_CONFIG_PATH]));
     expect(scrape.global.scrape_interval).toBe("1m");
+    const keep = (names: string[]) => [{ source_labels: ["__name__"], regex: names.join("|"), action: "keep" }];
     expect(scrape.scrape_configs).toEqual([
-      { job_name: "redis", static_configs: [{ targets: [`${address}:9121`], labels: { group: "test/redis", node: address, role: "redis-server" } }] },
+      {
+        job_name: "redis",
+        static_configs: [{ targets: [`${address}:9121`], labels: { group: "test/redis", node: address, role: "redis-server" } }],
+        metric_relabel_configs: keep([...Object.keys(REDIS_METRICS), "redis_connected_slave_offset_bytes", "redis_connected_slave_lag_seconds"]),
+      },
       {
         job_name: "sentinel",
         metrics_path: "/scrape",
         params: { target: [`rediss://${address}:26379`] },
         static_configs: [{ targets: [`${address}:9121`], labels: { group: "test/redis", node: address, role: "redis-sentinel" } }],
+        metric_relabel_configs: keep([...Object.keys(SENTINEL_METRICS), ...Object.keys(SENTINEL_MASTER_METRICS)]),
       },
     ]);
+    // What the scrape keeps is what the agent's configuration publishes, job by job.
+    const config = JSON.parse(Object.values(resources(json, "aws_ssm_parameter")).find((p) => p.name === "/redis-replication/test/redis/cloudwatch-agent")!.value);
+    for (const job of scrape.scrape_configs) {
+      const published = config.logs.metrics_collected.prometheus.emf_processor.metric_declaration
+        .filter((d: TerraformJson) => d.label_matcher === `^${job.job_name}$`)
+        .flatMap((d: TerraformJson) => d.metric_selectors.map((m: string) => m.slice(1, -1)));
+      expect(job.metric_relabel_configs[0].regex.split("|").sort()).toEqual(published.sort());
+    }
     // The sentinel has a monitor user (read-only: INFO and what SENTINEL tells), the data node had one already.
     const monitor = directivesNamed(parseRedisConf(files[SENTINEL_CONF]), "user").find((args) => args[0] === "monitor")!;
     expect(monitor.slice(3)).toEqual([

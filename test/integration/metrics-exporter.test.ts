@@ -262,7 +262,23 @@ function scenarios(): void {
     }
   });
 
-  scenario("7. the exporter's port is closed to everyone else, as the security group leaves it", 30_000, async () => {
+  scenario("7. every metric the agent keeps and publishes is one the real exporter serves: data nodes by their role, sentinels", 30_000, async () => {
+    const kept = (node: GroupNode, job: string): string[] => {
+      const config = JSON.parse(layout!.fileOf(node, SCRAPE_CONFIG_PATH));
+      return config.scrape_configs.find((j: { job_name: string }) => j.job_name === job).metric_relabel_configs[0].regex.split("|");
+    };
+    const onlyOnReplicas = ["redis_master_link_up", "redis_master_last_io_seconds_ago"];
+    const onlyOnMasters = ["redis_connected_slave_offset_bytes", "redis_connected_slave_lag_seconds"];
+    for (const node of nodes) {
+      const served = new Set((await scrape(node, "redis")).map((s) => s.name));
+      const expected = kept(node, "redis").filter((name) => !(node === master ? onlyOnReplicas : onlyOnMasters).includes(name));
+      expect({ node: node.name, missing: expected.filter((name) => !served.has(name)) }).toEqual({ node: node.name, missing: [] });
+      const sentinel = new Set((await scrape(node, "sentinel")).map((s) => s.name));
+      expect({ node: node.name, missing: kept(node, "sentinel").filter((name) => !sentinel.has(name)) }).toEqual({ node: node.name, missing: [] });
+    }
+  });
+
+  scenario("8. the exporter's port is closed to everyone else, as the security group leaves it", 30_000, async () => {
     const port = Number(/:(\d+)$/.exec(new URL(scrapeUrls(master).redis).host)![1]);
     expect(await probeTcp(topology!, master.name, master.ip, port)).toBe("connected");
     expect(await probeTcp(topology!, ROOT, master.ip, port)).toBe("timeout");

@@ -169,6 +169,10 @@ export function renderScrapeConfig(s: ScrapeSettings): string {
     job_name: SCRAPE_JOBS[role],
     ...extra,
     static_configs: [{ targets: [target], labels: { group: s.group, node: s.nodeAddress, role } }],
+    // The agent sends every scraped series to the log group as EMF events,
+    // published or not: keep only what is published (the exporter serves
+    // some 300 series, per command and per database).
+    metric_relabel_configs: [{ source_labels: ["__name__"], regex: publishedMetricsOf(role).join("|"), action: "keep" }],
   });
   const jobs = [];
   if (s.redisPort !== undefined) jobs.push(job(MetricsRole.REDIS, {}));
@@ -178,6 +182,12 @@ export function renderScrapeConfig(s: ScrapeSettings): string {
     jobs.push(job(MetricsRole.SENTINEL, extra));
   }
   return JSON.stringify({ global: { scrape_interval: "1m", scrape_timeout: "10s" }, scrape_configs: jobs }, null, 1) + "\n";
+}
+
+/** The names of the metrics published from a role's job. */
+export function publishedMetricsOf(role: MetricsRole): string[] {
+  const metrics = role === MetricsRole.REDIS ? { ...REDIS_METRICS, ...REPLICA_METRICS } : { ...SENTINEL_METRICS, ...SENTINEL_MASTER_METRICS };
+  return Object.keys(metrics);
 }
 
 /** The Redis URLs the exporter logs in to on a node: its password file's keys. */
