@@ -5,7 +5,7 @@ import { spawnSync } from "child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { basename, dirname, join } from "path";
-import { RedisReplicationGroup } from "../../lib";
+import { RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
 import { EXPORTER_DROP_IN, EXPORTER_UNIT } from "../../lib/boot";
 import { cloudConfigFiles, newStack, renderTerraformTemplate, synthJson, testNeeding, userDataOf } from "../helpers";
 
@@ -16,10 +16,11 @@ describe("the exporter's unit with the synthesized drop-in", () => {
   const dirs: string[] = [];
   afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-  withSystemd.each([
+  const cases: Array<[string, Partial<RedisReplicationGroupProps>]> = [
     ["TLS on", {}],
     ["TLS off", { tls: { enabled: false } }],
-  ])("%s: systemd-analyze verify finds nothing to say", (_case, props) => {
+  ];
+  for (const [name, props] of cases) withSystemd(`${name}: systemd-analyze verify finds nothing to say`, () => {
     const stack = newStack();
     new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: ["subnet-a"], monitoring: { enabled: true }, ...props });
     const dropIn = renderTerraformTemplate(cloudConfigFiles(userDataOf(synthJson(stack))["redis/master"])[EXPORTER_DROP_IN]);
