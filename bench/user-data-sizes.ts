@@ -36,6 +36,7 @@ const rows = [["example / node", "readable bytes", "gzip bytes (EC2)", hasTerraf
 let worst = 0;
 for (const [name, stack] of [
   ["basic", new BasicExampleStack(Testing.app(), "basic", {})],
+  ["basic, monitoring on", new BasicExampleStack(Testing.app(), "basic", { monitoring: { enabled: true } })],
   ["existing-app", new ExistingAppStack(Testing.app(), "existing-app")],
 ] as const) {
   const json = JSON.parse(Testing.synth(stack));

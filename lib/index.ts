@@ -25,6 +25,7 @@ export type { RedisConnectionPorts } from "./network/port";
 export { RedisSecurityGroup } from "./network/security-group";
 export type { RedisEgressOptions, RedisSecurityGroupProps } from "./network/security-group";
 export type { IRedisNode } from "./node/redis-node";
+export type { RedisMonitoringOptions } from "./monitoring/monitoring-options";
 export type { RedisDataVolumeOptions } from "./node/data-volume-options";
 export { RedisReplicationGroup } from "./topology/replication-group";
 export { RedisReplicationGroupBase } from "./topology/replication-group-base";

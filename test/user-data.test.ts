@@ -31,6 +31,7 @@ beforeAll(() => {
   const stacks = {
     basic: new BasicExampleStack(Testing.app(), "basic", { region: "eu-central-1" }),
     "existing-app": new ExistingAppStack(Testing.app(), "existing-app"),
+    "basic with monitoring": new BasicExampleStack(Testing.app(), "basic-monitoring", { region: "eu-central-1", monitoring: { enabled: true } }),
   };
   for (const [name, stack] of Object.entries(stacks)) {
     const synth = Testing.synth(stack);
@@ -59,7 +60,7 @@ function run(command: string, args: string[], file: string, content: string): { 
   return { status: result.status, output: `${result.stdout}${result.stderr}${result.error ?? ""}` };
 }
 
-describe.each(["basic", "existing-app"])("example %s", (example) => {
+describe.each(["basic", "existing-app", "basic with monitoring"])("example %s", (example) => {
   test("has three nodes with user data", () => {
     expect(nodesOf(example)).toHaveLength(3);
   });
@@ -85,8 +86,8 @@ describe.each(["basic", "existing-app"])("example %s", (example) => {
       }
     }
     // Per node, in the user data: the entry script, common.sh, aws.sh; in the boot library it
-    // installs: boot.sh, redis.sh, and the steps of tuning, secret fetch, tls, data volume, redis-server, sentinel events, sentinel, planned failover.
-    expect(scripts).toBe(nodesOf(example).length * 13);
+    // installs: boot.sh, redis.sh, and the steps of tuning, secret fetch, tls, data volume, redis-server, sentinel events, sentinel, planned failover, metrics (every library file, run or not).
+    expect(scripts).toBe(nodesOf(example).length * 14);
   });
 
   test("every node's user data as EC2 receives it (gzip of the rendered template) is within the 8 KB budget", () => {
@@ -135,8 +136,8 @@ describe.each(["basic", "existing-app"])("example %s", (example) => {
   test("no password, no hash and no TLS key in the synthesized JSON: placeholders and references only", () => {
     const strings = stringsIn(JSON.parse(examples[example].synth));
     const secretLines = strings.flatMap((s) => [...s.matchAll(/^\s*(masterauth|sentinel auth-pass \S+|sentinel sentinel-pass|user \S+ on) (\S+).*$/gm)]);
-    // Per node: masterauth, auth-pass, sentinel-pass, 4 sentinel users, 6 data node users (node-ops on both).
-    expect(secretLines.length).toBe(3 * 13);
+    // Per node: masterauth, auth-pass, sentinel-pass, 4 sentinel users (5 with monitoring: monitor), 6 data node users (node-ops on both).
+    expect(secretLines.length).toBe(3 * (example === "basic with monitoring" ? 14 : 13));
     const placeholder = new RegExp(`^#?"?${SECRET_PLACEHOLDER.source}"?$`);
     expect(secretLines.filter((m) => !placeholder.test(m[2])).map((m) => m[0])).toEqual([]);
     expect(strings.flatMap((s) => s.match(/(?<![A-Za-z0-9])[A-Za-z0-9]{32}(?![A-Za-z0-9])/g) ?? [])).toEqual([]);

@@ -14,7 +14,7 @@ import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { App, Fn, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { RedisReplicationGroup } from "../../lib";
+import { RedisMonitoringOptions, RedisReplicationGroup } from "../../lib";
 
 export interface BasicExampleStackProps {
   /** @default "us-east-1" */
@@ -23,6 +23,8 @@ export interface BasicExampleStackProps {
   readonly vpcCidr?: string;
   /** Private subnets (one per availability zone). @default 3 */
   readonly zoneCount?: number;
+  /** Metrics and logs in CloudWatch (see the README's "Metrics and logs"). @default - off */
+  readonly monitoring?: RedisMonitoringOptions;
 }
 
 export class BasicExampleStack extends TerraformStack {
@@ -82,6 +84,7 @@ export class BasicExampleStack extends TerraformStack {
       allowedSecurityGroupIds: [this.appSecurityGroup.id],
       // A demo you destroy when done: keep the default (true) where the data matters.
       dataVolume: { preventDestroy: false },
+      monitoring: props.monitoring,
     });
     new TerraformOutput(this, "app-security-group-id", { value: this.appSecurityGroup.id });
   }

@@ -66,8 +66,9 @@ export class RedisConnections {
       requireAwsId(p, "securityGroupId", props.securityGroupId, "sg");
       requirePort(p, "ports.redis", props.ports.redis);
       requirePort(p, "ports.sentinel", props.ports.sentinel);
+      requirePort(p, "ports.metrics", props.ports.metrics);
       // Two kinds on one port would ask for the same rule twice; AWS refuses duplicates.
-      requireDistinctPorts(p, { "ports.redis": props.ports.redis, "ports.sentinel": props.ports.sentinel });
+      requireDistinctPorts(p, { "ports.redis": props.ports.redis, "ports.sentinel": props.ports.sentinel, "ports.metrics": props.ports.metrics });
       requireNonEmptyList(p, "defaultPortKinds", defaultPortKinds);
     });
     this.scope = scope;
@@ -106,19 +107,26 @@ export class RedisConnections {
   }
 
   /**
-   * Lets the group's members reach each other on every port kind:
-   * replication, sentinels watching the nodes and each other, and, when
-   * they come, the cluster bus.
+   * Lets the group's members reach each other on every port kind they talk
+   * on: replication, sentinels watching the nodes and each other, and, when
+   * they come, the cluster bus. Not the metrics port: each node's agent
+   * scrapes its own exporter.
    */
   public allowInternally(description = "the Redis nodes themselves"): void {
-    this.allow("allowInternally", RedisPeer.securityGroupId(this.securityGroupId), Object.values(RedisPortKind), description);
+    const kinds = Object.values(RedisPortKind).filter((kind) => kind !== RedisPortKind.METRICS);
+    this.allow("allowInternally", RedisPeer.securityGroupId(this.securityGroupId), kinds, description);
   }
 
   // The shortcuts go through here rather than allowFrom, so that a bad
   // literal is reported under the name of the method the user called.
   private allow(prop: string, peer: RedisPeer, kinds: RedisPortKind[], description: string | undefined): void {
     peer.validate(this.scope, prop);
-    checkNow(this.scope, (p) => requireNonEmptyList(p, "ports", kinds));
+    checkNow(this.scope, (p) => {
+      requireNonEmptyList(p, "ports", kinds);
+      if (kinds.includes(RedisPortKind.METRICS) && this.ports.metrics === undefined) {
+        p.add(`${prop}: the metrics port is open only on a group with monitoring.enabled (it runs no exporter otherwise)`);
+      }
+    });
     const sourceKey = peer.keyIn(this.scope);
     const key = sourceKey === this.selfSourceKey ? SELF_KEY : sourceKey;
     for (const kind of kinds) {

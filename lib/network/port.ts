@@ -13,6 +13,12 @@ export enum RedisPortKind {
   REDIS = "redis",
   /** The port of Redis Sentinel: clients ask it for the master, sentinels talk to each other on it. */
   SENTINEL = "sentinel",
+  /**
+   * The port of the Prometheus redis exporter (with `monitoring`): closed
+   * unless named, not even open between the nodes (each node's CloudWatch
+   * agent scrapes its own exporter).
+   */
+  METRICS = "metrics",
 }
 
 /** The port number of each kind, as the nodes listen on them. */
@@ -21,6 +27,8 @@ export interface RedisConnectionPorts {
   readonly redis: number;
   /** Port of Redis Sentinel (`port` in sentinel.conf). */
   readonly sentinel: number;
+  /** Port of the metrics exporter, when the group runs one. @default - none: the METRICS kind cannot be opened */
+  readonly metrics?: number;
 }
 
 /** The number of the port `kind` in `ports`. */
@@ -30,6 +38,9 @@ export function portNumberOf(ports: RedisConnectionPorts, kind: RedisPortKind): 
       return ports.redis;
     case RedisPortKind.SENTINEL:
       return ports.sentinel;
+    case RedisPortKind.METRICS:
+      if (ports.metrics === undefined) throw new Error("the group runs no metrics exporter (monitoring.enabled is false): there is no metrics port to open");
+      return ports.metrics;
     default: {
       // Unreachable from TypeScript; a new kind without a case fails to compile here.
       const unknown: never = kind;

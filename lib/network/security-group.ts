@@ -34,6 +34,12 @@ export interface RedisSecurityGroupProps {
   /** @default 26379 */
   readonly sentinelPort?: number;
   /**
+   * Port of the metrics exporter, when the nodes run one: the METRICS port
+   * kind that `connections.allowFrom` may open (closed until then).
+   * @default - none
+   */
+  readonly metricsPort?: number;
+  /**
    * Allow all outbound traffic. Off, the nodes may reach only what `egress`
    * names and the Redis ports of the group.
    * @default false
@@ -77,7 +83,8 @@ export class RedisSecurityGroup extends Construct {
     checkNow(this, (p) => {
       requirePort(p, "redisPort", this.redisPort);
       requirePort(p, "sentinelPort", this.sentinelPort);
-      requireDistinctPorts(p, { redisPort: this.redisPort, sentinelPort: this.sentinelPort });
+      requirePort(p, "metricsPort", props.metricsPort);
+      requireDistinctPorts(p, { redisPort: this.redisPort, sentinelPort: this.sentinelPort, metricsPort: props.metricsPort });
       requireAwsId(p, "vpcId", props.vpcId, "vpc");
       if (props.allowAllOutbound && props.egress) p.add("allowAllOutbound and egress exclude each other: allowAllOutbound already allows everything");
     });
@@ -98,7 +105,7 @@ export class RedisSecurityGroup extends Construct {
     // addresses they had before connections existed (ingress-redis-self, ...).
     this.connections = new RedisConnections(this, {
       securityGroupId: this.securityGroupId,
-      ports: { redis: this.redisPort, sentinel: this.sentinelPort },
+      ports: { redis: this.redisPort, sentinel: this.sentinelPort, metrics: props.metricsPort },
     });
     this.connections.allowInternally();
     for (const [name, port] of [["redis", this.redisPort], ["sentinel", this.sentinelPort]] as const) {

@@ -3,6 +3,7 @@ import {
   AclUser,
   BootPart,
   dataVolumePart,
+  metricsPart,
   NodeSecret,
   NodeTlsMaterial,
   plannedFailoverPart,
@@ -46,6 +47,16 @@ export interface GroupBootContext {
   readonly defaultMaxMemory: string;
   /** Where the sentinels publish their events; undefined when the plan has none. */
   readonly events?: GroupEventsContext;
+  /** Where the nodes' CloudWatch agent writes and reads; undefined when the plan has no monitoring. */
+  readonly monitoring?: GroupMonitoringContext;
+}
+
+/** The group's CloudWatch resources, as every node's metrics part sees them. */
+export interface GroupMonitoringContext {
+  /** What the metrics name as their group (the `group` dimension). */
+  readonly group: string;
+  readonly logGroupArn: string;
+  readonly agentConfigParameterArn: string;
 }
 
 /** The group's events, as every sentinel's boot sees them. */
@@ -67,7 +78,7 @@ function required(user: BootUser | undefined, role: string): BootUser {
  * and only the SHA-256 of each user it authenticates (read as the stored
  * hash when there is one, else as the password, hashed at boot).
  */
-export function nodeSecrets(spec: NodeSpec, users: GroupBootUsers): NodeSecret[] {
+export function nodeSecrets(spec: NodeSpec, users: GroupBootUsers, monitoring = false): NodeSecret[] {
   const needs = new Map<string, { user: BootUser; form: SecretForm }>();
   const need = (user: BootUser, form: SecretForm) => {
     // A password serves both: the boot makes the hash from it.
@@ -86,6 +97,8 @@ export function nodeSecrets(spec: NodeSpec, users: GroupBootUsers): NodeSecret[]
     need(required(users.sentinelClient, "sentinel-client"), SecretForm.SHA256);
     need(users.admin, SecretForm.SHA256);
   }
+  // The exporter logs in as monitor (to redis-server and to the sentinel).
+  if (monitoring) need(users.monitor, SecretForm.PASSWORD);
   return [...needs.values()].map(({ user, form }) => {
     const { password } = user;
     const hashed = form === SecretForm.SHA256 && password.sha256 !== undefined;
@@ -133,7 +146,7 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
         tls: tlsSettings,
       })
     : undefined;
-  const parts: BootPart[] = [tuningPart({ tcpBacklog: redis?.tcpBacklog ?? 511 }), secretFetchPart(nodeSecrets(spec, users))];
+  const parts: BootPart[] = [tuningPart({ tcpBacklog: redis?.tcpBacklog ?? 511 }), secretFetchPart(nodeSecrets(spec, users, plan.monitoring !== undefined))];
   if (tls) parts.push(tlsPart({ material: tls, nodeAddress }));
   if (dataVolumeId) parts.push(dataVolumePart({ volumeId: dataVolumeId }));
   if (redis) {
@@ -158,10 +171,25 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
       defaultQuorum: plan.quorum,
       tls: tlsSettings,
     });
-    parts.push(sentinelPart({ conf: { ...conf, notificationScript: events && SENTINEL_NOTIFY_SCRIPT }, minRedisMajor: MIN_REDIS_MAJOR }));
+    const monitorUser = plan.monitoring !== undefined;
+    parts.push(sentinelPart({ conf: { ...conf, notificationScript: events && SENTINEL_NOTIFY_SCRIPT, monitorUser }, minRedisMajor: MIN_REDIS_MAJOR }));
     if (events) parts.push(sentinelEventsPart({ ...events, nodeAddress }));
     // The hand-over logs in to the local sentinel as node-ops: only where one runs.
     if (redis) parts.push(plannedFailoverPart({ nodeAddress, redisPort: redis.port }));
+  }
+  if (plan.monitoring) {
+    const monitoring = ctx.monitoring;
+    if (!monitoring) throw new Error(`node ${spec.id}: monitoring is on in the plan, but the group gave no log group`);
+    parts.push(
+      metricsPart({
+        ...monitoring,
+        nodeAddress,
+        exporterPort: plan.monitoring.exporterPort,
+        redisPort: spec.runsRedis ? plan.redisPort : undefined,
+        sentinelPort: spec.runsSentinel ? plan.sentinelPort : undefined,
+        tls: plan.tls.enabled,
+      }),
+    );
   }
   return parts;
 }

@@ -14,6 +14,7 @@ import {
 import { RedisTlsOptions, TlsCertificateAuthoritySlot } from "../auth/tls-options";
 import type { RedisUserOptions } from "../auth/user";
 import { DataVolumeSpec, resolveDataVolume, validateDataVolumeOptions } from "../node/data-volume-options";
+import { MonitoringSpec, resolveMonitoring, validateMonitoringOptions } from "../monitoring/monitoring-options";
 import { aclRuleProblem, applicationUserRules, RESERVED_USER_NAMES, USER_NAME_PATTERN } from "../boot/render/acl";
 import type { RedisReplicationGroupProps } from "../topology/replication-group-props";
 import { architectureOf, CpuArchitecture } from "./architecture";
@@ -90,6 +91,8 @@ export interface GroupPlan {
   };
   /** Whether the sentinels publish their failover events. */
   readonly eventsEnabled: boolean;
+  /** The exporter and the CloudWatch agent on every node; undefined when monitoring is off. */
+  readonly monitoring?: MonitoringSpec;
   /** Things worth a synth warning. */
   readonly warnings: string[];
 }
@@ -169,6 +172,7 @@ export function validateGroupProps(props: RedisReplicationGroupProps): Problems 
   validateCertificateAuthorities(p, props.tls);
 
   validateEvents(p, props);
+  validateMonitoringOptions(p, props.monitoring, redis.port ?? DEFAULT_REDIS_PORT, sentinel.port ?? DEFAULT_SENTINEL_PORT);
 
   const dedicated = sentinel.dedicatedNodeCount ?? 0;
   requireInteger(p, "sentinel.dedicatedNodeCount", dedicated, 0, MAX_DEDICATED_SENTINELS);
@@ -372,6 +376,7 @@ export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
       trustedCertificateAuthorities: props.tls?.trustedCertificateAuthorities ?? [signingCaOf(props.tls)],
     },
     eventsEnabled: sentinelEnabled && (props.events?.enabled ?? true),
+    monitoring: resolveMonitoring(props.monitoring),
     warnings,
   };
 }

@@ -33,7 +33,7 @@ export class ImportedRedisReplicationGroup extends RedisReplicationGroupBase {
     this.sentinelClientPasswordSecretArn = attrs.sentinelClientPasswordSecretArn;
     this.connections = new RedisConnections(this, {
       securityGroupId: attrs.securityGroupId,
-      ports: { redis: this.redisPort, sentinel: this.sentinelPort },
+      ports: { redis: this.redisPort, sentinel: this.sentinelPort, metrics: attrs.metricsPort },
     });
   }
 }

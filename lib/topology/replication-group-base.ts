@@ -75,6 +75,12 @@ export interface RedisReplicationGroupAttributes {
   readonly redisPort?: number;
   /** @default 26379 */
   readonly sentinelPort?: number;
+  /**
+   * The nodes' metrics exporter port, when the group has monitoring: the
+   * importing stack may open it (RedisPortKind.METRICS) to its scrapers.
+   * @default - none: the METRICS port kind cannot be opened
+   */
+  readonly metricsPort?: number;
 }
 
 /** Store named by a literal ARN's service, else undefined. */

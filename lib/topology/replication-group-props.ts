@@ -2,6 +2,7 @@ import { RedisPassword } from "../auth/password";
 import { RedisTlsOptions } from "../auth/tls-options";
 import { RedisUserOptions } from "../auth/user";
 import { RedisEgressOptions } from "../network/security-group";
+import { RedisMonitoringOptions } from "../monitoring/monitoring-options";
 import { RedisDataVolumeOptions } from "../node/data-volume-options";
 import { RedisServerOptions, SentinelConfigOptions } from "../options";
 
@@ -131,6 +132,12 @@ export interface RedisReplicationGroupProps {
   readonly sentinel?: SentinelOptions;
   /** Sentinel's failover events to EventBridge. @default - on, to the default event bus, no rule */
   readonly events?: RedisEventsOptions;
+  /**
+   * Metrics (the Prometheus redis exporter on every node, scraped by the
+   * Amazon CloudWatch agent) and the Redis and Sentinel logs in CloudWatch.
+   * @default - off (CloudWatch bills each custom metric; see the README)
+   */
+  readonly monitoring?: RedisMonitoringOptions;
   /**
    * TLS for clients, replication and Sentinel, with a CA of the group's own
    * and a certificate per node (made by Terraform's tls provider).

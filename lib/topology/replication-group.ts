@@ -22,6 +22,8 @@ import { applicationUsersOf, NodeKind, NodeSpec, planGroup, rulesOf, validateGro
 import { checkNow } from "../private/validation";
 import { addGroupOutputs } from "./group-outputs";
 import { RedisFailoverEvents } from "./failover-events";
+import { RedisGroupMonitoring } from "../monitoring/group-monitoring";
+import { RedisPortKind } from "../network/port";
 import { ImportedRedisReplicationGroup } from "./imported-group";
 import { IRedisReplicationGroup, RedisReplicationGroupAttributes, RedisReplicationGroupBase } from "./replication-group-base";
 import { RedisReplicationGroupProps } from "./replication-group-props";
@@ -88,6 +90,14 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
   public readonly eventBusArn?: string;
   /** The EventBridge rule forwarding the group's events to `events.snsTopicArn`, if given. @attribute */
   public readonly eventRuleArn?: string;
+  /**
+   * The CloudWatch Logs group of the nodes' Redis and Sentinel logs and of
+   * their metrics' EMF events; undefined when monitoring is off.
+   * @attribute
+   */
+  public readonly logGroupName?: string;
+  /** The port of every node's metrics exporter; undefined when monitoring is off. @attribute */
+  public readonly metricsPort?: number;
   /** The application users, in the order of the `users` prop. */
   public readonly users: RedisUser[];
   /** Operators' user: every command on data nodes and sentinels. Grant its password with `adminUser.grantRead`. */
@@ -128,6 +138,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       vpcId: props.vpcId,
       redisPort: plan.redisPort,
       sentinelPort: plan.sentinelPort,
+      metricsPort: plan.monitoring?.exporterPort,
       allowAllOutbound: props.allowAllOutbound,
       egress: props.egress,
       tags: props.tags,
@@ -136,6 +147,10 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     this.connections = this.securityGroup.connections;
     for (const sg of props.allowedSecurityGroupIds ?? []) this.allowFromSecurityGroup(sg);
     for (const cidr of props.allowedCidrs ?? []) this.allowFromCidr(cidr);
+    for (const peer of plan.monitoring?.allowScrapeFrom ?? []) {
+      this.connections.allowFrom(peer, { ports: [RedisPortKind.METRICS], description: `${peer.defaultDescription} (monitoring.allowScrapeFrom)` });
+    }
+    this.metricsPort = plan.monitoring?.exporterPort;
 
     // Every user has its own secret; the default user is off.
     const users = new Construct(this, "users");
@@ -179,6 +194,10 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     const events = plan.eventsEnabled ? new RedisFailoverEvents(this, "events", this.node.path, props.events ?? {}, props.tags) : undefined;
     this.eventBusArn = events?.eventBusArn;
     this.eventRuleArn = events?.ruleArn;
+    const monitoring = plan.monitoring
+      ? new RedisGroupMonitoring(this, "monitoring", { spec: plan.monitoring, nodeTag: tag, tags: props.tags })
+      : undefined;
+    this.logGroupName = monitoring?.logGroupName;
 
     const asBootUser = (u: RedisUser) => ({ name: u.userName, password: u.password });
     const boot: GroupBootContext = {
@@ -194,6 +213,11 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       },
       defaultMaxMemory: plan.redis.maxMemory ?? defaultMaxMemory(lookupDataType()),
       events: events?.context,
+      monitoring: monitoring && {
+        group: this.node.path,
+        logGroupArn: monitoring.logGroupArn,
+        agentConfigParameterArn: monitoring.agentConfigParameterArn,
+      },
     };
     const subnetAt = (i: number) =>
       Token.isUnresolved(props.subnetIds) ? Fn.element(props.subnetIds, i) : props.subnetIds[i % props.subnetIds.length];
@@ -248,6 +272,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       sentinelAddresses: this.sentinelAddresses,
       redisPort: this.redisPort,
       sentinelPort: this.sentinelPort,
+      metricsPort: this.metricsPort,
     };
   }
 

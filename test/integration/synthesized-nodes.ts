@@ -4,7 +4,7 @@ import { createHash } from "crypto";
 import { Testing } from "cdktf";
 import { escapeTerraformTemplate } from "../../lib/boot";
 import { libraryFilesOf, parseCloudConfig, readableUserData } from "../helpers";
-import { BasicExampleStack } from "../../examples/basic/main";
+import { BasicExampleStack, BasicExampleStackProps } from "../../examples/basic/main";
 
 export interface SynthesizedNode {
   /** Construct id of the node: master, replica-1, ... */
@@ -41,8 +41,9 @@ export interface SynthesizedExample {
 /** The application servers' group in examples/basic (construct id "app-clients"). */
 const APP_GROUP = "app-clients";
 
-export function synthesizeBasicExample(): SynthesizedExample {
-  const stack = new BasicExampleStack(Testing.app(), "integration", { region: "us-east-1" });
+/** The example as it synthesizes with `props` (by default as it is: `monitoring` off, for instance). */
+export function synthesizeBasicExample(props: BasicExampleStackProps = {}): SynthesizedExample {
+  const stack = new BasicExampleStack(Testing.app(), "integration", { region: "us-east-1", ...props });
   const json = JSON.parse(Testing.synth(stack));
   const res = json.resource;
   // Testing.synth drops the "//" metadata, so the node name comes from the

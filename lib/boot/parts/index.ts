@@ -6,3 +6,4 @@ export * from "./tls";
 export * from "./data-volume";
 export * from "./sentinel-events";
 export * from "./planned-failover";
+export * from "./metrics";

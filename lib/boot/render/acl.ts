@@ -89,6 +89,24 @@ const MONITOR_RULES = [
   "+latency|history",
   "+latency|doctor",
 ];
+// The same on a sentinel (metrics, with monitoring): INFO, and what
+// Sentinel tells of its master, replicas and peers (the exporter's SENTINEL
+// MASTERS, SENTINELS, REPLICAS and CKQUORUM), which changes nothing.
+const MONITOR_SENTINEL_RULES = [
+  "resetkeys",
+  "resetchannels",
+  "-@all",
+  "+ping",
+  "+hello",
+  "+client|setname",
+  "+info",
+  "+sentinel|masters",
+  "+sentinel|master",
+  "+sentinel|sentinels",
+  "+sentinel|replicas",
+  "+sentinel|slaves",
+  "+sentinel|ckquorum",
+];
 // Sentinel to sentinel: liveness, the failure agreement and the leader vote,
 // and the hello messages that carry the configuration.
 const SENTINEL_PEER_RULES = [
@@ -230,12 +248,13 @@ export function dataNodeUsers(applicationUsers: readonly AclUser[], sentinel: bo
   ];
 }
 
-/** The ACL users of a sentinel (`user` lines in sentinel.conf). */
-export function sentinelUsers(): AclUser[] {
+/** The ACL users of a sentinel (`user` lines in sentinel.conf); the monitor user when an exporter reads it. */
+export function sentinelUsers(monitor = false): AclUser[] {
   return [
     { name: BUILTIN_USERS.sentinelPeer, rules: SENTINEL_PEER_RULES },
     { name: BUILTIN_USERS.sentinelClient, rules: SENTINEL_CLIENT_RULES },
     { name: BUILTIN_USERS.admin, rules: ADMIN_RULES },
+    ...(monitor ? [{ name: BUILTIN_USERS.monitor, rules: MONITOR_SENTINEL_RULES }] : []),
     { name: NODE_OPS_USER, rules: NODE_OPS_SENTINEL_RULES },
   ];
 }

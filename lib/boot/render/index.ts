@@ -6,3 +6,4 @@ export * from "./sentinel-conf";
 export * from "./system-tuning";
 export * from "./acl";
 export * from "./tls";
+export * from "./metrics";

@@ -24,6 +24,8 @@ export interface SentinelConfSettings {
    * render time: `deny-scripts-reconfig` keeps SENTINEL SET from changing it.
    */
   readonly notificationScript?: string;
+  /** Add the monitor user (the metrics exporter logs in with it). @default false */
+  readonly monitorUser?: boolean;
 }
 
 /**
@@ -46,7 +48,7 @@ export function renderSentinelConf(s: SentinelConfSettings): string {
       // sentinel-peer, clients as sentinel-client (discovery only), operators
       // as admin. Sentinel stores their passwords as hashes when it rewrites.
       directive("user", ...userLineArgs("default-off")),
-      ...sentinelUsers().map((u) => directive("user", ...userLineArgs(u))),
+      ...sentinelUsers(s.monitorUser ?? false).map((u) => directive("user", ...userLineArgs(u))),
       directive("sentinel", "sentinel-user", BUILTIN_USERS.sentinelPeer),
       directive("sentinel", "sentinel-pass", passwordPlaceholder(BUILTIN_USERS.sentinelPeer)),
       // Announce the ENI address, never a loopback or NAT address.
