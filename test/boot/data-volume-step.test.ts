@@ -14,7 +14,7 @@ const STEP = resolve(__dirname, "../../lib/boot/parts/assets/data-volume.sh");
 const BOOT_LIB = resolve(__dirname, "../../lib/boot/assets");
 const VOLUME = "vol-0123456789abcdef0";
 const OTHER_VOLUME = "vol-0fedcba9876543210";
-const FSTAB_OPTIONS = "defaults,noatime,nofail,x-systemd.device-timeout=30s";
+const FSTAB_OPTIONS = "defaults,noatime,nofail,x-systemd.device-timeout=90s";
 const GENERATOR = "/usr/lib/systemd/system-generators/systemd-fstab-generator";
 
 const missing = [
@@ -199,7 +199,7 @@ describe("the data-volume boot step on loop devices", () => {
     expect(required).not.toContain(unitName);
     expect(unit).not.toMatch(/^Before=.*local-fs\.target/m);
     const deviceUnit = `${sh("systemd-escape", "--path", `/dev/disk/by-uuid/${uuid}`)}.device.d`;
-    expect(readFileSync(join(out, deviceUnit, "50-device-timeout.conf"), "utf8")).toMatch(/^JobRunningTimeoutSec=30s$/m);
+    expect(readFileSync(join(out, deviceUnit, "50-device-timeout.conf"), "utf8")).toMatch(/^JobRunningTimeoutSec=90s$/m);
   }, 60_000);
 
   it("finds its own volume by serial among other NVMe disks, and leaves the others alone", () => {

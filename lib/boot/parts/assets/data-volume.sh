@@ -43,7 +43,7 @@ prepare() {
   uuid=$(blkid -p -o value -s UUID "$device")
   line=$(awk -v dir="$DATA_DIR" '$1 !~ /^#/ && $2 == dir' "$FSTAB")
   if [[ -z $line ]]; then
-    echo "UUID=$uuid $DATA_DIR xfs defaults,noatime,nofail,x-systemd.device-timeout=30s 0 0" >>"$FSTAB"
+    echo "UUID=$uuid $DATA_DIR xfs defaults,noatime,nofail,x-systemd.device-timeout=90s 0 0" >>"$FSTAB"
   elif [[ $line != "UUID=$uuid "* ]]; then
     fail "$FSTAB mounts something else at $DATA_DIR: $line"
   fi
