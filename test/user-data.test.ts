@@ -85,8 +85,8 @@ describe.each(["basic", "existing-app"])("example %s", (example) => {
       }
     }
     // Per node, in the user data: the entry script, common.sh, aws.sh; in the boot library it
-    // installs: boot.sh, redis.sh, and the steps of tuning, secret fetch, tls, data volume, redis-server, sentinel events, sentinel.
-    expect(scripts).toBe(nodesOf(example).length * 12);
+    // installs: boot.sh, redis.sh, and the steps of tuning, secret fetch, tls, data volume, redis-server, redis-role, sentinel events, sentinel.
+    expect(scripts).toBe(nodesOf(example).length * 13);
   });
 
   test("every node's user data as EC2 receives it (gzip of the rendered template) is within the 8 KB budget", () => {

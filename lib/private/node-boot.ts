@@ -5,6 +5,7 @@ import {
   dataVolumePart,
   NodeSecret,
   NodeTlsMaterial,
+  redisRolePart,
   redisServerPart,
   SecretForm,
   secretFetchPart,
@@ -17,7 +18,7 @@ import {
 } from "../boot";
 import { resolveRedisConf, resolveSentinelConf } from "../options";
 import { MIN_REDIS_MAJOR } from "./defaults";
-import { GroupPlan, NodeKind, NodeSpec } from "./planner";
+import { GroupPlan, NodeKind, NodeSpec, restartDelayFor } from "./planner";
 
 /** A user as the boot sees it: its name and where its secrets are. */
 export interface BootUser {
@@ -45,6 +46,8 @@ export interface GroupBootContext {
   readonly defaultMaxMemory: string;
   /** Where the sentinels publish their events; undefined when the plan has none. */
   readonly events?: GroupEventsContext;
+  /** Every sentinel's address, space separated (a token resolved once all nodes exist). */
+  readonly sentinelAddresses: string;
 }
 
 /** The group's events, as every sentinel's boot sees them. */
@@ -144,6 +147,21 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
         sentinelUser: users.sentinel !== undefined,
         minRedisMajor: MIN_REDIS_MAJOR,
         restartDelaySeconds: plan.crashRestartDelaySeconds,
+      }),
+    );
+  }
+  if (redis && spec.runsSentinel) {
+    // The decision logs in as sentinel-peer with the password of the node's
+    // own sentinel; data nodes of dedicated sentinels hold no such login.
+    parts.push(
+      redisRolePart({
+        nodeAddress,
+        plannedMaster: spec.kind === NodeKind.MASTER,
+        sentinelAddresses: ctx.sentinelAddresses,
+        sentinelPort: plan.sentinelPort,
+        masterName: plan.masterName,
+        // Failure detection and the election, with room to spare.
+        waitSeconds: restartDelayFor(plan.sentinel.downAfterMilliseconds) + 30,
       }),
     );
   }
