@@ -91,7 +91,7 @@ function decide(s: Setup): Outcome {
     const env = join(dir, "node.env");
     writeFileSync(env, [
       `ROLE_SELF='${SELF}'`, `ROLE_PLANNED='${s.planned}'`, `ROLE_SENTINELS='${SELF} ${A} ${B}'`, "ROLE_SENTINEL_PORT='26379'", "ROLE_MASTER_NAME='main'",
-      `ROLE_ASK_SECONDS='${s.askSeconds ?? 1}'`, `ROLE_WAIT_SECONDS='${s.waitSeconds ?? 3}'`, "TLS_DIR='/etc/redis/tls'", "",
+      `ROLE_ASK_SECONDS='${s.askSeconds ?? 1}'`, `ROLE_WAIT_SECONDS='${s.waitSeconds ?? 3}'`, "TLS_DIR='/etc/redis/tls'", "DATA_DIR='/var/lib/redis'", "REDIS_PORT='6379'", "",
     ].join("\n"));
     const state = join(dir, "state");
     const r = spawnSync("bash", [STEP, "decide"], {

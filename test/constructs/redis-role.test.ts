@@ -29,7 +29,7 @@ describe("redis-role on a default group (a sentinel on each data node)", () => {
     ["replica-1", "replica"],
   ])("%s: asks every sentinel of the group, knows its own address and planned role, waits down-after + 40 s at most", (node, planned) => {
     const env = (name: string) => nodeEnvVariable(userData[`redis/${node}`], name);
-    const sentinels = env("ROLE_SENTINELS").split(" ");
+    const sentinels = (env("ROLE_SENTINELS") ?? "").split(" ");
     expect(sentinels).toHaveLength(3);
     ["master", "replica-1", "replica-2"].forEach((n, i) => expect(sentinels[i]).toMatch(eniIp(n)));
     expect(env("ROLE_SELF")).toMatch(eniIp(node));

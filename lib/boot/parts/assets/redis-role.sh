@@ -25,13 +25,13 @@ set -euo pipefail
 # shellcheck source=/dev/null
 source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/redis.sh"
 
-readonly REDIS_CONF=${REDIS_NODE_REDIS_CONF:-/etc/redis/redis.conf}
-readonly SENTINEL_CONF=${REDIS_NODE_SENTINEL_CONF:-/etc/redis/sentinel.conf}
-readonly DATA_DIR=${REDIS_NODE_DATA_DIR:-/var/lib/redis}
+readonly ROLE_REDIS_CONF=${REDIS_NODE_REDIS_CONF:-/etc/redis/redis.conf}
+readonly ROLE_SENTINEL_CONF=${REDIS_NODE_SENTINEL_CONF:-/etc/redis/sentinel.conf}
+readonly ROLE_DATA_DIR=${REDIS_NODE_DATA_DIR:-/var/lib/redis}
 # The last decision, one line, for the boot's log and for operators.
-readonly DECISION_FILE=$STATE_DIR/role-decision
+readonly ROLE_DECISION_FILE=$STATE_DIR/role-decision
 # Seconds one sentinel may take to answer (a dead address never does).
-readonly ASK_TIMEOUT=3
+readonly ROLE_ASK_TIMEOUT=3
 
 say() { log "role: $*"; }
 
@@ -42,7 +42,7 @@ VIEW_IP="" VIEW_PORT="" VIEW_EPOCH=-1 VIEW_REPLICAS=0 ANSWERS=0 UNKNOWN=0
 # renderer put around it (Sentinel writes it back without them).
 sentinel_setting() {
   local value
-  value=$(sed -n "s/^sentinel $1 //p" "$SENTINEL_CONF" | head -n 1)
+  value=$(sed -n "s/^sentinel $1 //p" "$ROLE_SENTINEL_CONF" | head -n 1)
   value=${value#\"}
   printf '%s' "${value%\"}"
 }
@@ -53,7 +53,7 @@ sentinel_view() {
   local address=$1 out
   local -a tls=()
   [[ -z $TLS ]] || tls=(--tls --cacert "$TLS/ca.crt" --cert "$TLS/node.crt" --key "$TLS/node.key")
-  out=$(REDISCLI_AUTH=$PEER_PASSWORD timeout "$ASK_TIMEOUT" redis-cli "${tls[@]}" -h "$address" -p "$ROLE_SENTINEL_PORT" \
+  out=$(REDISCLI_AUTH=$PEER_PASSWORD timeout "$ROLE_ASK_TIMEOUT" redis-cli "${tls[@]}" -h "$address" -p "$ROLE_SENTINEL_PORT" \
     --user "$PEER_USER" --no-auth-warning SENTINEL MASTER "$ROLE_MASTER_NAME" 2>&1) || true
   if [[ $out == *"No such master"* ]]; then
     echo unknown
@@ -92,24 +92,24 @@ ask_sentinels() {
 
 # Whether the data directory holds a dataset (an RDB snapshot or an AOF).
 holds_data() {
-  [[ -s $DATA_DIR/dump.rdb ]] || [[ -n $(find "$DATA_DIR" -maxdepth 2 -name 'appendonly*' -size +0 -print -quit 2>/dev/null) ]]
+  [[ -s $ROLE_DATA_DIR/dump.rdb ]] || [[ -n $(find "$ROLE_DATA_DIR" -maxdepth 2 -name 'appendonly*' -size +0 -print -quit 2>/dev/null) ]]
 }
 
 # "ip port" of the replicaof line of redis.conf, empty on a master.
 configured_master() {
-  awk '$1 == "replicaof" || $1 == "slaveof" { line = $2 " " $3 } END { print line }' "$REDIS_CONF"
+  awk '$1 == "replicaof" || $1 == "slaveof" { line = $2 " " $3 } END { print line }' "$ROLE_REDIS_CONF"
 }
 
 # set_role [ADDRESS PORT]: replicaof ADDRESS PORT in redis.conf, or none (master).
 set_role() {
   local want=${1:+$1 ${2:-}} tmp
   [[ $(configured_master) != "$want" ]] || return 0
-  tmp=$(mktemp "$REDIS_CONF.role.XXXXXX")
-  grep -vE '^[[:space:]]*(replicaof|slaveof)[[:space:]]' "$REDIS_CONF" >"$tmp" || true
+  tmp=$(mktemp "$ROLE_REDIS_CONF.role.XXXXXX")
+  grep -vE '^[[:space:]]*(replicaof|slaveof)[[:space:]]' "$ROLE_REDIS_CONF" >"$tmp" || true
   [[ -z $want ]] || echo "replicaof $want" >>"$tmp"
-  chown --reference="$REDIS_CONF" "$tmp"
-  chmod --reference="$REDIS_CONF" "$tmp"
-  mv -f "$tmp" "$REDIS_CONF"
+  chown --reference="$ROLE_REDIS_CONF" "$tmp"
+  chmod --reference="$ROLE_REDIS_CONF" "$tmp"
+  mv -f "$tmp" "$ROLE_REDIS_CONF"
 }
 
 # follow_config WHY: the role redis.conf gives (a replica of its replicaof, else master).
@@ -130,11 +130,11 @@ decided() {
   set_role "$@"
   say "starting as $role${1:+ of $1:${2:-}}: $why"
   mkdir -p "$STATE_DIR"
-  echo "$(date -u +%FT%TZ) $role${1:+ of $1:${2:-}}: $why" >"$DECISION_FILE"
+  echo "$(date -u +%FT%TZ) $role${1:+ of $1:${2:-}}: $why" >"$ROLE_DECISION_FILE"
 }
 
 decide() {
-  local start=$SECONDS round empty=false configured waited
+  local start=$SECONDS round empty=false configured waited last_said=0
   holds_data || empty=true
   configured=$(configured_master)
   say "asking the sentinels ($ROLE_SENTINELS, not this node's) for the master of $ROLE_MASTER_NAME; this node is $ROLE_SELF, planned $ROLE_PLANNED, data directory $([[ $empty == true ]] && echo empty || echo "holds data"), redis.conf: ${configured:+replica of }${configured:-master}"
@@ -155,7 +155,11 @@ decide() {
         decided master "the sentinels name this node as master (config epoch $VIEW_EPOCH) and know no replica of it: nothing to lose"
         return 0
       fi
-      say "the sentinels name this node as master, but it is empty and they know $VIEW_REPLICAS replica(s) that may hold data: waiting for them to promote one (${waited}s of ${ROLE_WAIT_SECONDS}s)"
+      # A line at the first round and every 5 s of the wait.
+      if ((round == 1 || waited / 5 != last_said / 5)); then
+        say "the sentinels name this node as master, but it is empty and they know $VIEW_REPLICAS replica(s) that may hold data: waiting for them to promote one (${waited}s of ${ROLE_WAIT_SECONDS}s)"
+        last_said=$waited
+      fi
     elif ((ANSWERS > 0 && UNKNOWN == ANSWERS)); then
       if [[ $ROLE_PLANNED == master ]]; then
         decided master "no sentinel knows a master of $ROLE_MASTER_NAME and this node is the planned master"
@@ -191,15 +195,15 @@ main() {
       ;;
     prepare) ;;
     # The decision ran in redis-server's start (ExecStartPre); its line for the boot's log.
-    start) [[ ! -f $DECISION_FILE ]] || say "redis-server started as $(cut -d' ' -f2- "$DECISION_FILE")" ;;
+    start) [[ ! -f $ROLE_DECISION_FILE ]] || say "redis-server started as $(cut -d' ' -f2- "$ROLE_DECISION_FILE")" ;;
     decide)
-      [[ -f $REDIS_CONF ]] || fail "role: no $REDIS_CONF"
-      [[ -f $SENTINEL_CONF ]] || fail "role: no $SENTINEL_CONF, whose sentinel-peer login asks the other sentinels"
+      [[ -f $ROLE_REDIS_CONF ]] || fail "role: no $ROLE_REDIS_CONF"
+      [[ -f $ROLE_SENTINEL_CONF ]] || fail "role: no $ROLE_SENTINEL_CONF, whose sentinel-peer login asks the other sentinels"
       PEER_USER=$(sentinel_setting sentinel-user)
       PEER_PASSWORD=$(sentinel_setting sentinel-pass)
-      [[ -n $PEER_USER && -n $PEER_PASSWORD ]] || fail "role: $SENTINEL_CONF has no sentinel-user and sentinel-pass"
+      [[ -n $PEER_USER && -n $PEER_PASSWORD ]] || fail "role: $ROLE_SENTINEL_CONF has no sentinel-user and sentinel-pass"
       TLS=""
-      if grep -q '^tls-port ' "$SENTINEL_CONF"; then TLS=${REDIS_NODE_TLS_DIR:-${TLS_DIR:?TLS is on but node.env has no TLS_DIR}}; fi
+      if grep -q '^tls-port ' "$ROLE_SENTINEL_CONF"; then TLS=${REDIS_NODE_TLS_DIR:-${TLS_DIR:?TLS is on but node.env has no TLS_DIR}}; fi
       readonly PEER_USER PEER_PASSWORD TLS
       decide
       ;;
