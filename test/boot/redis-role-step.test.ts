@@ -60,6 +60,8 @@ interface Setup {
   tls?: boolean;
   askSeconds?: number;
   waitSeconds?: number;
+  /** ROLE_SENTINELS. @default this node and A and B */
+  sentinels?: string;
 }
 
 interface Outcome {
@@ -90,7 +92,7 @@ function decide(s: Setup): Outcome {
     writeFileSync(sentinelConf, [...(s.tls ? ["tls-port 26379"] : ["port 26379"]), "sentinel sentinel-user sentinel-peer", 'sentinel sentinel-pass "Peer.pw+1"', ""].join("\n"));
     const env = join(dir, "node.env");
     writeFileSync(env, [
-      `ROLE_SELF='${SELF}'`, `ROLE_PLANNED='${s.planned}'`, `ROLE_SENTINELS='${SELF} ${A} ${B}'`, "ROLE_SENTINEL_PORT='26379'", "ROLE_MASTER_NAME='main'",
+      `ROLE_SELF='${SELF}'`, `ROLE_PLANNED='${s.planned}'`, `ROLE_SENTINELS='${s.sentinels ?? `${SELF} ${A} ${B}`}'`, "ROLE_SENTINEL_PORT='26379'", "ROLE_MASTER_NAME='main'",
       `ROLE_ASK_SECONDS='${s.askSeconds ?? 1}'`, `ROLE_WAIT_SECONDS='${s.waitSeconds ?? 3}'`, "TLS_DIR='/etc/redis/tls'", "DATA_DIR='/var/lib/redis'", "REDIS_PORT='6379'", "",
     ].join("\n"));
     const state = join(dir, "state");
@@ -192,6 +194,13 @@ describe("redis-role decide", () => {
     expect(r.status).toBe(0);
     expect(r.replicaof).toEqual(expected);
     expect(r.decision).toContain(why);
+  });
+
+  test("a group whose only sentinel is this node's: no one to ask, no wait; the empty planned master starts as master", () => {
+    const r = decide({ planned: "master", sentinels: SELF, waitSeconds: 30, answers: {} });
+    expect(r.status).toBe(0);
+    expect(r.calls).toEqual([]);
+    expect(r.decision).toBe("master: no other sentinel in the group to ask: as redis.conf says");
   });
 
   test("no sentinel answers: a replica follows its redis.conf after ROLE_ASK_SECONDS", () => {

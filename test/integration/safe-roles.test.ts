@@ -238,4 +238,21 @@ function scenarios(): void {
     expect(after.full - before.full).toBe(0);
     expect(await waitUntil(healthyMaster, { timeoutMs: 60_000, intervalMs: 250, what: "the group healthy again" })).toBe(master);
   });
+
+  scenario("3. every node restarted at once (no sentinel answers): each waits a bounded time, then follows its redis.conf; the same master, no acknowledged write lost", 150_000, async () => {
+    const master = await waitUntil(healthyMaster, { timeoutMs: 30_000, what: "a healthy master" });
+    const acknowledged = await acknowledgedWrites(master, "r3", 100);
+    // SIGTERM, as a shutdown does: every Redis saves its snapshot.
+    await Promise.all(nodes.map((n) => stop(n.name)));
+    const decisions = await Promise.all(nodes.map((n) => decideRole(layout!, n)));
+    nodes.forEach((n, i) => console.log(`role decision of ${n.ip} after a restart of the whole group:\n${decisions[i].log}`));
+    nodes.forEach((n, i) => {
+      const expected = n === master ? "starting as master: no sentinel answered in" : `starting as replica of ${master.ip}:${redisPort}: no sentinel answered in`;
+      expect({ node: n.name, code: decisions[i].code, decided: decisions[i].log.includes(expected) }).toEqual({ node: n.name, code: 0, decided: true });
+    });
+    for (const n of nodes) await restart(n.name, "redis");
+    for (const n of nodes) await restart(n.name, "sentinel");
+    expect(await waitUntil(healthyMaster, { timeoutMs: 60_000, intervalMs: 250, what: "the group healthy again" })).toBe(master);
+    for (const n of nodes) expect({ node: n.name, missing: await missingKeys(n, acknowledged) }).toEqual({ node: n.name, missing: [] });
+  });
 }

@@ -37,6 +37,8 @@ say() { log "role: $*"; }
 
 # What the sentinels see, as set by ask_sentinels.
 VIEW_IP="" VIEW_PORT="" VIEW_EPOCH=-1 VIEW_REPLICAS=0 ANSWERS=0 UNKNOWN=0
+# Whether this round of a wait logs (the first, then one every 5 s).
+LOUD=true
 
 # The line `sentinel <key> <value>` of sentinel.conf, without the quotes the
 # renderer put around it (Sentinel writes it back without them).
@@ -61,9 +63,17 @@ sentinel_view() {
   fi
   awk 'NR % 2 == 1 { key = $0; next } { value[key] = $0 }
     END { if (!("ip" in value)) exit 1; print value["ip"], value["port"], value["config-epoch"], value["num-slaves"] }' <<<"$out" || {
-    say "no answer from the sentinel at $address:$ROLE_SENTINEL_PORT: $(head -n 1 <<<"$out")"
+    [[ $LOUD == false ]] || say "no answer from the sentinel at $address:$ROLE_SENTINEL_PORT: $(head -n 1 <<<"$out")"
     return 1
   }
+}
+
+# The sentinels' addresses but this node's.
+other_sentinels() {
+  local address
+  for address in $ROLE_SENTINELS; do
+    [[ $address == "$ROLE_SELF" ]] || echo "$address"
+  done
 }
 
 # Asks every other sentinel (this node's own may hold a fresh config of a
@@ -72,8 +82,7 @@ sentinel_view() {
 ask_sentinels() {
   local address ip port epoch replicas view
   VIEW_IP="" VIEW_PORT="" VIEW_EPOCH=-1 VIEW_REPLICAS=0 ANSWERS=0 UNKNOWN=0
-  for address in $ROLE_SENTINELS; do
-    [[ $address != "$ROLE_SELF" ]] || continue
+  for address in $(other_sentinels); do
     view=$(sentinel_view "$address") || continue
     ANSWERS=$((ANSWERS + 1))
     if [[ $view == unknown ]]; then
@@ -137,10 +146,19 @@ decide() {
   local start=$SECONDS round empty=false configured waited last_said=0
   holds_data || empty=true
   configured=$(configured_master)
+  if [[ -z $(other_sentinels) ]]; then
+    follow_config "no other sentinel in the group to ask: as redis.conf says"
+    return 0
+  fi
   say "asking the sentinels ($ROLE_SENTINELS, not this node's) for the master of $ROLE_MASTER_NAME; this node is $ROLE_SELF, planned $ROLE_PLANNED, data directory $([[ $empty == true ]] && echo empty || echo "holds data"), redis.conf: ${configured:+replica of }${configured:-master}"
   # Each round sleeps at least a second: the count bounds it too.
   for ((round = 1; round <= ROLE_WAIT_SECONDS + 1; round++)); do
     waited=$((SECONDS - start))
+    LOUD=false
+    if ((round == 1 || waited / 5 != last_said / 5)); then
+      LOUD=true
+      last_said=$waited
+    fi
     ask_sentinels
     if [[ -n $VIEW_IP && $VIEW_IP != "$ROLE_SELF" ]]; then
       decided replica "the sentinels name $VIEW_IP:$VIEW_PORT as master (config epoch $VIEW_EPOCH, $ANSWERS answered)" "$VIEW_IP" "$VIEW_PORT"
@@ -155,11 +173,7 @@ decide() {
         decided master "the sentinels name this node as master (config epoch $VIEW_EPOCH) and know no replica of it: nothing to lose"
         return 0
       fi
-      # A line at the first round and every 5 s of the wait.
-      if ((round == 1 || waited / 5 != last_said / 5)); then
-        say "the sentinels name this node as master, but it is empty and they know $VIEW_REPLICAS replica(s) that may hold data: waiting for them to promote one (${waited}s of ${ROLE_WAIT_SECONDS}s)"
-        last_said=$waited
-      fi
+      [[ $LOUD == false ]] || say "the sentinels name this node as master, but it is empty and they know $VIEW_REPLICAS replica(s) that may hold data: waiting for them to promote one (${waited}s of ${ROLE_WAIT_SECONDS}s)"
     elif ((ANSWERS > 0 && UNKNOWN == ANSWERS)); then
       if [[ $ROLE_PLANNED == master ]]; then
         decided master "no sentinel knows a master of $ROLE_MASTER_NAME and this node is the planned master"
