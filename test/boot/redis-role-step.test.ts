@@ -203,6 +203,16 @@ describe("redis-role decide", () => {
     expect(r.decision).toBe("master: no other sentinel in the group to ask: as redis.conf says");
   });
 
+  test("sentinels that refuse SENTINEL MASTER (made by an older version): the empty planned master does not start, the message says how to grant it", () => {
+    const noperm = "NOPERM User sentinel-peer has no permissions to run the 'sentinel|master' command\n";
+    const r = decide({ planned: "master", askSeconds: 1, waitSeconds: 2, answers: { [A]: noperm, [B]: noperm } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`role: the sentinel at ${A}:26379 refuses: NOPERM`);
+    expect(r.stderr).toContain("ERROR: role: 2 sentinel(s) refused SENTINEL MASTER to user sentinel-peer (see above) and none answered in 2s: not starting this empty node as master");
+    expect(r.stderr).toContain("ACL SETUSER sentinel-peer +sentinel|master, then SENTINEL FLUSHCONFIG");
+    expect(r.decision).toBeUndefined();
+  });
+
   test("no sentinel answers: a replica follows its redis.conf after ROLE_ASK_SECONDS", () => {
     const r = decide({ planned: "replica", replicaof: `${A} 6379`, askSeconds: 1, waitSeconds: 30, answers: {} });
     expect(r.status).toBe(0);

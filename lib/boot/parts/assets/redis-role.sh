@@ -36,7 +36,7 @@ readonly ROLE_ASK_TIMEOUT=3
 say() { log "role: $*"; }
 
 # What the sentinels see, as set by ask_sentinels.
-VIEW_IP="" VIEW_PORT="" VIEW_EPOCH=-1 VIEW_REPLICAS=0 ANSWERS=0 UNKNOWN=0
+VIEW_IP="" VIEW_PORT="" VIEW_EPOCH=-1 VIEW_REPLICAS=0 ANSWERS=0 UNKNOWN=0 REFUSED=0
 # Whether this round of a wait logs (the first, then one every 5 s).
 LOUD=true
 
@@ -50,7 +50,9 @@ sentinel_setting() {
 }
 
 # One sentinel's view of the master: "ip port config-epoch num-slaves";
-# "unknown" when it monitors no master of that name; fails when it does not answer.
+# "unknown" when it monitors no master of that name, "refused" when it
+# answers with an error (a sentinel made before sentinel-peer could send
+# SENTINEL MASTER, a wrong password); fails when it does not answer.
 sentinel_view() {
   local address=$1 out
   local -a tls=()
@@ -59,6 +61,11 @@ sentinel_view() {
     --user "$PEER_USER" --no-auth-warning SENTINEL MASTER "$ROLE_MASTER_NAME" 2>&1) || true
   if [[ $out == *"No such master"* ]]; then
     echo unknown
+    return 0
+  fi
+  if [[ $out =~ ^(NOPERM|WRONGPASS|NOAUTH|ERR) ]]; then
+    [[ $LOUD == false ]] || say "the sentinel at $address:$ROLE_SENTINEL_PORT refuses: $(head -n 1 <<<"$out")"
+    echo refused
     return 0
   fi
   awk 'NR % 2 == 1 { key = $0; next } { value[key] = $0 }
@@ -81,9 +88,13 @@ other_sentinels() {
 # epoch, which is Sentinel's own rule for the newest configuration.
 ask_sentinels() {
   local address ip port epoch replicas view
-  VIEW_IP="" VIEW_PORT="" VIEW_EPOCH=-1 VIEW_REPLICAS=0 ANSWERS=0 UNKNOWN=0
+  VIEW_IP="" VIEW_PORT="" VIEW_EPOCH=-1 VIEW_REPLICAS=0 ANSWERS=0 UNKNOWN=0 REFUSED=0
   for address in $(other_sentinels); do
     view=$(sentinel_view "$address") || continue
+    if [[ $view == refused ]]; then
+      REFUSED=$((REFUSED + 1))
+      continue
+    fi
     ANSWERS=$((ANSWERS + 1))
     if [[ $view == unknown ]]; then
       UNKNOWN=$((UNKNOWN + 1))
@@ -191,6 +202,9 @@ decide() {
   done
   if [[ $VIEW_IP == "$ROLE_SELF" ]]; then
     fail "role: the sentinels still name this empty node as master after ${ROLE_WAIT_SECONDS}s and know $VIEW_REPLICAS replica(s) of it: not starting redis-server as an empty master that its replicas would follow and flush. Have a replica promoted (SENTINEL FAILOVER $ROLE_MASTER_NAME, or REPLICAOF NO ONE on the replica with the most data), then start redis-server again"
+  fi
+  if ((REFUSED > 0)); then
+    fail "role: $REFUSED sentinel(s) refused SENTINEL MASTER to user $PEER_USER (see above) and none answered in ${ROLE_WAIT_SECONDS}s: not starting this empty node as master while the sentinels run. Sentinels made by an older version lack the right: on each, as admin, ACL SETUSER $PEER_USER +sentinel|master, then SENTINEL FLUSHCONFIG; then start redis-server again"
   fi
   if [[ $ROLE_PLANNED == master ]]; then
     decided master "no sentinel answered in ${ROLE_WAIT_SECONDS}s and this node is the planned master (the group's first start)"
