@@ -255,4 +255,31 @@ function scenarios(): void {
     expect(await waitUntil(healthyMaster, { timeoutMs: 60_000, intervalMs: 250, what: "the group healthy again" })).toBe(master);
     for (const n of nodes) expect({ node: n.name, missing: await missingKeys(n, acknowledged) }).toEqual({ node: n.name, missing: [] });
   });
+
+  scenario("4. a new group's first boot, every node at once (decide, start redis-server, then its sentinel): the planned roles, the planned master only once the replicas' sentinels answer", 150_000, async () => {
+    if (!initialMaster) throw new Error("no initial master");
+    const planned = initialMaster;
+    // Every node as a new instance of a new group: empty, its configs as rendered.
+    await Promise.all(nodes.map((n) => kill9(n.name)));
+    for (const n of nodes) freshInstance(n, false);
+    // Each node's boot in the order a node runs it, the nodes side by side.
+    const decisions = await Promise.all(
+      nodes.map(async (n) => {
+        const decision = await decideRole(layout!, n);
+        if (decision.code === 0) {
+          await restart(n.name, "redis");
+          await restart(n.name, "sentinel");
+        }
+        return decision;
+      }),
+    );
+    nodes.forEach((n, i) => console.log(`role decision of ${n.ip} at the group's first boot:\n${decisions[i].log}`));
+    nodes.forEach((n, i) => {
+      const expected = n === planned ? /role: starting as master: / : new RegExp(`role: starting as replica of ${planned.ip.replace(/\./g, "\\.")}:${redisPort}: `);
+      expect({ node: n.name, code: decisions[i].code, decided: expected.test(decisions[i].log) }).toEqual({ node: n.name, code: 0, decided: true });
+    });
+    expect(await waitUntil(healthyMaster, { timeoutMs: 60_000, intervalMs: 250, what: "the new group healthy" })).toBe(planned);
+    const acknowledged = await acknowledgedWrites(planned, "r4", 50);
+    expect(acknowledged.length).toBe(50);
+  });
 }
