@@ -53,8 +53,8 @@ interface Setup {
   planned: "master" | "replica";
   /** replicaof line of redis.conf, or none. */
   replicaof?: string;
-  /** Whether the data directory holds dump.rdb. */
-  data?: boolean;
+  /** What the data directory holds: dump.rdb, an AOF (appendonlydir with a base file), an empty appendonlydir. */
+  data?: boolean | "aof" | "empty-aof-dir";
   /** host -> reply, or host.N -> reply of the N-th call. */
   answers: Record<string, string>;
   tls?: boolean;
@@ -84,7 +84,9 @@ function decide(s: Setup): Outcome {
     for (const [host, reply] of Object.entries(s.answers)) writeFileSync(join(dir, "answers", host), reply);
     const data = join(dir, "data");
     mkdirSync(data);
-    if (s.data) writeFileSync(join(data, "dump.rdb"), "REDIS0010...");
+    if (s.data === true) writeFileSync(join(data, "dump.rdb"), "REDIS0010...");
+    if (s.data === "aof" || s.data === "empty-aof-dir") mkdirSync(join(data, "appendonlydir"));
+    if (s.data === "aof") writeFileSync(join(data, "appendonlydir", "appendonly.aof.1.base.rdb"), "REDIS0010...");
     const conf = join(dir, "redis.conf");
     writeFileSync(conf, ["bind 10.0.1.10 127.0.0.1", "port 0", ...(s.replicaof ? [`replicaof ${s.replicaof}`] : []), "replica-read-only yes", ""].join("\n"));
     chmodSync(conf, 0o640);
@@ -156,6 +158,15 @@ describe("redis-role decide", () => {
     expect(r.status).toBe(0);
     expect(r.replicaof).toEqual([]);
     expect(r.decision).toBe("master: the sentinels name this node as master (config epoch 2) and it holds data");
+  });
+
+  test.each([
+    { data: "aof" as const, role: "master" },
+    { data: "empty-aof-dir" as const, role: "none yet: waits" },
+  ])("named master with replicas known, data directory $data: $role", ({ data }) => {
+    const r = decide({ planned: "master", data, waitSeconds: 1, answers: { [A]: masterReply(SELF, 2, 2), [B]: masterReply(SELF, 2, 2) } });
+    if (data === "aof") expect(r.decision).toBe("master: the sentinels name this node as master (config epoch 2) and it holds data");
+    else expect(r.status).toBe(1);
   });
 
   test("named master, empty, no replica known (the group's first start): master", () => {

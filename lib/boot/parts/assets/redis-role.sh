@@ -112,7 +112,7 @@ ask_sentinels() {
 
 # Whether the data directory holds a dataset (an RDB snapshot or an AOF).
 holds_data() {
-  [[ -s $ROLE_DATA_DIR/dump.rdb ]] || [[ -n $(find "$ROLE_DATA_DIR" -maxdepth 2 -name 'appendonly*' -size +0 -print -quit 2>/dev/null) ]]
+  [[ -s $ROLE_DATA_DIR/dump.rdb ]] || [[ -n $(find "$ROLE_DATA_DIR" -maxdepth 2 -type f -name 'appendonly*' -size +0 -print -quit 2>/dev/null) ]]
 }
 
 # "ip port" of the replicaof line of redis.conf, empty on a master.
