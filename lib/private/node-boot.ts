@@ -7,6 +7,7 @@ import {
   NodeSecret,
   NodeTlsMaterial,
   plannedFailoverPart,
+  redisRolePart,
   redisServerPart,
   SecretForm,
   secretFetchPart,
@@ -19,7 +20,7 @@ import {
 } from "../boot";
 import { resolveRedisConf, resolveSentinelConf } from "../options";
 import { MIN_REDIS_MAJOR } from "./defaults";
-import { GroupPlan, NodeKind, NodeSpec } from "./planner";
+import { GroupPlan, NodeKind, NodeSpec, restartDelayFor } from "./planner";
 
 /** A user as the boot sees it: its name and where its secrets are. */
 export interface BootUser {
@@ -49,6 +50,8 @@ export interface GroupBootContext {
   readonly events?: GroupEventsContext;
   /** Where the nodes' CloudWatch agent writes and reads; undefined when the plan has no monitoring. */
   readonly monitoring?: GroupMonitoringContext;
+  /** Every sentinel's address, space separated (a token resolved once all nodes exist). */
+  readonly sentinelAddresses: string;
 }
 
 /** The group's CloudWatch resources, as every node's metrics part sees them. */
@@ -158,6 +161,21 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
         sentinelUser: users.sentinel !== undefined,
         minRedisMajor: MIN_REDIS_MAJOR,
         restartDelaySeconds: plan.crashRestartDelaySeconds,
+      }),
+    );
+  }
+  if (redis && spec.runsSentinel) {
+    // The decision logs in as sentinel-peer with the password of the node's
+    // own sentinel; data nodes of dedicated sentinels hold no such login.
+    parts.push(
+      redisRolePart({
+        nodeAddress,
+        plannedMaster: spec.kind === NodeKind.MASTER,
+        sentinelAddresses: ctx.sentinelAddresses,
+        sentinelPort: plan.sentinelPort,
+        masterName: plan.masterName,
+        // Failure detection and the election, with room to spare.
+        waitSeconds: restartDelayFor(plan.sentinel.downAfterMilliseconds) + 30,
       }),
     );
   }

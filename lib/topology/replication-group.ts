@@ -1,5 +1,5 @@
 import { DataAwsEc2InstanceType } from "@cdktf/provider-aws/lib/data-aws-ec2-instance-type";
-import { Annotations, Fn, Token } from "cdktf";
+import { Annotations, Fn, Lazy, Token } from "cdktf";
 import { Construct } from "constructs";
 import { RedisCertificateAuthority } from "../auth/certificate-authority";
 import { RedisClientCertificate } from "../auth/client-certificate";
@@ -218,6 +218,8 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
         logGroupArn: monitoring.logGroupArn,
         agentConfigParameterArn: monitoring.agentConfigParameterArn,
       },
+      // Every data node's boot asks the sentinels; the nodes made after it too.
+      sentinelAddresses: Lazy.stringValue({ produce: () => this.sentinelAddresses.join(" ") }),
     };
     const subnetAt = (i: number) =>
       Token.isUnresolved(props.subnetIds) ? Fn.element(props.subnetIds, i) : props.subnetIds[i % props.subnetIds.length];

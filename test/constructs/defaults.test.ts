@@ -76,6 +76,7 @@ function nodeAlone(props: Partial<RedisReplicationGroupProps>, id: string): Terr
     },
     defaultMaxMemory: "256mb",
     events: { group: "test/redis", eventBus: "default", eventBusArn: "arn:aws:events:us-east-1:123456789012:event-bus/default" },
+    sentinelAddresses: `${MASTER_ADDRESS} 10.0.2.10 10.0.3.10`,
   };
   const spec = plan.nodes.find((n) => n.id === id);
   if (!spec) throw new Error(`the plan has no node ${id}`);

@@ -11,7 +11,18 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ConnectionOptions } from "tls";
-import { AWS_SCRIPT_PATH, COMMON_SCRIPT_PATH, libraryPathOnNode, NODE_ENV_PATH, SECRETS_LIST_PATH, SENTINEL_NOTIFY_SCRIPT, TEMPLATE_DIR, TLS_PATHS } from "../../lib/boot";
+import {
+  AWS_SCRIPT_PATH,
+  COMMON_SCRIPT_PATH,
+  libraryPathOnNode,
+  NODE_ENV_PATH,
+  REDIS_ROLE_DROP_IN,
+  REDIS_ROLE_STEP,
+  SECRETS_LIST_PATH,
+  SENTINEL_NOTIFY_SCRIPT,
+  TEMPLATE_DIR,
+  TLS_PATHS,
+} from "../../lib/boot";
 import { cleanupStale, createTopology, FirewallRule, applyFirewall, randomPrefix, run, Topology } from "./harness/netns";
 import { startRedis, startSentinel } from "./harness/processes";
 import { resolveReferences, SynthesizedExample } from "./synthesized-nodes";
@@ -52,6 +63,56 @@ function bootDirOf(layout: GroupLayout, node: GroupNode): string {
 /** The boot library's Redis helpers (render_template, wait_for_pong) as written for a node by startGroup, next to its common.sh. */
 export function redisHelpersOf(layout: GroupLayout, node: GroupNode): string {
   return path.join(bootDirOf(layout, node), "redis.sh");
+}
+
+/**
+ * A node's configs as its first boot renders them (the sentinel's
+ * notification script pointed at the node's copy): what a replaced node
+ * starts from.
+ */
+export function renderedConfigsOf(layout: GroupLayout, node: GroupNode): { redis: string; sentinel: string } {
+  return { redis: path.join(layout.workRoot, `${node.name}-redis.conf`), sentinel: path.join(layout.workRoot, `${node.name}-sentinel.conf`) };
+}
+
+export interface RoleDecision {
+  readonly code: number | null;
+  /** The step's log lines. */
+  readonly log: string;
+}
+
+/**
+ * Runs redis-server's ExecStartPre as the node's drop-in names it (the
+ * redis-role step of the boot library, with its argument) in the node's
+ * namespace, on the files the harness runs the node with: redis.conf and
+ * sentinel.conf in the node's directory (which is also Redis' data
+ * directory), its TLS files, its node.env. Bounded by the step's own wait
+ * plus a minute.
+ */
+export async function decideRole(layout: GroupLayout, node: GroupNode): Promise<RoleDecision> {
+  const dropIn = layout.fileOf(node, REDIS_ROLE_DROP_IN);
+  const prefix = `ExecStartPre=+${REDIS_ROLE_STEP} `;
+  const line = dropIn.split("\n").find((l) => l.startsWith(prefix))?.slice(prefix.length).split(" ");
+  if (!line) throw new Error(`${node.name}'s ${REDIS_ROLE_DROP_IN} runs no ${REDIS_ROLE_STEP}:\n${dropIn}`);
+  const lib = bootDirOf(layout, node);
+  const step = path.join(lib, "parts", path.basename(REDIS_ROLE_STEP));
+  fs.writeFileSync(step, layout.fileOf(node, REDIS_ROLE_STEP), { mode: 0o755 });
+  const nodeEnv = path.join(lib, "node.env");
+  const wait = Number(/^ROLE_WAIT_SECONDS='(\d+)'$/m.exec(fs.readFileSync(nodeEnv, "utf8"))?.[1]);
+  if (!(wait > 0)) throw new Error(`${node.name}'s node.env has no ROLE_WAIT_SECONDS`);
+  const result = await layout.topology.exec(node.name, ["bash", step, ...line], {
+    allowFailure: true,
+    timeoutMs: (wait + 60) * 1000,
+    env: {
+      REDIS_NODE_LIB: lib,
+      REDIS_NODE_ENV: nodeEnv,
+      REDIS_NODE_STATE_DIR: path.join(layout.workRoot, `${node.name}-state`),
+      REDIS_NODE_REDIS_CONF: path.join(node.dir, "redis.conf"),
+      REDIS_NODE_SENTINEL_CONF: path.join(node.dir, "sentinel.conf"),
+      REDIS_NODE_DATA_DIR: node.dir,
+      REDIS_NODE_TLS_DIR: path.join(node.dir, "tls"),
+    },
+  });
+  return { code: result.code, log: result.stderr };
 }
 
 /** Sentinel's notification script, the sentinel-events step, as a node has it (paths in the run's work directory). */

@@ -112,7 +112,11 @@ start_service() {
   systemctl unmask --no-reload "$unit"
   systemctl enable --no-reload "$unit"
   systemctl daemon-reload
-  systemctl restart "$unit"
+  # A start refused before Redis runs (the role decision) says why in the unit's journal.
+  if ! systemctl restart "$unit"; then
+    journalctl -u "$unit" -n 15 --no-pager >&2 || true
+    fail "$unit did not start"
+  fi
   if ! REDISCLI_AUTH=$(secret_password "$user") wait_for_pong "$port" "$user"; then
     tail -n 30 "$log_file" >&2 || true
     fail "$unit does not answer on port $port after 30 s"

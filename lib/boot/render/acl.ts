@@ -108,7 +108,9 @@ const MONITOR_SENTINEL_RULES = [
   "+sentinel|ckquorum",
 ];
 // Sentinel to sentinel: liveness, the failure agreement and the leader vote,
-// and the hello messages that carry the configuration.
+// and the hello messages that carry the configuration. A data node's boot
+// logs in as sentinel-peer too (its sentinel holds the password) to read
+// the master's address and config epoch before redis-server starts.
 const SENTINEL_PEER_RULES = [
   "resetkeys",
   "allchannels",
@@ -121,6 +123,7 @@ const SENTINEL_PEER_RULES = [
   "+info",
   "+role",
   "+sentinel|is-master-down-by-addr",
+  "+sentinel|master",
 ];
 // Clients discover the master and follow failovers; they can change nothing
 // (no REMOVE, MONITOR, SET, FAILOVER, CONFIG, RESET) and publish no hello.

@@ -1,0 +1,245 @@
+#!/bin/bash
+# Boot part "redis-role": the role redis-server starts in, decided before
+# every start from what the other nodes' sentinels say, never from the user
+# data alone. systemd runs `redis-role.sh decide` as redis-server's
+# ExecStartPre (a drop-in), so it holds at the first boot, after a crash, a
+# reboot and on a replaced node. It writes `replicaof` into redis.conf, or
+# takes it out, before Redis starts: Redis never runs, not even for a
+# moment, as a writable master the sentinels would not give the role to.
+#
+# - Another address is the master for the sentinels (the newest view: the
+#   highest config epoch): start as its replica.
+# - This node's address is the master for them: start as master when the
+#   node holds data (a restart quicker than Sentinel's failure detection) or
+#   when they know no replica of it (the group's first start). An empty node
+#   whose replicas may hold data (a replaced master) waits, a bounded time,
+#   for the sentinels to promote one, then starts as its replica; never as
+#   an empty master that its replicas would follow and flush.
+# - No sentinel knows the master: the planned master starts as master, a
+#   replica as its redis.conf says.
+# - No sentinel answers (the group's first boot, before any sentinel runs):
+#   after ROLE_ASK_SECONDS a node follows its redis.conf, except an empty
+#   node configured as master, which waits ROLE_WAIT_SECONDS and then starts
+#   as master only when it is the planned one.
+set -euo pipefail
+# shellcheck source=/dev/null
+source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/redis.sh"
+
+readonly ROLE_REDIS_CONF=${REDIS_NODE_REDIS_CONF:-/etc/redis/redis.conf}
+readonly ROLE_SENTINEL_CONF=${REDIS_NODE_SENTINEL_CONF:-/etc/redis/sentinel.conf}
+readonly ROLE_DATA_DIR=${REDIS_NODE_DATA_DIR:-/var/lib/redis}
+# The last decision, one line, for the boot's log and for operators.
+readonly ROLE_DECISION_FILE=$STATE_DIR/role-decision
+# Seconds one sentinel may take to answer (a dead address never does).
+readonly ROLE_ASK_TIMEOUT=3
+
+say() { log "role: $*"; }
+
+# What the sentinels see, as set by ask_sentinels.
+VIEW_IP="" VIEW_PORT="" VIEW_EPOCH=-1 VIEW_REPLICAS=0 ANSWERS=0 UNKNOWN=0 REFUSED=0
+# Whether this round of a wait logs (the first, then one every 5 s).
+LOUD=true
+
+# The line `sentinel <key> <value>` of sentinel.conf, without the quotes the
+# renderer put around it (Sentinel writes it back without them).
+sentinel_setting() {
+  local value
+  value=$(sed -n "s/^sentinel $1 //p" "$ROLE_SENTINEL_CONF" | head -n 1)
+  value=${value#\"}
+  printf '%s' "${value%\"}"
+}
+
+# One sentinel's view of the master: "ip port config-epoch num-slaves";
+# "unknown" when it monitors no master of that name, "refused" when it
+# answers with an error (a sentinel made before sentinel-peer could send
+# SENTINEL MASTER, a wrong password); fails when it does not answer.
+sentinel_view() {
+  local address=$1 out
+  local -a tls=()
+  [[ -z $TLS ]] || tls=(--tls --cacert "$TLS/ca.crt" --cert "$TLS/node.crt" --key "$TLS/node.key")
+  out=$(REDISCLI_AUTH=$PEER_PASSWORD timeout "$ROLE_ASK_TIMEOUT" redis-cli "${tls[@]}" -h "$address" -p "$ROLE_SENTINEL_PORT" \
+    --user "$PEER_USER" --no-auth-warning SENTINEL MASTER "$ROLE_MASTER_NAME" 2>&1) || true
+  if [[ $out == *"No such master"* ]]; then
+    echo unknown
+    return 0
+  fi
+  if [[ $out =~ ^(NOPERM|WRONGPASS|NOAUTH|ERR) ]]; then
+    [[ $LOUD == false ]] || say "the sentinel at $address:$ROLE_SENTINEL_PORT refuses: $(head -n 1 <<<"$out")"
+    echo refused
+    return 0
+  fi
+  awk 'NR % 2 == 1 { key = $0; next } { value[key] = $0 }
+    END { if (!("ip" in value)) exit 1; print value["ip"], value["port"], value["config-epoch"], value["num-slaves"] }' <<<"$out" || {
+    [[ $LOUD == false ]] || say "no answer from the sentinel at $address:$ROLE_SENTINEL_PORT: $(head -n 1 <<<"$out")"
+    return 1
+  }
+}
+
+# The sentinels' addresses but this node's.
+other_sentinels() {
+  local address
+  for address in $ROLE_SENTINELS; do
+    [[ $address == "$ROLE_SELF" ]] || echo "$address"
+  done
+}
+
+# Asks every other sentinel (this node's own may hold a fresh config of a
+# replaced node, so it has no say); keeps the view with the highest config
+# epoch, which is Sentinel's own rule for the newest configuration.
+ask_sentinels() {
+  local address ip port epoch replicas view
+  VIEW_IP="" VIEW_PORT="" VIEW_EPOCH=-1 VIEW_REPLICAS=0 ANSWERS=0 UNKNOWN=0 REFUSED=0
+  for address in $(other_sentinels); do
+    view=$(sentinel_view "$address") || continue
+    if [[ $view == refused ]]; then
+      REFUSED=$((REFUSED + 1))
+      continue
+    fi
+    ANSWERS=$((ANSWERS + 1))
+    if [[ $view == unknown ]]; then
+      UNKNOWN=$((UNKNOWN + 1))
+      continue
+    fi
+    read -r ip port epoch replicas <<<"$view"
+    [[ $epoch =~ ^[0-9]+$ && $replicas =~ ^[0-9]+$ && $port =~ ^[0-9]+$ ]] || continue
+    if ((epoch > VIEW_EPOCH)) || { ((epoch == VIEW_EPOCH)) && [[ $ip != "$ROLE_SELF" ]]; }; then
+      VIEW_IP=$ip VIEW_PORT=$port VIEW_EPOCH=$epoch
+    fi
+    # What any sentinel knows of this node's replicas counts.
+    if [[ $ip == "$ROLE_SELF" ]] && ((replicas > VIEW_REPLICAS)); then VIEW_REPLICAS=$replicas; fi
+  done
+}
+
+# Whether the data directory holds a dataset (an RDB snapshot or an AOF).
+holds_data() {
+  [[ -s $ROLE_DATA_DIR/dump.rdb ]] || [[ -n $(find "$ROLE_DATA_DIR" -maxdepth 2 -type f -name 'appendonly*' -size +0 -print -quit 2>/dev/null) ]]
+}
+
+# "ip port" of the replicaof line of redis.conf, empty on a master.
+configured_master() {
+  awk '$1 == "replicaof" || $1 == "slaveof" { line = $2 " " $3 } END { print line }' "$ROLE_REDIS_CONF"
+}
+
+# set_role [ADDRESS PORT]: replicaof ADDRESS PORT in redis.conf, or none (master).
+set_role() {
+  local want=${1:+$1 ${2:-}} tmp
+  [[ $(configured_master) != "$want" ]] || return 0
+  tmp=$(mktemp "$ROLE_REDIS_CONF.role.XXXXXX")
+  grep -vE '^[[:space:]]*(replicaof|slaveof)[[:space:]]' "$ROLE_REDIS_CONF" >"$tmp" || true
+  [[ -z $want ]] || echo "replicaof $want" >>"$tmp"
+  chown --reference="$ROLE_REDIS_CONF" "$tmp"
+  chmod --reference="$ROLE_REDIS_CONF" "$tmp"
+  mv -f "$tmp" "$ROLE_REDIS_CONF"
+}
+
+# follow_config WHY: the role redis.conf gives (a replica of its replicaof, else master).
+follow_config() {
+  local -a master
+  read -r -a master <<<"$(configured_master)"
+  if ((${#master[@]} > 0)); then
+    decided replica "$1" "${master[@]}"
+  else
+    decided master "$1"
+  fi
+}
+
+# decided ROLE WHY [ADDRESS PORT]: writes the role, logs it, keeps it.
+decided() {
+  local role=$1 why=$2
+  shift 2
+  set_role "$@"
+  say "starting as $role${1:+ of $1:${2:-}}: $why"
+  mkdir -p "$STATE_DIR"
+  echo "$(date -u +%FT%TZ) $role${1:+ of $1:${2:-}}: $why" >"$ROLE_DECISION_FILE"
+}
+
+decide() {
+  local start=$SECONDS round empty=false configured waited last_said=0
+  holds_data || empty=true
+  configured=$(configured_master)
+  if [[ -z $(other_sentinels) ]]; then
+    follow_config "no other sentinel in the group to ask: as redis.conf says"
+    return 0
+  fi
+  say "asking the sentinels ($ROLE_SENTINELS, not this node's) for the master of $ROLE_MASTER_NAME; this node is $ROLE_SELF, planned $ROLE_PLANNED, data directory $([[ $empty == true ]] && echo empty || echo "holds data"), redis.conf: ${configured:+replica of }${configured:-master}"
+  # Each round sleeps at least a second: the count bounds it too.
+  for ((round = 1; round <= ROLE_WAIT_SECONDS + 1; round++)); do
+    waited=$((SECONDS - start))
+    LOUD=false
+    if ((round == 1 || waited / 5 != last_said / 5)); then
+      LOUD=true
+      last_said=$waited
+    fi
+    ask_sentinels
+    if [[ -n $VIEW_IP && $VIEW_IP != "$ROLE_SELF" ]]; then
+      decided replica "the sentinels name $VIEW_IP:$VIEW_PORT as master (config epoch $VIEW_EPOCH, $ANSWERS answered)" "$VIEW_IP" "$VIEW_PORT"
+      return 0
+    fi
+    if [[ $VIEW_IP == "$ROLE_SELF" ]]; then
+      if [[ $empty == false ]]; then
+        decided master "the sentinels name this node as master (config epoch $VIEW_EPOCH) and it holds data"
+        return 0
+      fi
+      if ((VIEW_REPLICAS == 0)); then
+        decided master "the sentinels name this node as master (config epoch $VIEW_EPOCH) and know no replica of it: nothing to lose"
+        return 0
+      fi
+      [[ $LOUD == false ]] || say "the sentinels name this node as master, but it is empty and they know $VIEW_REPLICAS replica(s) that may hold data: waiting for them to promote one (${waited}s of ${ROLE_WAIT_SECONDS}s)"
+    elif ((ANSWERS > 0 && UNKNOWN == ANSWERS)); then
+      if [[ $ROLE_PLANNED == master ]]; then
+        decided master "no sentinel knows a master of $ROLE_MASTER_NAME and this node is the planned master"
+      else
+        follow_config "no sentinel knows a master of $ROLE_MASTER_NAME: as redis.conf says"
+      fi
+      return 0
+    elif [[ -n $configured || $empty == false ]] && ((waited >= ROLE_ASK_SECONDS)); then
+      # A replica cannot make anyone flush; a node with data keeps the role it had.
+      follow_config "no sentinel answered in ${waited}s: as redis.conf says"
+      return 0
+    fi
+    ((SECONDS - start < ROLE_WAIT_SECONDS)) || break
+    sleep 1
+  done
+  if [[ $VIEW_IP == "$ROLE_SELF" ]]; then
+    fail "role: the sentinels still name this empty node as master after ${ROLE_WAIT_SECONDS}s and know $VIEW_REPLICAS replica(s) of it: not starting redis-server as an empty master that its replicas would follow and flush. Have a replica promoted (SENTINEL FAILOVER $ROLE_MASTER_NAME, or REPLICAOF NO ONE on the replica with the most data), then start redis-server again"
+  fi
+  if ((REFUSED > 0)); then
+    fail "role: $REFUSED sentinel(s) refused SENTINEL MASTER to user $PEER_USER (see above) and none answered in ${ROLE_WAIT_SECONDS}s: not starting this empty node as master while the sentinels run. Sentinels made by an older version lack the right: on each, as admin, ACL SETUSER $PEER_USER +sentinel|master, then SENTINEL FLUSHCONFIG; then start redis-server again"
+  fi
+  if [[ $ROLE_PLANNED == master ]]; then
+    decided master "no sentinel answered in ${ROLE_WAIT_SECONDS}s and this node is the planned master (the group's first start)"
+    return 0
+  fi
+  fail "role: no sentinel answered in ${ROLE_WAIT_SECONDS}s, and this empty node's redis.conf makes it a master it was not planned to be: not starting redis-server. Check the sentinels ($ROLE_SENTINELS), then start redis-server again"
+}
+
+main() {
+  load_node_env
+  : "${ROLE_SENTINELS:?}" "${ROLE_SENTINEL_PORT:?}" "${ROLE_MASTER_NAME:?}" "${ROLE_SELF:?}" "${ROLE_PLANNED:?}" "${ROLE_ASK_SECONDS:?}" "${ROLE_WAIT_SECONDS:?}"
+  case ${1:-} in
+    check)
+      require_command redis-cli "$APT_HINT"
+      require_command timeout "coreutils is part of every image"
+      ;;
+    prepare) ;;
+    # The decision ran in redis-server's start (ExecStartPre); its line for the boot's log.
+    start) [[ ! -f $ROLE_DECISION_FILE ]] || say "redis-server started as $(cut -d' ' -f2- "$ROLE_DECISION_FILE")" ;;
+    decide)
+      [[ -f $ROLE_REDIS_CONF ]] || fail "role: no $ROLE_REDIS_CONF"
+      [[ -f $ROLE_SENTINEL_CONF ]] || fail "role: no $ROLE_SENTINEL_CONF, whose sentinel-peer login asks the other sentinels"
+      PEER_USER=$(sentinel_setting sentinel-user)
+      PEER_PASSWORD=$(sentinel_setting sentinel-pass)
+      [[ -n $PEER_USER && -n $PEER_PASSWORD ]] || fail "role: $ROLE_SENTINEL_CONF has no sentinel-user and sentinel-pass"
+      TLS=""
+      if grep -q '^tls-port ' "$ROLE_SENTINEL_CONF"; then TLS=${REDIS_NODE_TLS_DIR:-${TLS_DIR:?TLS is on but node.env has no TLS_DIR}}; fi
+      readonly PEER_USER PEER_PASSWORD TLS
+      decide
+      ;;
+    *) fail "usage: $0 check|prepare|start|decide" ;;
+  esac
+}
+
+# Sourced by the tests of its helpers; run by the entry script and by systemd.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi
