@@ -9,7 +9,7 @@ export type { GeneratedRedisPasswordOptions, RedisPasswordBinding } from "./auth
 export type { RedisSecretLocation } from "./auth/password";
 export { SecretStore } from "./auth/secret-store";
 export { TlsCertificateAuthoritySlot } from "./auth/tls-options";
-export type { RedisTlsOptions } from "./auth/tls-options";
+export type { RedisExternalCertificateAuthority, RedisTlsOptions } from "./auth/tls-options";
 export { RedisClientCertificate } from "./auth/client-certificate";
 export type { RedisClientCertificateProps } from "./auth/client-certificate";
 export { RedisUser } from "./auth/user";

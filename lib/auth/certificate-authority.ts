@@ -1,9 +1,9 @@
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
-import { TerraformProvider, TerraformStack } from "cdktf";
+import { TerraformProvider, TerraformStack, Token } from "cdktf";
 import { Construct, IConstruct } from "constructs";
 import type { NodeTlsMaterial, TlsParameter } from "../boot/parts/tls";
 import { parameterNameOf } from "../private/parameter-name";
-import { TlsCertificateAuthoritySlot } from "./tls-options";
+import { RedisExternalCertificateAuthority, TlsCertificateAuthoritySlot } from "./tls-options";
 import { TlsCertRequest, TlsLocallySignedCert, TlsPrivateKey, TlsProvider, TlsSelfSignedCert } from "./tls-resources";
 
 /** Ten years: a CA rollover means new certificates on every node and every client's trust store. */
@@ -43,6 +43,11 @@ function tlsParameter(scope: Construct, leaf: string, what: string, type: "Strin
   return { secretId: parameter.name, secretArn: parameter.arn };
 }
 
+/** A PEM that ends with a newline, so that PEMs one after the other are a bundle (a Terraform expression is left as it is: the provider's PEMs end with one). */
+function ensureFinalNewline(pem: string): string {
+  return Token.isUnresolved(pem) || pem.endsWith("\n") ? pem : `${pem}\n`;
+}
+
 /** X.509 limits a common name to 64 characters; the end of a path is its most specific part. */
 function commonName(text: string): string {
   return text.length <= 64 ? text : text.slice(-64);
@@ -55,6 +60,8 @@ export interface RedisCertificateAuthorityProps {
   readonly signing?: TlsCertificateAuthoritySlot;
   /** The CAs in the CA file of the nodes and clients. @default - the signing one */
   readonly trusted?: readonly TlsCertificateAuthoritySlot[];
+  /** CAs of the user's own, by slot, used instead of making one there. @default - none */
+  readonly external?: { readonly [slot in TlsCertificateAuthoritySlot]?: RedisExternalCertificateAuthority };
 }
 
 /** Construct ids of a slot's key and certificate: the primary CA keeps the ids of a group's only CA. */
@@ -101,6 +108,11 @@ export class RedisCertificateAuthority extends Construct {
     // In slot order, so the CA file does not change when only the signing CA does.
     for (const slot of Object.values(TlsCertificateAuthoritySlot)) {
       if (slot !== signing && !trusted.includes(slot)) continue;
+      const external = props.external?.[slot];
+      if (external) {
+        cas.set(slot, { keyPem: external.privateKeyPem, certificatePem: ensureFinalNewline(external.certificatePem) });
+        continue;
+      }
       const prefix = SLOT_ID_PREFIX[slot];
       const key = new TlsPrivateKey(this, `${prefix}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" });
       // Two CAs never share a subject, or a verifier could pick the wrong one's key.

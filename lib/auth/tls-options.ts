@@ -10,6 +10,23 @@ export enum TlsCertificateAuthoritySlot {
   SECONDARY = "secondary",
 }
 
+/**
+ * A CA of your own (your PKI's intermediate, say) in place of one the group
+ * makes: Terraform's tls provider signs the node and client certificates
+ * with it.
+ */
+export interface RedisExternalCertificateAuthority {
+  /** The CA certificate (PEM): literal text or a Terraform expression. */
+  readonly certificatePem: string;
+  /**
+   * The CA's private key (PEM), as a Terraform expression only, never
+   * literal text: for example the `secretString` of a
+   * `DataAwsSecretsmanagerSecretVersion` of your secret. Like every key
+   * Terraform signs with, it is in the Terraform state.
+   */
+  readonly privateKeyPem: string;
+}
+
 /** TLS of a replication group: clients, replication and Sentinel. */
 export interface RedisTlsOptions {
   /**
@@ -44,4 +61,11 @@ export interface RedisTlsOptions {
    * @default - the signing CA only
    */
   readonly trustedCertificateAuthorities?: TlsCertificateAuthoritySlot[];
+  /**
+   * Your own CA in a slot, instead of one the group makes there. A slot
+   * without one gets the group's own CA; a rollover between a group CA and
+   * yours works as between two group CAs (README: "Your own CA").
+   * @default - the group makes the CA of each slot it uses
+   */
+  readonly certificateAuthorities?: { readonly primary?: RedisExternalCertificateAuthority; readonly secondary?: RedisExternalCertificateAuthority };
 }

@@ -263,7 +263,29 @@ function validateUsers(p: Problems, props: RedisReplicationGroupProps): void {
 const signingCaOf = (tls: RedisTlsOptions | undefined) => tls?.signingCertificateAuthority ?? TlsCertificateAuthoritySlot.PRIMARY;
 
 /** The CAs: known slots, the signing one trusted, each once; none of it with TLS off. */
+/** A CA of your own: a key only as a Terraform expression, a literal certificate only as PEM. */
+function validateExternalCertificateAuthorities(p: Problems, tls: RedisTlsOptions | undefined): void {
+  const external = tls?.certificateAuthorities;
+  if (external === undefined) return;
+  if (tls!.enabled === false) {
+    p.add("tls.certificateAuthorities needs TLS: remove it, or leave tls.enabled at its default (true)");
+    return;
+  }
+  const slots: string[] = Object.values(TlsCertificateAuthoritySlot);
+  for (const [slot, ca] of Object.entries(external)) {
+    if (!slots.includes(slot)) p.add(`tls.certificateAuthorities.${slot} is not a CA slot: use ${slots.join(" or ")}`);
+    if (ca === undefined) continue;
+    if (!Token.isUnresolved(ca.privateKeyPem)) {
+      p.add(`tls.certificateAuthorities.${slot}.privateKeyPem is literal text: a key must not be in the synthesized JSON; pass a Terraform expression (for example the secretString of a DataAwsSecretsmanagerSecretVersion)`);
+    }
+    if (!Token.isUnresolved(ca.certificatePem) && !/^-----BEGIN CERTIFICATE-----\r?\n[\s\S]+-----END CERTIFICATE-----\s*$/.test(ca.certificatePem)) {
+      p.add(`tls.certificateAuthorities.${slot}.certificatePem is not one PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)`);
+    }
+  }
+}
+
 function validateCertificateAuthorities(p: Problems, tls: RedisTlsOptions | undefined): void {
+  validateExternalCertificateAuthorities(p, tls);
   if (tls?.signingCertificateAuthority === undefined && tls?.trustedCertificateAuthorities === undefined) return;
   if (tls.enabled === false) {
     p.add("tls.signingCertificateAuthority and tls.trustedCertificateAuthorities need TLS: remove them, or leave tls.enabled at its default (true)");

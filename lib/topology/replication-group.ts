@@ -175,7 +175,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     this.passwordKmsKeyArn = appPassword.kmsKeyArn;
     this.sentinelClientPasswordSecretArn = this.sentinelClientUser?.passwordSecretArn;
     const { signingCertificateAuthority: signing, trustedCertificateAuthorities: trusted } = plan.tls;
-    const certificateAuthority = plan.tls.enabled ? new RedisCertificateAuthority(this, "tls", { tags: props.tags, signing, trusted }) : undefined;
+    const certificateAuthority = plan.tls.enabled ? new RedisCertificateAuthority(this, "tls", { tags: props.tags, signing, trusted, external: props.tls?.certificateAuthorities }) : undefined;
     this.certificateAuthority = certificateAuthority;
     this.caCertificatePem = certificateAuthority?.certificatePem;
     this.tags = props.tags;

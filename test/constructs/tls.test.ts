@@ -3,7 +3,7 @@
 // the configs with and without TLS.
 import { readFileSync } from "fs";
 import { resolve } from "path";
-import { Testing, TerraformOutput, TerraformProvider, TerraformStack } from "cdktf";
+import { Testing, TerraformOutput, TerraformProvider, TerraformStack, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { RedisClientCertificate, RedisReplicationGroup, RedisReplicationGroupProps, RedisReplicationValidationError, TlsCertificateAuthoritySlot } from "../../lib";
 import { CA_EARLY_RENEWAL_HOURS, CA_VALIDITY_HOURS, NODE_CERTIFICATE_EARLY_RENEWAL_HOURS, NODE_CERTIFICATE_VALIDITY_HOURS } from "../../lib/auth/certificate-authority";
@@ -402,5 +402,56 @@ describe("client certificates", () => {
     expect(() => off.issueClientCertificate("web")).toThrow(/issueClientCertificate needs TLS, and tls\.enabled is false/);
     const on = new RedisReplicationGroup(newStack(), "redis", BASE);
     expect(() => on.issueClientCertificate("web app")).toThrow(/client certificate name "web app" is invalid/);
+  });
+});
+
+describe("your own CA: tls.certificateAuthorities", () => {
+  const { PRIMARY, SECONDARY } = TlsCertificateAuthoritySlot;
+  // A CA of the user's PKI: its certificate as text, its key a Terraform expression (from their secret store).
+  const stackWithKey = () => {
+    const stack = newStack();
+    const key = new TerraformVariable(stack, "ca-key", { type: "string", sensitive: true });
+    return { stack, keyRef: key.stringValue };
+  };
+  const CERT = "-----BEGIN CERTIFICATE-----\nMIIBfakeCAcertificateForSynthTestsOnly\n-----END CERTIFICATE-----";
+
+  test("in the only slot: no CA key or certificate is made; node and client certificates are signed with the given key and certificate; the CA file is the given certificate", () => {
+    const { stack, keyRef } = stackWithKey();
+    const { json, group } = synthGroup({ tls: { certificateAuthorities: { primary: { certificatePem: CERT, privateKeyPem: keyRef } } } }, stack);
+    expect(resources(json, "tls_self_signed_cert")).toEqual({});
+    expect(Object.keys(resources(json, "tls_private_key")).map(pathOfLogicalId).filter((p) => /ca-key/.test(p))).toEqual([]);
+    group.issueClientCertificate("app");
+    const again = JSON.parse(Testing.synth(stack));
+    for (const path of [...NODES.map((n) => `redis/tls/${n}/certificate`), "redis/tls/clients/app/certificate"]) {
+      const certificate = resourceAt(again, "tls_locally_signed_cert", path);
+      expect({ path, key: certificate.ca_private_key_pem, cert: certificate.ca_cert_pem }).toEqual({ path, key: "${var.ca-key}", cert: `${CERT}\n` });
+    }
+    expect(resourceAt(again, "aws_ssm_parameter", "redis/tls/ca-certificate-parameter").value).toBe(`${CERT}\n`);
+    expect(again.output["redis-ca-certificate"].value).toBe(`${CERT}\n`);
+    // The key is only ever a reference in the JSON.
+    expect(JSON.stringify(again)).not.toMatch(/PRIVATE KEY/);
+  });
+
+  test("a rollover from the group's CA to yours: trust both, then sign with yours; the CA file holds both", () => {
+    const { stack, keyRef } = stackWithKey();
+    const mine = { certificatePem: CERT, privateKeyPem: keyRef };
+    const { json } = synthGroup({ tls: { signingCertificateAuthority: SECONDARY, trustedCertificateAuthorities: [PRIMARY, SECONDARY], certificateAuthorities: { secondary: mine } } }, stack);
+    expect(Object.keys(resources(json, "tls_self_signed_cert")).map(pathOfLogicalId)).toEqual(["redis/tls/ca-certificate"]);
+    const groupCa = ref(json, "tls_self_signed_cert", "redis/tls/ca-certificate", "cert_pem");
+    expect(resourceAt(json, "aws_ssm_parameter", "redis/tls/ca-certificate-parameter").value).toBe(`${groupCa}${CERT}\n`);
+    expect(resourceAt(json, "tls_locally_signed_cert", "redis/tls/master/certificate").ca_private_key_pem).toBe("${var.ca-key}");
+  });
+
+  test.each<[string, Partial<RedisReplicationGroupProps>, RegExp]>([
+    ["a literal key", { tls: { certificateAuthorities: { primary: { certificatePem: CERT, privateKeyPem: "-----BEGIN EC PRIVATE KEY-----\nx\n-----END EC PRIVATE KEY-----" } } } },
+      /tls\.certificateAuthorities\.primary\.privateKeyPem is literal text: a key must not be in the synthesized JSON/],
+    ["a literal certificate that is not PEM", { tls: { certificateAuthorities: { primary: { certificatePem: "MIIB...", privateKeyPem: "${var.k}" } } } },
+      /tls\.certificateAuthorities\.primary\.certificatePem is not one PEM certificate/],
+    ["TLS off", { tls: { enabled: false, certificateAuthorities: { primary: { certificatePem: CERT, privateKeyPem: "${var.k}" } } } },
+      /tls\.certificateAuthorities needs TLS/],
+  ])("refused at synth: %s", (_what, props, message) => {
+    const build = () => synthGroup(props);
+    expect(build).toThrow(RedisReplicationValidationError);
+    expect(build).toThrow(message);
   });
 });
