@@ -9,23 +9,21 @@
  * CloudWatch agent makes (its synthesized scrape configuration). Needs root.
  */
 import { ChildProcess, spawn } from "child_process";
-import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import Redis from "ioredis";
 import { ConnectionOptions } from "tls";
-import { BUILTIN_USERS, EXPORTER_DROP_IN, libraryPathOnNode, SCRAPE_CONFIG_PATH } from "../../lib/boot";
+import { EXPORTER_DROP_IN, libraryPathOnNode, SCRAPE_CONFIG_PATH } from "../../lib/boot";
 import { Login, withClient } from "./harness/client";
 import { probeTcp, ROOT, run, Topology } from "./harness/netns";
 import { allLogs, processOf, stopAll, waitUntil } from "./harness/processes";
 import { describeIntegration } from "./harness/suite";
-import { GroupLayout, GroupNode, layOutGroup, MAXMEMORY_MB, redisHelpersOf, startGroup } from "./synthesized-group";
+import { GroupLayout, GroupNode, layOutGroup, MAXMEMORY_MB, redisHelpersOf, startGroup, provideTestSecrets, testPasswords } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
 
 const SUITE = "Metrics: the packaged exporter with the synthesized configuration, on the synthesized nodes";
 const EXPORTER = "prometheus-redis-exporter";
-const generated = () => randomBytes(24).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
-const PASSWORDS: Record<string, string> = Object.fromEntries([...Object.values(BUILTIN_USERS), "app"].map((user) => [user, generated()]));
+const PASSWORDS = testPasswords();
 const login = (username: string): Login => ({ username, password: PASSWORDS[username] });
 
 describeIntegration(SUITE, ["redis-server", "redis-sentinel", "redis-cli", "ip", "iptables", "curl", "python3", EXPORTER], scenarios);
@@ -90,15 +88,7 @@ function scenarios(): void {
     layout = await layOutGroup(synthesizeBasicExample({ monitoring: { enabled: true } }));
     topology = layout.topology;
     nodes = layout.nodes;
-    const group = await startGroup(layout, async (node, secretsList) => {
-      for (const line of fs.readFileSync(secretsList, "utf8").trim().split("\n")) {
-        const [user, form] = line.split(" ");
-        if (PASSWORDS[user] === undefined) throw new Error(`${node.name} reads a secret of user ${user}, who has no test password`);
-        const value = form === "sha256" ? createHash("sha256").update(PASSWORDS[user]).digest("hex") : PASSWORDS[user];
-        fs.writeFileSync(path.join(node.secretsDir, `${user}.${form}`), value, { mode: 0o600 });
-      }
-      fs.writeFileSync(path.join(node.secretsDir, "node-ops.password"), generated(), { mode: 0o600 });
-    });
+    const group = await startGroup(layout, provideTestSecrets(PASSWORDS));
     ({ redisPort, sentinelPort, tls } = group);
     master = group.initialMaster;
     await waitUntil(

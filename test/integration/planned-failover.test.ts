@@ -11,7 +11,7 @@
  * asserted on time. Needs root; the scenarios run in order and share one
  * topology.
  */
-import { createHash, randomBytes } from "crypto";
+import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import Redis from "ioredis";
@@ -21,16 +21,12 @@ import { connect, info, Login, withClient } from "./harness/client";
 import { RunResult, sleep, Topology } from "./harness/netns";
 import { allLogs, isRunning, kill9, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
 import { errorSummary, ioredisWriter, longestGap, redisPyWriter, WriteLog, Writer, WriterConfig } from "./harness/writers";
-import { GroupLayout, GroupNode, layOutGroup, startGroup } from "./synthesized-group";
+import { GroupLayout, GroupNode, layOutGroup, startGroup, provideTestSecrets, testPasswords } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
 import { describeIntegration } from "./harness/suite";
 
 const SUITE = "Planned failover before a stop, with the synthesized step and configuration";
-const generated = () => randomBytes(24).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
-const PASSWORDS: Record<string, string> = {
-  ...Object.fromEntries(Object.values(BUILTIN_USERS).map((user) => [user, generated()])),
-  app: `pf pw "q" \\ #h ${randomBytes(4).toString("hex")}`,
-};
+const PASSWORDS = testPasswords(`pf pw "q" \\ #h ${randomBytes(4).toString("hex")}`);
 const login = (username: string): Login => ({ username, password: PASSWORDS[username] });
 const ADMIN = login("admin");
 const APP = login("app");
@@ -169,16 +165,7 @@ function scenarios(): void {
     layout = await layOutGroup(synthesizeBasicExample());
     topology = layout.topology;
     nodes = layout.nodes;
-    const group = await startGroup(layout, async (node, secretsList) => {
-      for (const line of fs.readFileSync(secretsList, "utf8").trim().split("\n")) {
-        const [user, form] = line.split(" ");
-        if (PASSWORDS[user] === undefined) throw new Error(`${node.name} reads a secret of user ${user}, who has no test password`);
-        const value = form === "sha256" ? createHash("sha256").update(PASSWORDS[user]).digest("hex") : PASSWORDS[user];
-        fs.writeFileSync(path.join(node.secretsDir, `${user}.${form}`), value, { mode: 0o600 });
-      }
-      // As the secret-fetch step leaves it: made on the node, root only.
-      fs.writeFileSync(path.join(node.secretsDir, "node-ops.password"), generated(), { mode: 0o600 });
-    });
+    const group = await startGroup(layout, provideTestSecrets(PASSWORDS));
     ({ masterName, redisPort, sentinelPort, downAfterMs, tls } = group);
     for (const node of nodes) installStep(node);
     const caFile = path.join(layout.workRoot, "ca.pem");

@@ -5,7 +5,7 @@
  * against the real thing"). Needs root; the scenarios run in order and share
  * one topology.
  */
-import { createHash, randomBytes } from "crypto";
+import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import Redis from "ioredis";
@@ -17,7 +17,7 @@ import { FakeAws } from "../support/fake-aws";
 import { connect, info, Login, withClient } from "./harness/client";
 import { OUTSIDE, ROOT, Topology, probeTcp, run, sleep } from "./harness/netns";
 import { allLogs, isRunning, kill9, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
-import { GroupLayout, GroupNode, layOutGroup, NodeEvents, redisHelpersOf, startGroup } from "./synthesized-group";
+import { GroupLayout, GroupNode, layOutGroup, NodeEvents, redisHelpersOf, startGroup, provideTestSecrets, testPasswords } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
 import { describeIntegration } from "./harness/suite";
 
@@ -25,11 +25,7 @@ import { describeIntegration } from "./harness/suite";
 // Generated passwords are letters and digits; the app user's is one of the
 // user's own: a space, a double quote, a backslash, '#' and '&' prove the
 // boot script's escaping and hashing.
-const generated = () => randomBytes(24).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
-const PASSWORDS: Record<string, string> = {
-  ...Object.fromEntries(Object.values(BUILTIN_USERS).map((user) => [user, generated()])),
-  app: `it pw "q" \\ #h &a ${randomBytes(4).toString("hex")}`,
-};
+const PASSWORDS = testPasswords(`it pw "q" \\ #h &a ${randomBytes(4).toString("hex")}`);
 const login = (username: string): Login => ({ username, password: PASSWORDS[username] });
 const APP = login("app");
 const ADMIN = login("admin");
@@ -122,16 +118,7 @@ function scenarios(): void {
     nodes = layout.nodes;
     // Put the secrets in exactly as the boot does on a node: each node's
     // secrets.list says which users' passwords, and which only hashes, it reads.
-    const group = await startGroup(layout, async (node, secretsList) => {
-      for (const line of fs.readFileSync(secretsList, "utf8").trim().split("\n")) {
-        const [user, form] = line.split(" ");
-        if (PASSWORDS[user] === undefined) throw new Error(`${node.name} reads a secret of user ${user}, who has no test password`);
-        const value = form === "sha256" ? createHash("sha256").update(PASSWORDS[user]).digest("hex") : PASSWORDS[user];
-        fs.writeFileSync(path.join(node.secretsDir, `${user}.${form}`), value, { mode: 0o600 });
-      }
-      // The node-ops user's password, which the secret-fetch step makes on the node.
-      fs.writeFileSync(path.join(node.secretsDir, "node-ops.password"), generated(), { mode: 0o600 });
-    });
+    const group = await startGroup(layout, provideTestSecrets(PASSWORDS));
     ({ masterName, redisPort, sentinelPort, downAfterMs, tls, events } = group);
     // Includes the replicas' first (diskless, delayed 5 s) full sync and the sentinels' discovery.
     const master = await waitUntil(healthyMaster, { timeoutMs: 30_000, intervalMs: 250, what: "a master with 2 online replicas, seen by 3 sentinels" });

@@ -7,7 +7,6 @@
  * (redis-server's ExecStartPre), asking the other sentinels over TLS. Needs
  * root; the scenarios run in order and share one group.
  */
-import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import Redis from "ioredis";
@@ -16,12 +15,11 @@ import { BUILTIN_USERS } from "../../lib/boot";
 import { connect, info, Login, withClient } from "./harness/client";
 import { Topology } from "./harness/netns";
 import { allLogs, kill9, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
-import { decideRole, GroupLayout, GroupNode, layOutGroup, renderedConfigsOf, startGroup } from "./synthesized-group";
+import { decideRole, GroupLayout, GroupNode, layOutGroup, renderedConfigsOf, startGroup, provideTestSecrets, testPasswords } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
 import { describeIntegration } from "./harness/suite";
 
-const generated = () => randomBytes(24).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
-const PASSWORDS: Record<string, string> = { ...Object.fromEntries(Object.values(BUILTIN_USERS).map((user) => [user, generated()])), app: generated() };
+const PASSWORDS = testPasswords();
 const login = (username: string): Login => ({ username, password: PASSWORDS[username] });
 const APP = login("app");
 const ADMIN = login("admin");
@@ -139,15 +137,7 @@ function scenarios(): void {
     topology = layout.topology;
     workRoot = layout.workRoot;
     nodes = layout.nodes;
-    const group = await startGroup(layout, async (node, secretsList) => {
-      for (const line of fs.readFileSync(secretsList, "utf8").trim().split("\n")) {
-        const [user, form] = line.split(" ");
-        if (PASSWORDS[user] === undefined) throw new Error(`${node.name} reads a secret of user ${user}, who has no test password`);
-        const value = form === "sha256" ? createHash("sha256").update(PASSWORDS[user]).digest("hex") : PASSWORDS[user];
-        fs.writeFileSync(path.join(node.secretsDir, `${user}.${form}`), value, { mode: 0o600 });
-      }
-      fs.writeFileSync(path.join(node.secretsDir, "node-ops.password"), generated(), { mode: 0o600 });
-    });
+    const group = await startGroup(layout, provideTestSecrets(PASSWORDS));
     ({ masterName, redisPort, sentinelPort, tls, initialMaster } = group);
     const master = await waitUntil(healthyMaster, { timeoutMs: 30_000, intervalMs: 250, what: "a master with 2 online replicas, seen by 3 sentinels" });
     expect(master).toBe(group.initialMaster);

@@ -7,12 +7,14 @@
  * templates by the boot's own render_template, then redis-server and
  * redis-sentinel started on them. Needs root.
  */
+import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ConnectionOptions } from "tls";
 import {
   AWS_SCRIPT_PATH,
+  BUILTIN_USERS,
   COMMON_SCRIPT_PATH,
   libraryPathOnNode,
   NODE_ENV_PATH,
@@ -124,6 +126,32 @@ export interface NodeEvents {
   readonly nodeEnv: string;
   /** Holds common.sh and aws.sh, for the step's `send` (REDIS_NODE_LIB). */
   readonly lib: string;
+}
+
+/** 32 letters and digits, like the passwords AWS generates for the example. */
+export const generatedPassword = (): string => randomBytes(24).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
+
+/** A test password for every built-in user (generated) and for the example's app user (`app`, or generated). */
+export function testPasswords(app: string = generatedPassword()): Record<string, string> {
+  return { ...Object.fromEntries(Object.values(BUILTIN_USERS).map((user) => [user, generatedPassword()])), app };
+}
+
+/**
+ * startGroup's provideSecrets for suites with test passwords: each node's
+ * secrets as its secret-fetch step leaves them (the users its secrets.list
+ * names, each as password or SHA-256), and the node-ops password the step
+ * makes on the node.
+ */
+export function provideTestSecrets(passwords: Readonly<Record<string, string>>): (node: GroupNode, secretsList: string) => Promise<void> {
+  return async (node, secretsList) => {
+    for (const line of fs.readFileSync(secretsList, "utf8").trim().split("\n")) {
+      const [user, form] = line.split(" ");
+      if (passwords[user] === undefined) throw new Error(`${node.name} reads a secret of user ${user}, who has no test password`);
+      const value = form === "sha256" ? createHash("sha256").update(passwords[user]).digest("hex") : passwords[user];
+      fs.writeFileSync(path.join(node.secretsDir, `${user}.${form}`), value, { mode: 0o600 });
+    }
+    fs.writeFileSync(path.join(node.secretsDir, "node-ops.password"), generatedPassword(), { mode: 0o600 });
+  };
 }
 
 export interface RunningGroup {
