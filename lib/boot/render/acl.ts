@@ -74,15 +74,11 @@ const SENTINEL_RULES = [
   "+script|kill",
 ];
 const ADMIN_RULES = ["~*", "&*", "+@all"];
+// What every monitor user may do, on a data node or a sentinel: log in, name itself, INFO.
+const MONITOR_BASE_RULES = ["resetkeys", "resetchannels", "-@all", "+ping", "+hello", "+client|setname", "+info"];
 // Statistics only: never CONFIG GET, which reveals secrets.
 const MONITOR_RULES = [
-  "resetkeys",
-  "resetchannels",
-  "-@all",
-  "+ping",
-  "+hello",
-  "+client|setname",
-  "+info",
+  ...MONITOR_BASE_RULES,
   "+slowlog|get",
   "+slowlog|len",
   "+latency|latest",
@@ -93,13 +89,7 @@ const MONITOR_RULES = [
 // Sentinel tells of its master, replicas and peers (the exporter's SENTINEL
 // MASTERS, SENTINELS, REPLICAS and CKQUORUM), which changes nothing.
 const MONITOR_SENTINEL_RULES = [
-  "resetkeys",
-  "resetchannels",
-  "-@all",
-  "+ping",
-  "+hello",
-  "+client|setname",
-  "+info",
+  ...MONITOR_BASE_RULES,
   "+sentinel|masters",
   "+sentinel|master",
   "+sentinel|sentinels",
