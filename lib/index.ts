@@ -26,6 +26,7 @@ export { RedisSecurityGroup } from "./network/security-group";
 export type { RedisEgressOptions, RedisSecurityGroupProps } from "./network/security-group";
 export type { IRedisNode } from "./node/redis-node";
 export type { RedisMonitoringOptions } from "./monitoring/monitoring-options";
+export type { RedisAlarmOptions, RedisAlarmsOptions } from "./monitoring/alarms-options";
 export type { RedisDataVolumeOptions } from "./node/data-volume-options";
 export { RedisReplicationGroup } from "./topology/replication-group";
 export { RedisReplicationGroupBase } from "./topology/replication-group-base";

@@ -26,6 +26,9 @@ export enum AppendFsync {
   NO = "no",
 }
 
+/** Redis 7's own `save` schedule. */
+export const DEFAULT_SNAPSHOT_SCHEDULE = "3600 1 300 100 60 10000";
+
 /** `maxmemory-policy`: what Redis does when maxmemory is reached. */
 export enum MaxMemoryPolicy {
   NOEVICTION = "noeviction",
@@ -201,7 +204,7 @@ export function resolveRedisConf(
     maxMemoryPolicy: o.maxMemoryPolicy ?? MaxMemoryPolicy.NOEVICTION,
     appendOnly: o.appendOnly ?? false,
     appendFsync: o.appendFsync ?? AppendFsync.EVERYSEC,
-    snapshotSchedule: o.snapshotSchedule ?? "3600 1 300 100 60 10000",
+    snapshotSchedule: o.snapshotSchedule ?? DEFAULT_SNAPSHOT_SCHEDULE,
     replBacklogSize: o.replBacklogSize ?? "128mb",
     replicaOutputBufferHardLimit: o.replicaOutputBufferHardLimit ?? "1gb",
     replicaOutputBufferSoftLimit: o.replicaOutputBufferSoftLimit ?? "256mb",

@@ -3,7 +3,7 @@ import { SsmAssociation } from "@cdktf/provider-aws/lib/ssm-association";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import { Construct, IConstruct } from "constructs";
 import { renderCloudWatchAgentConfig } from "../boot/render/metrics";
-import { parameterNameOf } from "../private/parameter-name";
+import { awsNameOf, parameterNameOf } from "../private/parameter-name";
 import { MonitoringSpec } from "./monitoring-options";
 
 /** The group's log group: "/redis-replication/<group path>" in CloudWatch Logs' alphabet. */
@@ -83,5 +83,5 @@ export class RedisGroupMonitoring extends Construct {
 
 /** Association names: letters, digits, ".", "_" and "-", at most 128 characters with our suffix. */
 function associationPrefix(group: IConstruct): string {
-  return `redis-replication-${group.node.path.replace(/[^A-Za-z0-9_.-]/g, "-")}`.slice(0, 98);
+  return awsNameOf(group, "A-Za-z0-9_.-", 98);
 }

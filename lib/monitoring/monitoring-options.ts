@@ -1,6 +1,7 @@
 import { Token } from "cdktf";
 import { RedisPeer } from "../network/peer";
 import { Problems, requireDistinctPorts, requirePattern, requirePort } from "../private/validation";
+import { AlarmsContext, AlarmsSpec, RedisAlarmsOptions, resolveAlarms, validateAlarmsOptions } from "./alarms-options";
 
 /** Metrics and logs of a replication group, in Amazon CloudWatch. */
 export interface RedisMonitoringOptions {
@@ -40,6 +41,18 @@ export interface RedisMonitoringOptions {
    * @default - CloudWatch Logs' own encryption
    */
   readonly logKmsKeyArn?: string;
+  /**
+   * CloudWatch alarms on the group's metrics and EC2 status checks, each
+   * one can be turned off or given other thresholds (see the README's
+   * "Alarms and dashboard").
+   * @default - the alarms of the README's table, with their defaults, and no actions
+   */
+  readonly alarms?: RedisAlarmsOptions;
+  /**
+   * One CloudWatch dashboard for the group ("redis-replication-<group path>").
+   * @default true
+   */
+  readonly dashboard?: boolean;
 }
 
 export const DEFAULT_EXPORTER_PORT = 9121;
@@ -54,23 +67,34 @@ export interface MonitoringSpec {
   readonly allowScrapeFrom: readonly RedisPeer[];
   readonly logRetentionDays: number;
   readonly logKmsKeyArn?: string;
+  /** Undefined when the alarms are off. */
+  readonly alarms?: AlarmsSpec;
+  readonly dashboard: boolean;
 }
 
-export function resolveMonitoring(options: RedisMonitoringOptions | undefined): MonitoringSpec | undefined {
+export function resolveMonitoring(options: RedisMonitoringOptions | undefined, alarms: AlarmsContext): MonitoringSpec | undefined {
   if (!(options?.enabled ?? false)) return undefined;
   return {
     exporterPort: options!.exporterPort ?? DEFAULT_EXPORTER_PORT,
     allowScrapeFrom: options!.allowScrapeFrom ?? [],
     logRetentionDays: options!.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS,
     logKmsKeyArn: options!.logKmsKeyArn,
+    alarms: resolveAlarms(options!.alarms, alarms),
+    dashboard: options!.dashboard ?? true,
   };
 }
 
 /** Every problem of `monitoring`, given the ports Redis and Sentinel listen on. */
-export function validateMonitoringOptions(p: Problems, options: RedisMonitoringOptions | undefined, redisPort: number, sentinelPort: number): void {
+export function validateMonitoringOptions(
+  p: Problems,
+  options: RedisMonitoringOptions | undefined,
+  redisPort: number,
+  sentinelPort: number,
+  alarms: AlarmsContext,
+): void {
   if (!options) return;
   if (options.enabled !== true) {
-    for (const prop of ["exporterPort", "allowScrapeFrom", "logRetentionDays", "logKmsKeyArn"] as const) {
+    for (const prop of ["exporterPort", "allowScrapeFrom", "logRetentionDays", "logKmsKeyArn", "alarms", "dashboard"] as const) {
       if (options[prop] !== undefined) p.add(`monitoring.${prop} is set, but monitoring.enabled is not true: set monitoring.enabled to true, or remove it`);
     }
     return;
@@ -82,4 +106,5 @@ export function validateMonitoringOptions(p: Problems, options: RedisMonitoringO
     p.add(`monitoring.logRetentionDays must be one of CloudWatch Logs' values (${LOG_RETENTION_DAYS.join(", ")}), got ${days}`);
   }
   requirePattern(p, "monitoring.logKmsKeyArn", options.logKmsKeyArn, KMS_KEY_ARN, "expected a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+  validateAlarmsOptions(p, options.alarms, alarms);
 }

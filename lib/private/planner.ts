@@ -15,6 +15,9 @@ import { RedisTlsOptions, TlsCertificateAuthoritySlot } from "../auth/tls-option
 import type { RedisUserOptions } from "../auth/user";
 import { DataVolumeSpec, resolveDataVolume, validateDataVolumeOptions } from "../node/data-volume-options";
 import { MonitoringSpec, resolveMonitoring, validateMonitoringOptions } from "../monitoring/monitoring-options";
+import { AlarmsContext } from "../monitoring/alarms-options";
+import { parseMemorySize } from "../boot/render/values";
+import { DEFAULT_SNAPSHOT_SCHEDULE, MaxMemoryPolicy } from "../options";
 import { aclRuleProblem, applicationUserRules, RESERVED_USER_NAMES, USER_NAME_PATTERN } from "../boot/render/acl";
 import type { RedisReplicationGroupProps } from "../topology/replication-group-props";
 import { architectureOf, CpuArchitecture } from "./architecture";
@@ -34,6 +37,7 @@ import {
   requireInteger,
   requireNonEmptyList,
   requirePattern,
+  SNS_TOPIC_ARN,
 } from "./validation";
 
 export const MAX_REPLICAS = 15;
@@ -122,6 +126,18 @@ function sentinelCountOf(props: RedisReplicationGroupProps, replicaCount: number
   return dedicated > 0 ? dedicated : replicaCount + 1;
 }
 
+/** What the alarms' defaults depend on: the eviction policy, RDB, maxmemory, the sentinels. */
+function alarmsContextOf(props: RedisReplicationGroupProps): AlarmsContext {
+  const redis = props.redis ?? {};
+  const maxMemory = redis.maxMemory;
+  return {
+    maxMemoryPolicy: redis.maxMemoryPolicy ?? MaxMemoryPolicy.NOEVICTION,
+    rdbSnapshots: (redis.snapshotSchedule ?? DEFAULT_SNAPSHOT_SCHEDULE).trim() !== "",
+    unlimitedMemory: maxMemory !== undefined && !Token.isUnresolved(maxMemory) && parseMemorySize(maxMemory) === 0,
+    sentinelCount: sentinelCountOf(props, props.replicaCount ?? 2),
+  };
+}
+
 /**
  * Every problem with the props at once, in the words of the prop, the value
  * and what is allowed. Literal values only: tokens are Terraform's to check.
@@ -172,7 +188,7 @@ export function validateGroupProps(props: RedisReplicationGroupProps): Problems 
   validateCertificateAuthorities(p, props.tls);
 
   validateEvents(p, props);
-  validateMonitoringOptions(p, props.monitoring, redis.port ?? DEFAULT_REDIS_PORT, sentinel.port ?? DEFAULT_SENTINEL_PORT);
+  validateMonitoringOptions(p, props.monitoring, redis.port ?? DEFAULT_REDIS_PORT, sentinel.port ?? DEFAULT_SENTINEL_PORT, alarmsContextOf(props));
 
   const dedicated = sentinel.dedicatedNodeCount ?? 0;
   requireInteger(p, "sentinel.dedicatedNodeCount", dedicated, 0, MAX_DEDICATED_SENTINELS);
@@ -195,7 +211,6 @@ export function validateGroupProps(props: RedisReplicationGroupProps): Problems 
 
 /** ARNs of an event bus and an SNS topic (any partition). */
 const EVENT_BUS_ARN = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256}$/;
-const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
 
 function validateEvents(p: Problems, props: RedisReplicationGroupProps): void {
   const events = props.events;
@@ -398,7 +413,7 @@ export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
       trustedCertificateAuthorities: props.tls?.trustedCertificateAuthorities ?? [signingCaOf(props.tls)],
     },
     eventsEnabled: sentinelEnabled && (props.events?.enabled ?? true),
-    monitoring: resolveMonitoring(props.monitoring),
+    monitoring: resolveMonitoring(props.monitoring, alarmsContextOf(props)),
     warnings,
   };
 }

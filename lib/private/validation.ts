@@ -25,6 +25,9 @@ export class Problems {
   }
 }
 
+/** An SNS topic's ARN (any partition). */
+export const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+
 function isLiteralNumber(value: number | undefined): value is number {
   return value !== undefined && !Token.isUnresolved(value);
 }

@@ -22,6 +22,10 @@ import { applicationUsersOf, NodeKind, NodeSpec, planGroup, rulesOf, validateGro
 import { checkNow } from "../private/validation";
 import { addGroupOutputs } from "./group-outputs";
 import { RedisFailoverEvents } from "./failover-events";
+import { sentinelMajorityOf } from "../monitoring/alarms-options";
+import { RedisGroupAlarms } from "../monitoring/group-alarms";
+import { RedisGroupDashboard } from "../monitoring/group-dashboard";
+import { RedisGroupMetrics } from "../monitoring/group-metrics";
 import { RedisGroupMonitoring } from "../monitoring/group-monitoring";
 import { RedisPortKind } from "../network/port";
 import { ImportedRedisReplicationGroup } from "./imported-group";
@@ -98,6 +102,17 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
   public readonly logGroupName?: string;
   /** The port of every node's metrics exporter; undefined when monitoring is off. @attribute */
   public readonly metricsPort?: number;
+  /**
+   * Names of the group's CloudWatch alarms (empty when monitoring or
+   * `monitoring.alarms` is off): "redis-replication-<group path>-<node>-<alarm>"
+   * per node, "redis-replication-<group path>-<alarm>" per group.
+   * @attribute
+   */
+  public readonly alarmNames: string[];
+  /** ARNs of the group's CloudWatch alarms, in the order of `alarmNames`. @attribute */
+  public readonly alarmArns: string[];
+  /** The group's CloudWatch dashboard; undefined when monitoring or `monitoring.dashboard` is off. @attribute */
+  public readonly dashboardName?: string;
   /** The application users, in the order of the `users` prop. */
   public readonly users: RedisUser[];
   /** Operators' user: every command on data nodes and sentinels. Grant its password with `adminUser.grantRead`. */
@@ -257,6 +272,18 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     this.masterAddress = this.master.privateIp;
     this.replicaAddresses = this.replicas.map((r) => r.privateIp);
     this.sentinelAddresses = nodes.filter((n) => n.spec.runsSentinel).map((n) => n.node.privateIp);
+
+    const monitored = nodes.map(({ spec, node }) => ({ name: node.name, address: node.privateIp, instanceId: node.instanceId, runsRedis: spec.runsRedis, runsSentinel: spec.runsSentinel }));
+    const metrics = new RedisGroupMetrics(this.node.path);
+    const alarmsSpec = plan.monitoring?.alarms;
+    const alarms = alarmsSpec && new RedisGroupAlarms(this, "alarms", { spec: alarmsSpec, metrics, nodes: monitored, tags: props.tags });
+    this.alarmNames = alarms?.alarmNames ?? [];
+    this.alarmArns = alarms?.alarmArns ?? [];
+    if (plan.monitoring?.dashboard) {
+      // The line the sentinels' graph must stay on or above: the alarm's threshold.
+      const sentinelMajority = plan.sentinelEnabled ? (alarmsSpec?.alarms.sentinelMajority?.threshold ?? sentinelMajorityOf(plan.sentinelCount)) : undefined;
+      this.dashboardName = new RedisGroupDashboard(this, "dashboard", { metrics, nodes: monitored, alarmArns: this.alarmArns, sentinelMajority }).dashboardName;
+    }
 
     if (props.outputs ?? true) this.addOutputs(plan.sentinelEnabled);
   }

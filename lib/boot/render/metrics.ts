@@ -77,6 +77,10 @@ export const SENTINEL_MASTER_METRICS: Readonly<Record<string, string>> = { redis
 
 /** The dimensions of every metric; some add the label that tells their series apart. */
 export const METRIC_DIMENSIONS = ["group", "node", "role"] as const;
+/** The extra dimension of REPLICA_METRICS: the replica's address, as its master sees it. */
+export const REPLICA_DIMENSION = "slave_ip";
+/** The extra dimension of SENTINEL_MASTER_METRICS: "<address>:<port>" of the master the sentinel sees. */
+export const SENTINEL_MASTER_DIMENSION = "master_address";
 
 export interface ExporterSettings {
   /** The node's address: the exporter listens there, and reaches Redis there (the certificate names it). */
@@ -239,9 +243,9 @@ export function renderCloudWatchAgentConfig(s: AgentConfigSettings): string {
             metric_unit: { ...REDIS_METRICS, ...REPLICA_METRICS, ...SENTINEL_METRICS, ...SENTINEL_MASTER_METRICS },
             metric_declaration: [
               declaration(MetricsRole.REDIS, REDIS_METRICS),
-              declaration(MetricsRole.REDIS, REPLICA_METRICS, "slave_ip"),
+              declaration(MetricsRole.REDIS, REPLICA_METRICS, REPLICA_DIMENSION),
               declaration(MetricsRole.SENTINEL, SENTINEL_METRICS),
-              declaration(MetricsRole.SENTINEL, SENTINEL_MASTER_METRICS, "master_address"),
+              declaration(MetricsRole.SENTINEL, SENTINEL_MASTER_METRICS, SENTINEL_MASTER_DIMENSION),
             ],
           },
         },
