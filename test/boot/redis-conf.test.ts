@@ -1,3 +1,5 @@
+import { readFileSync } from "fs";
+import { join } from "path";
 import { ownedDirectiveProblem, ownedRedisDirectives, passwordPlaceholder, REDIS_PATHS, renderRedisConf, TLS_PATHS } from "../../lib/boot";
 import { directiveArgs, directivesNamed, masterConfSettings, parseRedisConf, ParsedDirective, redisConfSettings } from "../helpers";
 
@@ -203,6 +205,13 @@ describe("tuned to the instance", () => {
       expect(ownedDirectiveProblem("min-slaves-to-write")).toMatch(/^"min-slaves-to-write" is set/);
       expect(ownedDirectiveProblem("tls-session-caching")).toMatch(/tls-\* directives/);
       expect(ownedDirectiveProblem("enable-something-new")).toMatch(/enable-\* directives/);
+    });
+
+    test("the README lists exactly the owned directives", () => {
+      const readme = readFileSync(join(__dirname, "../../README.md"), "utf8");
+      const line = /^Owned directives: (.*)\.$/m.exec(readme)?.[1] ?? "";
+      const listed = [...line.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+      expect(listed.sort()).toEqual([...ownedRedisDirectives()].sort());
     });
 
     test.each(["hz", "io-threads-do-reads", "oom-score-adj-values", "latency-tracking-info-percentiles", "lazyfree-lazy-user-del", "slowlog-log-slower-than", "replica-lazy-flush"])(
