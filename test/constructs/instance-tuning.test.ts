@@ -3,7 +3,7 @@
 // redis-server's LimitNOFILE, and EC2's automatic recovery.
 import { RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
 import { REDIS_OPEN_FILES_DROP_IN, TEMPLATE_DIR } from "../../lib/boot";
-import { cloudConfigFiles, dataSources, directiveArgs, newStack, parseRedisConf, resources, synthJson, TerraformJson, userDataOf } from "../helpers";
+import { cloudConfigFiles, dataSources, directiveArgs, logicalIdAt, newStack, parseRedisConf, resources, synthJson, TerraformJson, userDataOf } from "../helpers";
 
 function synthGroup(props: Partial<RedisReplicationGroupProps> = {}): TerraformJson {
   const stack = newStack();
@@ -13,11 +13,7 @@ function synthGroup(props: Partial<RedisReplicationGroupProps> = {}): TerraformJ
 
 const redisConfTextOf = (json: TerraformJson, node: string) => cloudConfigFiles(userDataOf(json)[`redis/${node}`])[`${TEMPLATE_DIR}/redis.conf.template`];
 const redisConfOf = (json: TerraformJson, node: string) => parseRedisConf(redisConfTextOf(json, node));
-const instanceOf = (json: TerraformJson, node: string) => {
-  const entry = Object.entries(resources(json, "aws_instance")).find(([id]) => id.startsWith(`redis_${node.replace(/-/g, "")}_instance`) || id.includes(`_${node}_instance`));
-  if (!entry) throw new Error(`no instance of ${node}`);
-  return entry[1];
-};
+const instanceOf = (json: TerraformJson, node: string) => resources(json, "aws_instance")[logicalIdAt(json, "aws_instance", `redis/${node}/instance`)];
 /** The one lookup of the data nodes' instance type, as Terraform addresses it. */
 const typeLookup = (json: TerraformJson) => {
   const ids = Object.keys(dataSources(json, "aws_ec2_instance_type"));
