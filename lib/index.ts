@@ -3,7 +3,7 @@
 // under lib/ is internal and may change in any release.
 export { RedisReplicationValidationError } from "./errors";
 export { AppendFsync, MaxMemoryPolicy } from "./options";
-export type { RedisServerOptions, SentinelConfigOptions } from "./options";
+export type { RedisCpuPinning, RedisServerOptions, SentinelConfigOptions } from "./options";
 export { RedisPassword } from "./auth/password";
 export type { GeneratedRedisPasswordOptions, RedisPasswordBinding } from "./auth/password";
 export type { RedisSecretLocation } from "./auth/password";

@@ -1,4 +1,4 @@
-import { RedisConfSettings } from "./boot/render/redis-conf";
+import { CPU_LIST_DIRECTIVES, RedisConfSettings } from "./boot/render/redis-conf";
 import { SentinelConfSettings } from "./boot/render/sentinel-conf";
 import { TlsSettings } from "./boot/render/tls";
 import { MASTER_NAME_PATTERN } from "./boot/render/values";
@@ -6,7 +6,9 @@ import { DEFAULT_REDIS_PORT, DEFAULT_SENTINEL_PORT } from "./private/defaults";
 import {
   Problems,
   requireDistinctPorts,
+  requireCpuList,
   requireEach,
+  requireExtraDirectives,
   requireInteger,
   requireIpv4,
   requireMemorySize,
@@ -115,6 +117,56 @@ export interface RedisServerOptions {
   readonly minReplicasMaxLag?: number;
   /** Addresses to bind besides the node's own and 127.0.0.1. @default - none */
   readonly extraBindAddresses?: string[];
+  /**
+   * `io-threads`: threads that write replies to clients' sockets (and read
+   * them with `io-threads-do-reads yes` in extraDirectives). From 1 to 128,
+   * and below the instance type's vCPU count (checked at plan); with TLS it
+   * must stay 1 (Redis 7.0's threaded I/O does not work with TLS).
+   * @default - from the data nodes' vCPU count, read at plan: vCPUs - 2,
+   * at least 1 (off) and at most 8; always 1 with TLS. 2-3 vCPUs: off,
+   * 4: 2, 8: 6, 10 and more: 8 (Redis' own advice: at least 4 cores, a
+   * spare core, more than 8 threads rarely help)
+   */
+  readonly ioThreads?: number;
+  /**
+   * CPUs to pin Redis' threads and children to (`server_cpulist` and the
+   * others). Each CPU must be below the instance type's vCPU count
+   * (checked at plan: Redis itself would silently ignore the list).
+   * @default - none: the kernel schedules every thread
+   */
+  readonly cpuPinning?: RedisCpuPinning;
+  /**
+   * Further redis.conf directives, by name, written last. A value is one
+   * argument, quoted as needed: Redis reads settings of several values
+   * from one argument ("oom-score-adj-values": "0 200 800"). Names may not
+   * be directives the library sets (bind, port, auth, replication, ACL,
+   * TLS, persistence paths, threads, and every other directive it writes;
+   * see the README): synth fails naming them.
+   * @default - none
+   */
+  readonly extraDirectives?: { [name: string]: string };
+}
+
+/**
+ * CPU lists in the syntax of `taskset -c`: CPUs and ranges, comma
+ * separated, a range with an optional stride ("0-3", "0,2,4", "1-7:2").
+ */
+export interface RedisCpuPinning {
+  /** `server_cpulist`: the main thread and the I/O threads. @default - not pinned */
+  readonly server?: string;
+  /** `bio_cpulist`: the background threads (lazy free, fsync, file close). @default - not pinned */
+  readonly bio?: string;
+  /** `aof_rewrite_cpulist`: the AOF rewrite child. @default - not pinned */
+  readonly aofRewrite?: string;
+  /** `bgsave_cpulist`: the BGSAVE child (snapshots, full resyncs of replicas). @default - not pinned */
+  readonly bgsave?: string;
+}
+
+/** The CPU lists of a pinning, each with the prop that sets it: `redis.cpuPinning.server`, ... */
+export function cpuListsOf(pinning: RedisCpuPinning | undefined, prefix = "redis."): Array<{ prop: string; list: string }> {
+  return (Object.keys(CPU_LIST_DIRECTIVES) as Array<keyof RedisCpuPinning>)
+    .filter((field) => pinning?.[field] !== undefined)
+    .map((field) => ({ prop: `${prefix}cpuPinning.${field}`, list: pinning![field]! }));
 }
 
 /** Settings of Sentinel on a node. */
@@ -170,6 +222,9 @@ export function validateRedisServerOptions(problems: Problems, o: RedisServerOpt
   requireInteger(problems, `${prefix}minReplicasToWrite`, o.minReplicasToWrite, 0, 100);
   requireInteger(problems, `${prefix}minReplicasMaxLag`, o.minReplicasMaxLag, 1, 3600);
   requireEach(problems, `${prefix}extraBindAddresses`, o.extraBindAddresses, requireIpv4);
+  requireInteger(problems, `${prefix}ioThreads`, o.ioThreads, 1, 128);
+  for (const { prop, list } of cpuListsOf(o.cpuPinning, prefix)) requireCpuList(problems, prop, list);
+  requireExtraDirectives(problems, `${prefix}extraDirectives`, o.extraDirectives);
 }
 
 export function validateSentinelOptions(problems: Problems, o: SentinelConfigOptions, prefix = "sentinel."): void {
@@ -190,7 +245,16 @@ export function validateSentinelOptions(problems: Problems, o: SentinelConfigOpt
 /** Applies the defaults: the settings redis.conf is rendered from. */
 export function resolveRedisConf(
   o: RedisServerOptions,
-  node: { nodeAddress: string; masterAddress?: string; masterPort?: number; replicaPriority?: number; maxMemory: string; tls?: TlsSettings },
+  node: {
+    nodeAddress: string;
+    masterAddress?: string;
+    masterPort?: number;
+    replicaPriority?: number;
+    maxMemory: string;
+    /** io-threads when the options leave it unset (a Terraform expression of the vCPUs). */
+    ioThreads: number | string;
+    tls?: TlsSettings;
+  },
 ): RedisConfSettings {
   return {
     nodeAddress: node.nodeAddress,
@@ -213,6 +277,9 @@ export function resolveRedisConf(
     minReplicasMaxLag: o.minReplicasMaxLag ?? 10,
     replicaPriority: node.replicaPriority ?? 100,
     tls: node.tls,
+    ioThreads: o.ioThreads ?? node.ioThreads,
+    cpuPinning: o.cpuPinning,
+    extraDirectives: o.extraDirectives,
   };
 }
 

@@ -288,6 +288,7 @@ export function redisConfSettings(overrides: Partial<RedisConfSettings> = {}): R
     minReplicasToWrite: 1,
     minReplicasMaxLag: 10,
     replicaPriority: 100,
+    ioThreads: 1,
     ...overrides,
   };
 }

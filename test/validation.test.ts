@@ -198,6 +198,53 @@ describe("bad props fail synth with a RedisReplicationValidationError naming pat
       build: () => build({ tls: { trustedCertificateAuthorities: [TlsCertificateAuthoritySlot.PRIMARY, TlsCertificateAuthoritySlot.PRIMARY, "tertiary" as TlsCertificateAuthoritySlot] } }),
       message: /^\[test\/redis\] 2 problems:\n {2}- tls certificate authority "tertiary" is unknown: use one of primary, secondary\n {2}- tls\.trustedCertificateAuthorities lists a CA twice: primary, primary, tertiary$/,
     },
+    { case: "ioThreads 0", build: () => build({ redis: { ioThreads: 0 } }), message: /^\[test\/redis\] redis\.ioThreads must be a whole number from 1 to 128, got 0$/ },
+    { case: "ioThreads 129", build: () => build({ tls: { enabled: false }, redis: { ioThreads: 129 } }), message: /^\[test\/redis\] redis\.ioThreads must be a whole number from 1 to 128, got 129$/ },
+    {
+      case: "ioThreads 4 with TLS (on by default)",
+      build: () => build({ redis: { ioThreads: 4 } }),
+      message: /^\[test\/redis\] redis\.ioThreads must be 1 with TLS \(Redis 7\.0's threaded I\/O does not work with TLS\), got 4: leave it unset, or set tls\.enabled false$/,
+    },
+    {
+      case: "cpuPinning.server with a bad range",
+      build: () => build({ redis: { cpuPinning: { server: "0-x" } } }),
+      message: /^\[test\/redis\] redis\.cpuPinning\.server "0-x" is not a CPU list: "0-x" is not a CPU, a range such as 0-3, or a range with a stride such as 1-7:2$/,
+    },
+    {
+      case: "cpuPinning.bgsave with a range backwards",
+      build: () => build({ redis: { cpuPinning: { bgsave: "1,3-2" } } }),
+      message: /^\[test\/redis\] redis\.cpuPinning\.bgsave "1,3-2" is not a CPU list: the range "3-2" ends before it starts$/,
+    },
+    {
+      case: "an extra directive the library owns (bind)",
+      build: () => build({ redis: { extraDirectives: { bind: "0.0.0.0" } } }),
+      message: /^\[test\/redis\] redis\.extraDirectives "bind" is set by the library \(bind, port, auth, replication, ACL, TLS.*cannot be overridden\): use the prop that models it, if there is one$/,
+    },
+    {
+      case: "extra directives owned under another spelling (SLAVEOF, a tls-* one)",
+      build: () => build({ redis: { extraDirectives: { SLAVEOF: "10.0.0.9 6379", "tls-ciphers": "DEFAULT" } } }),
+      message: /^\[test\/redis\] 2 problems:\n {2}- redis\.extraDirectives "SLAVEOF" is set by the library .*\n {2}- redis\.extraDirectives "tls-ciphers" is set by the library .*tls-\* directives/,
+    },
+    {
+      case: "an extra directive that would add a password",
+      build: () => build({ redis: { extraDirectives: { requirepass: "x" } } }),
+      message: /^\[test\/redis\] redis\.extraDirectives "requirepass" is set by the library/,
+    },
+    {
+      case: "an extra directive name that is no directive name",
+      build: () => build({ redis: { extraDirectives: { "hz 10\nbind": "1" } } }),
+      message: /^\[test\/redis\] redis\.extraDirectives name "hz 10\nbind" is not a redis\.conf directive name: use a letter, then up to 63 letters, digits, '-' or '_'$/,
+    },
+    {
+      case: "an extra directive value with a newline",
+      build: () => build({ redis: { extraDirectives: { hz: "10\nbind 0.0.0.0" } } }),
+      message: /^\[test\/redis\] redis\.extraDirectives\["hz"\] must not contain control characters such as a newline, got "10\\nbind 0\.0\.0\.0"$/,
+    },
+    {
+      case: "the same extra directive in two cases",
+      build: () => build({ redis: { extraDirectives: { hz: "10", HZ: "20" } } }),
+      message: /^\[test\/redis\] redis\.extraDirectives names "hz" and "HZ": Redis reads names in any case, so they are the same directive$/,
+    },
     {
       case: "generated password of length 8",
       build: () => build({ password: RedisPassword.generated({ length: 8 }) }),
@@ -326,7 +373,11 @@ describe("unresolved tokens are Terraform's to check", () => {
           maxMemory: Token.asString(text("memory")),
           replBacklogSize: text("backlog_size"),
           snapshotSchedule: text("save"),
+          ioThreads: number("io_threads"),
+          cpuPinning: { server: text("server_cpus") },
+          extraDirectives: { hz: text("hz") },
         },
+        tls: { enabled: false },
         sentinel: {
           port: number("sentinel_port"),
           quorum: number("quorum"),
@@ -336,7 +387,7 @@ describe("unresolved tokens are Terraform's to check", () => {
       });
     expect(build).not.toThrow();
     const json = JSON.stringify(synthJson(stack));
-    for (const v of ["redis_port", "sentinel_port", "backlog", "clients", "memory", "save", "quorum", "master_name", "cidr", "subnets", "app_sg", "instance_type"]) {
+    for (const v of ["redis_port", "sentinel_port", "backlog", "clients", "memory", "save", "quorum", "master_name", "cidr", "subnets", "app_sg", "instance_type", "io_threads", "server_cpus", "hz"]) {
       expect(json).toContain(`var.${v}`);
     }
   });

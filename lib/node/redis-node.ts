@@ -1,6 +1,6 @@
 import { Instance } from "@cdktf/provider-aws/lib/instance";
 import { NetworkInterface } from "@cdktf/provider-aws/lib/network-interface";
-import { Fn, TerraformLocal } from "cdktf";
+import { Fn, Precondition, TerraformLocal } from "cdktf";
 import { Construct } from "constructs";
 import { BootPart, contributionsOf, renderCloudConfig, userDataSizeProblem } from "../boot";
 import { RedisReplicationValidationError } from "../errors";
@@ -45,6 +45,8 @@ export interface RedisNodeProps {
   readonly dataVolume?: Omit<RedisDataVolumeProps, "spec" | "tags">;
   /** Where the node reads the boot library (the group's). */
   readonly bootLibrary: RedisBootLibrary;
+  /** What Terraform checks at plan before it creates the instance. @default - nothing */
+  readonly preconditions?: Precondition[];
   /** The node's boot parts, given the node's own address and data volume. */
   readonly bootParts: (node: { readonly address: string; readonly dataVolumeId?: string }) => BootPart[];
 }
@@ -121,7 +123,15 @@ export class RedisNode extends Construct implements IRedisNode {
       // first boot on. A changed template or a newer AMI must not stop,
       // restart or replace a running node: replace nodes deliberately
       // (terraform apply -replace=...), one at a time.
-      lifecycle: { ignoreChanges: ["user_data", "user_data_base64", "ami"] },
+      lifecycle: {
+        ignoreChanges: ["user_data", "user_data_base64", "ami"],
+        ...(props.preconditions?.length ? { precondition: props.preconditions } : {}),
+      },
+      // Simplified automatic recovery: when AWS finds the host impaired, it
+      // moves the instance to another host, keeping its id, private address
+      // and EBS volumes (instance-store data is lost). "default" turns it on
+      // on every type that supports it.
+      maintenanceOptions: { autoRecovery: "default" },
       tags,
     });
     this.instanceId = this.instance.id;

@@ -18,6 +18,7 @@ import {
   tlsPart,
   tuningPart,
 } from "../boot";
+import { openFilesLimitFor } from "../node/instance-tuning";
 import { resolveRedisConf, resolveSentinelConf } from "../options";
 import { MIN_REDIS_MAJOR } from "./defaults";
 import { GroupPlan, NodeKind, NodeSpec, restartDelayFor } from "./planner";
@@ -46,6 +47,8 @@ export interface GroupBootContext {
   readonly users: GroupBootUsers;
   /** maxmemory of data nodes when the props leave it unset (a Terraform expression). */
   readonly defaultMaxMemory: string;
+  /** io-threads of data nodes when the props leave it unset (1, or a Terraform expression of the vCPUs). */
+  readonly defaultIoThreads: number | string;
   /** Where the sentinels publish their events; undefined when the plan has none. */
   readonly events?: GroupEventsContext;
   /** Where the nodes' CloudWatch agent writes and reads; undefined when the plan has no monitoring. */
@@ -146,6 +149,7 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
         masterPort: spec.kind === NodeKind.REPLICA ? plan.redisPort : undefined,
         replicaPriority: spec.replicaPriority,
         maxMemory: plan.redis.maxMemory ?? ctx.defaultMaxMemory,
+        ioThreads: ctx.defaultIoThreads,
         tls: tlsSettings,
       })
     : undefined;
@@ -161,6 +165,7 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
         sentinelUser: users.sentinel !== undefined,
         minRedisMajor: MIN_REDIS_MAJOR,
         restartDelaySeconds: plan.crashRestartDelaySeconds,
+        openFilesLimit: openFilesLimitFor(redis.maxClients),
       }),
     );
   }

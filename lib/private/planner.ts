@@ -186,6 +186,10 @@ export function validateGroupProps(props: RedisReplicationGroupProps): Problems 
     p.add("tls.requireClientCertificates needs TLS: remove it, or leave tls.enabled at its default (true)");
   }
   validateCertificateAuthorities(p, props.tls);
+  const ioThreads = redis.ioThreads;
+  if ((props.tls?.enabled ?? true) && ioThreads !== undefined && !Token.isUnresolved(ioThreads) && ioThreads > 1) {
+    p.add(`redis.ioThreads must be 1 with TLS (Redis 7.0's threaded I/O does not work with TLS), got ${ioThreads}: leave it unset, or set tls.enabled false`);
+  }
 
   validateEvents(p, props);
   validateMonitoringOptions(p, props.monitoring, redis.port ?? DEFAULT_REDIS_PORT, sentinel.port ?? DEFAULT_SENTINEL_PORT, alarmsContextOf(props));

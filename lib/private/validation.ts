@@ -1,5 +1,7 @@
 import { Token } from "cdktf";
 import { IConstruct } from "constructs";
+import { cpuListProblem } from "../boot/render/cpu-list";
+import { ownedDirectiveProblem } from "../boot/render/redis-conf";
 import { cidrProblem, isIpv4Address, parseMemorySize, snapshotScheduleProblem } from "../boot/render/values";
 import { RedisReplicationValidationError } from "../errors";
 
@@ -133,6 +135,41 @@ export function requireSnapshotSchedule(problems: Problems, prop: string, value:
   if (value === undefined || Token.isUnresolved(value)) return;
   const problem = snapshotScheduleProblem(value);
   if (problem) return problems.add(`${prop} "${value}" is invalid: ${problem}`);
+}
+
+/** A CPU list of `taskset -c` syntax ("0-3", "0,2,4", "1-7:2"). */
+export function requireCpuList(problems: Problems, prop: string, value: string | undefined): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  const problem = cpuListProblem(value);
+  if (problem) return problems.add(`${prop} "${value}" is not a CPU list: ${problem}`);
+}
+
+/** Names of redis.conf directives: a letter, then letters, digits, '-' or '_'. */
+const DIRECTIVE_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
+// Control characters (newlines among them) have no place in a config value.
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
+
+/**
+ * A user's extra redis.conf directives: literal names of the right form,
+ * none the library owns, values without control characters. A token value
+ * is Terraform's; a token name cannot be checked, and is refused.
+ */
+export function requireExtraDirectives(problems: Problems, prop: string, value: Readonly<Record<string, string>> | undefined): void {
+  if (value === undefined || Token.isUnresolved(value)) return;
+  const seen = new Map<string, string>();
+  for (const [name, v] of Object.entries(value)) {
+    if (Token.isUnresolved(name) || !DIRECTIVE_NAME.test(name)) {
+      problems.add(`${prop} name "${name}" is not a redis.conf directive name: use a letter, then up to 63 letters, digits, '-' or '_'`);
+      continue;
+    }
+    const owned = ownedDirectiveProblem(name);
+    if (owned) problems.add(`${prop} ${owned}`);
+    const other = seen.get(name.toLowerCase());
+    if (other !== undefined) problems.add(`${prop} names "${other}" and "${name}": Redis reads names in any case, so they are the same directive`);
+    seen.set(name.toLowerCase(), name);
+    if (typeof v !== "string") problems.add(`${prop}["${name}"] must be a string, got ${typeof v}`);
+    else if (!Token.isUnresolved(v) && CONTROL_CHARACTER.test(v)) problems.add(`${prop}["${name}"] must not contain control characters such as a newline, got ${JSON.stringify(v)}`);
+  }
 }
 
 /** Runs checks now and throws their problems: for methods, which validate as they are called. */

@@ -12,6 +12,7 @@ import { RedisPolicyStatement } from "../iam/policy-statement";
 import { RedisConnections } from "../network/connections";
 import { RedisSecurityGroup } from "../network/security-group";
 import { datasetLimitOf, SubnetZones } from "../node/data-volume";
+import { defaultIoThreads, vcpuPreconditions } from "../node/instance-tuning";
 import { defaultMaxMemory, lookupInstanceType, lookupUbuntuAmi } from "../node/machine-image";
 import { RedisBootLibrary } from "../node/boot-library";
 import { IRedisNode, RedisNode } from "../node/redis-node";
@@ -201,7 +202,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     const tag = groupTag(this);
     const nodeTags = { ...props.tags, [tag.key]: tag.value };
 
-    // One lookup of the data nodes' instance type: the default maxmemory, and the data volume's checks.
+    // One lookup of the data nodes' instance type: the default maxmemory and io-threads, the vCPU and data volume checks.
     const dataType = plan.nodes[0].instanceType;
     let typeLookup: DataAwsEc2InstanceType | undefined;
     const lookupDataType = () => (typeLookup ??= lookupInstanceType(this, "instance-type", dataType));
@@ -227,6 +228,8 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
         applications: applicationUsers.map((options, i) => ({ user: asBootUser(this.users[i]), rules: rulesOf(options) })),
       },
       defaultMaxMemory: plan.redis.maxMemory ?? defaultMaxMemory(lookupDataType()),
+      // Redis 7.0's threaded I/O does not work with TLS.
+      defaultIoThreads: plan.tls.enabled || plan.redis.ioThreads !== undefined ? 1 : defaultIoThreads(lookupDataType()),
       events: events?.context,
       monitoring: monitoring && {
         group: this.node.path,
@@ -246,6 +249,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       return { availabilityZone: zones.of(subnetId), instanceType, datasetLimit: datasetLimitOf(plan.redis.maxMemory, spec.dataVolume.sizeGiB, instanceType) };
     };
     const bootLibrary = new RedisBootLibrary(this, "boot-library", { tags: props.tags });
+    const dataNodeChecks = vcpuPreconditions(plan.redis, dataType, lookupDataType);
     let masterAddress: string | undefined;
     const nodes = plan.nodes.map((spec) => {
       const subnetId = subnetAt(spec.subnetIndex);
@@ -257,6 +261,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
         keyName: props.keyName,
         tags: nodeTags,
         dataVolume: dataVolumeOf(spec, subnetId),
+        preconditions: spec.runsRedis ? dataNodeChecks : undefined,
         bootLibrary,
         bootParts: ({ address, dataVolumeId }) =>
           nodeBootParts(spec, { address, dataVolumeId, tls: certificateAuthority?.issueNodeCertificate(spec.id, address) }, masterAddress, boot),

@@ -75,7 +75,7 @@ const secret = {
   secretArn: "arn:aws:ssm:us-east-1:123456789012:parameter/redis/password",
 };
 const redisPart = (restartDelaySeconds?: number) =>
-  redisServerPart({ conf: redisConfSettings({ tcpBacklog: 10000 }), applicationUsers: [], sentinelUser: true, minRedisMajor: 7, restartDelaySeconds });
+  redisServerPart({ conf: redisConfSettings({ tcpBacklog: 10000 }), applicationUsers: [], sentinelUser: true, minRedisMajor: 7, restartDelaySeconds, openFilesLimit: 65535 });
 const dataNodeParts = (): BootPart[] => [
   tuningPart({ tcpBacklog: 10000 }),
   secretFetchPart([secret]),

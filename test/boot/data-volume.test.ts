@@ -23,7 +23,7 @@ const VOLUME = "${aws_ebs_volume.redis_master_data-volume_ebs_0123ABCD.id}";
 
 describe("the data-volume part", () => {
   const part = dataVolumePart({ volumeId: VOLUME });
-  const redis = redisServerPart({ conf: redisConfSettings(), applicationUsers: [], sentinelUser: true, minRedisMajor: 7 });
+  const redis = redisServerPart({ conf: redisConfSettings(), applicationUsers: [], sentinelUser: true, minRedisMajor: 7, openFilesLimit: 65535 });
   const tls = tlsPart({
     nodeAddress: "10.0.0.10",
     material: {

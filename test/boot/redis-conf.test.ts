@@ -1,4 +1,6 @@
-import { passwordPlaceholder, REDIS_PATHS, renderRedisConf, TLS_PATHS } from "../../lib/boot";
+import { readFileSync } from "fs";
+import { join } from "path";
+import { ownedDirectiveProblem, ownedRedisDirectives, passwordPlaceholder, REDIS_PATHS, renderRedisConf, TLS_PATHS } from "../../lib/boot";
 import { directiveArgs, directivesNamed, masterConfSettings, parseRedisConf, ParsedDirective, redisConfSettings } from "../helpers";
 
 describe("renderRedisConf", () => {
@@ -139,5 +141,82 @@ describe("renderRedisConf", () => {
   test("without TLS: `port` and not one tls-* directive", () => {
     expect(replica.filter((d) => d.name.startsWith("tls-"))).toEqual([]);
     expect(renderRedisConf(redisConfSettings({ tls: undefined }))).toBe(renderRedisConf(redisConfSettings()));
+  });
+});
+
+describe("tuned to the instance", () => {
+  const parse = (overrides: Parameters<typeof redisConfSettings>[0]) => parseRedisConf(renderRedisConf(redisConfSettings(overrides)));
+
+  test("io-threads as given: a number, or the Terraform expression of the vCPUs", () => {
+    expect(directiveArgs(parse({ ioThreads: 1 }), "io-threads")).toEqual(["1"]);
+    expect(directiveArgs(parse({ ioThreads: 6 }), "io-threads")).toEqual(["6"]);
+    const expression = "${min(max(data.aws_ec2_instance_type.t.default_vcpus - 2, 1), 8)}";
+    // Quoted (the expression has spaces); Terraform puts the number inside the quotes.
+    expect(directiveArgs(parse({ ioThreads: expression }), "io-threads")).toEqual([expression]);
+  });
+
+  test("no CPU list unless pinned; each pinned kind on its own directive", () => {
+    expect(parse({}).filter((d) => d.name.endsWith("_cpulist"))).toEqual([]);
+    const pinned = parse({ cpuPinning: { server: "0-7:2", bio: "1,3", aofRewrite: "8-11", bgsave: "1,10-11" } });
+    expect(directiveArgs(pinned, "server_cpulist")).toEqual(["0-7:2"]);
+    expect(directiveArgs(pinned, "bio_cpulist")).toEqual(["1,3"]);
+    expect(directiveArgs(pinned, "aof_rewrite_cpulist")).toEqual(["8-11"]);
+    expect(directiveArgs(pinned, "bgsave_cpulist")).toEqual(["1,10-11"]);
+    const onlyBgsave = parse({ cpuPinning: { bgsave: "1" } });
+    expect(onlyBgsave.filter((d) => d.name.endsWith("_cpulist")).map((d) => d.name)).toEqual(["bgsave_cpulist"]);
+  });
+
+  test("extra directives come last, names in lower case, each value one argument quoted as needed", () => {
+    const parsed = parse({ extraDirectives: { Hz: "20", "oom-score-adj-values": "0 200 800", "notify-keyspace-events": "" } });
+    expect(parsed.slice(-3)).toEqual([
+      { name: "hz", args: ["20"] },
+      { name: "oom-score-adj-values", args: ["0 200 800"] },
+      { name: "notify-keyspace-events", args: [""] },
+    ]);
+  });
+
+  describe("the directives the library owns", () => {
+    // Independent of the renderer's own sample: every variant a node can get.
+    const variants = [
+      redisConfSettings(),
+      masterConfSettings(),
+      redisConfSettings({ tls: { requireClientCertificates: false }, snapshotSchedule: "", appendOnly: true }),
+      masterConfSettings({ tls: { requireClientCertificates: true }, extraBindAddresses: ["10.9.9.9"], cpuPinning: { server: "0", bio: "1", aofRewrite: "2", bgsave: "3" } }),
+    ];
+
+    test("include every directive the renderer writes, in every variant", () => {
+      const owned = ownedRedisDirectives();
+      for (const settings of variants) {
+        const written = parseRedisConf(renderRedisConf(settings)).map((d) => d.name);
+        expect(written.filter((name) => !owned.has(name))).toEqual([]);
+        for (const name of written) expect(ownedDirectiveProblem(name)).toContain(`"${name}" is set by the library`);
+      }
+    });
+
+    test.each(["bind", "port", "tls-port", "requirepass", "masterauth", "masteruser", "aclfile", "user", "replicaof", "replica-announce-ip", "include", "rename-command", "loadmodule", "dir", "io-threads", "server_cpulist"])(
+      "%s is owned",
+      (name) => expect(ownedDirectiveProblem(name)).toMatch(new RegExp(`^"${name}" is set by the library`)),
+    );
+
+    test("in any case, under the old slave names, and by prefix (tls-*, enable-*)", () => {
+      expect(ownedDirectiveProblem("BIND")).toMatch(/^"BIND" is set by the library/);
+      expect(ownedDirectiveProblem("slaveof")).toMatch(/^"slaveof" is set/);
+      expect(ownedDirectiveProblem("SLAVE-ANNOUNCE-IP")).toMatch(/^"SLAVE-ANNOUNCE-IP" is set/);
+      expect(ownedDirectiveProblem("min-slaves-to-write")).toMatch(/^"min-slaves-to-write" is set/);
+      expect(ownedDirectiveProblem("tls-session-caching")).toMatch(/tls-\* directives/);
+      expect(ownedDirectiveProblem("enable-something-new")).toMatch(/enable-\* directives/);
+    });
+
+    test("the README lists exactly the owned directives", () => {
+      const readme = readFileSync(join(__dirname, "../../README.md"), "utf8");
+      const line = /^Owned directives: (.*)\.$/m.exec(readme)?.[1] ?? "";
+      const listed = [...line.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+      expect(listed.sort()).toEqual([...ownedRedisDirectives()].sort());
+    });
+
+    test.each(["hz", "io-threads-do-reads", "oom-score-adj-values", "latency-tracking-info-percentiles", "lazyfree-lazy-user-del", "slowlog-log-slower-than", "replica-lazy-flush"])(
+      "%s is the user's",
+      (name) => expect(ownedDirectiveProblem(name)).toBeUndefined(),
+    );
   });
 });

@@ -104,7 +104,7 @@ describe("rendered configuration with TLS on a real redis-server and redis-senti
     const render = (name: string, text: string) => local!.renderWithBootScript(name, text, PASSWORDS, ["admin", "app"]);
     const acl = ["--aclfile", render("users.acl", renderAclFile(dataNodeUsers([{ name: "app", rules: rulesOf({ name: "app" }) }], true)))];
     const tls = { requireClientCertificates: false };
-    const node127 = { nodeAddress: "127.0.0.1", maxMemory: "64mb", tls };
+    const node127 = { nodeAddress: "127.0.0.1", maxMemory: "64mb", ioThreads: 1, tls };
     const redis = { minReplicasToWrite: 1 };
     const masterConf = render("master.conf", renderRedisConf(resolveRedisConf({ ...redis, port: ports.master }, node127)));
     const replicaConf = render(

@@ -72,7 +72,7 @@ describe("rendered configuration on a real redis-server", () => {
     if (spawnSync("redis-server", ["--version"]).status !== 0) return;
     local = new LocalRedis(mkdtempSync(join(tmpdir(), "redis-conf-")));
     [masterPort, replicaPort, sentinelPort, oddPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const node = { nodeAddress: "127.0.0.1", maxMemory: "64mb" };
+    const node = { nodeAddress: "127.0.0.1", maxMemory: "64mb", ioThreads: 1 };
     // The defaults the constructs render, with the group's min-replicas-to-write.
     const redis = { minReplicasToWrite: 1 };
     const applicationUsers = [

@@ -75,6 +75,7 @@ function nodeAlone(props: Partial<RedisReplicationGroupProps>, id: string): Terr
       applications: [{ user: user("app"), rules: ["~*", "+@all"] }],
     },
     defaultMaxMemory: "256mb",
+    defaultIoThreads: 1,
     events: { group: "test/redis", eventBus: "default", eventBusArn: "arn:aws:events:us-east-1:123456789012:event-bus/default" },
     sentinelAddresses: `${MASTER_ADDRESS} 10.0.2.10 10.0.3.10`,
   };

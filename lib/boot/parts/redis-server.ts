@@ -35,6 +35,17 @@ export function renderHardeningDropIn(): string {
   ].join("\n");
 }
 
+export const REDIS_OPEN_FILES_DROP_IN = "/etc/systemd/system/redis-server.service.d/30-open-files.conf";
+
+/**
+ * systemd drop-in for redis-server: room for maxclients connections. With
+ * fewer descriptors than maxclients + 32, Redis lowers maxclients itself at
+ * start and only logs it.
+ */
+export function renderOpenFilesDropIn(limit: number | string): string {
+  return ["# Written by cloud-init: descriptors for maxclients + 32.", "[Service]", `LimitNOFILE=${limit}`, ""].join("\n");
+}
+
 /** Where the hardening drop-in of a unit goes. */
 export function hardeningDropInPath(unit: string): string {
   return `/etc/systemd/system/${unit}.d/20-hardening.conf`;
@@ -50,9 +61,11 @@ export interface RedisServerPartOptions {
   readonly minRedisMajor: number;
   /** Seconds systemd waits before restarting a crashed redis-server. @default - the packaged unit's setting */
   readonly restartDelaySeconds?: number;
+  /** LimitNOFILE of redis-server: at least maxclients + 32 (a number, or a Terraform expression). */
+  readonly openFilesLimit: number | string;
 }
 
-/** redis-server: the package, redis.conf and the ACL file (rendered once at first boot), the unit's restart delay. */
+/** redis-server: the package, redis.conf and the ACL file (rendered once at first boot), the unit's restart delay and open files. */
 export function redisServerPart(options: RedisServerPartOptions): BootPart {
   const delay = options.restartDelaySeconds;
   return {
@@ -62,6 +75,7 @@ export function redisServerPart(options: RedisServerPartOptions): BootPart {
     files: [
       ...(delay !== undefined ? [{ path: REDIS_RESTART_DROP_IN, permissions: "0644", content: renderRestartDelay(delay) }] : []),
       { path: hardeningDropInPath("redis-server.service"), permissions: "0644", content: renderHardeningDropIn() },
+      { path: REDIS_OPEN_FILES_DROP_IN, permissions: "0644", content: renderOpenFilesDropIn(options.openFilesLimit) },
       { path: `${TEMPLATE_DIR}/redis.conf.template`, permissions: "0600", content: renderRedisConf(options.conf) },
       { path: `${TEMPLATE_DIR}/users.acl.template`, permissions: "0600", content: renderAclFile(dataNodeUsers(options.applicationUsers, options.sentinelUser)) },
     ],

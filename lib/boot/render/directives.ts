@@ -68,7 +68,8 @@ export function formatArgument(value: DirectiveArgument): string {
 
 /** Renders a directive as one line. */
 export function formatDirective(directive: Directive): string {
-  if (!/^[a-z][a-z0-9-]*$/.test(directive.name)) {
+  // Lower case, digits and '-', or '_' as in server_cpulist.
+  if (!/^[a-z][a-z0-9_-]*$/.test(directive.name)) {
     throw new Error(`Invalid Redis config directive name: ${JSON.stringify(directive.name)}`);
   }
   return [directive.name, ...directive.args.map(formatArgument)].join(" ");

@@ -6,4 +6,5 @@ export * from "./sentinel-conf";
 export * from "./system-tuning";
 export * from "./acl";
 export * from "./tls";
+export * from "./cpu-list";
 export * from "./metrics";
