@@ -38,6 +38,7 @@ readonly CLI_TIMEOUT=${REDIS_NODE_CLI_TIMEOUT:-3}
 warn() { echo "<4>dns: $*" >&2; }
 note() { echo "<5>dns: $*" >&2; }
 TLS_ARGS=()
+CURRENT=""
 
 # cli HOST PORT USER PASSWORD ARG...: one command, bounded in time.
 cli() {
@@ -97,17 +98,19 @@ route53_endpoint() {
   R53_URL=${REDIS_NODE_ROUTE53_ENDPOINT:-$R53_URL}/2013-04-01/hostedzone/$DNS_ZONE_ID/rrset
 }
 
-# The A record of NAME as Route 53 holds it: its addresses, sorted, space separated.
-current_addresses() {
-  aws_request route53 "$R53_REGION" "$R53_URL?name=$1.&type=A&maxitems=1" || return 1
-  python3 -c 'import sys, xml.etree.ElementTree as ET
+# CURRENT: the A record of NAME as Route 53 holds it, its addresses sorted,
+# space separated. The query in sorted order: curl 7.88 (Debian 12) signs
+# it as written, SigV4 wants it sorted.
+read_record() {
+  aws_request route53 "$R53_REGION" "$R53_URL?maxitems=1&name=$1.&type=A" || return 1
+  CURRENT=$(python3 -c 'import sys, xml.etree.ElementTree as ET
 ns = {"r": "https://route53.amazonaws.com/doc/2013-04-01/"}
 name = sys.argv[1]
 for rrset in ET.fromstring(sys.stdin.read()).iterfind("r:ResourceRecordSets/r:ResourceRecordSet", ns):
     if rrset.findtext("r:Name", "", ns).rstrip(".").lower() == name and rrset.findtext("r:Type", "", ns) == "A":
         values = [v.text for v in rrset.iterfind("r:ResourceRecords/r:ResourceRecord/r:Value", ns)]
         print(" ".join(sorted(values, key=lambda a: tuple(int(o) for o in a.split(".")))))
-    break' "$1" <<<"$AWS_REPLY"
+    break' "$1" <<<"$AWS_REPLY") || { FETCH_ERROR="cannot read the reply: $AWS_REPLY"; return 1; }
 }
 
 # One UPSERT change of NAME to the addresses in $2..
@@ -120,7 +123,7 @@ change_xml() {
 }
 
 update() {
-  local master="" ip port file to stale=0 matched=false verified=false changes="" current
+  local master="" ip port file to stale=0 matched=false verified=false changes=""
   local -a triggers readers
   load_node_env
   : "${DNS_ZONE_ID:?}" "${DNS_WRITER_NAME:?}" "${DNS_READER_NAME:?}" "${DNS_TTL:?}" "${SENTINEL_PORT:?}" "${SENTINEL_MASTER_NAME:?}" "${NODE_OPS_PASSWORD_FILE:?}"
@@ -154,12 +157,12 @@ update() {
   aws_credentials || { warn "$FETCH_ERROR"; return 1; }
   route53_endpoint
   if [[ $verified == true ]]; then
-    current=$(current_addresses "$DNS_WRITER_NAME") || { warn "reading $DNS_WRITER_NAME: $FETCH_ERROR"; return 1; }
-    [[ $current == "$ip" ]] || changes+=$(change_xml "$DNS_WRITER_NAME" "$ip")
+    read_record "$DNS_WRITER_NAME" || { warn "reading $DNS_WRITER_NAME: $FETCH_ERROR"; return 1; }
+    [[ $CURRENT == "$ip" ]] || changes+=$(change_xml "$DNS_WRITER_NAME" "$ip")
   fi
   if ((${#readers[@]} > 0)); then
-    current=$(current_addresses "$DNS_READER_NAME") || { warn "reading $DNS_READER_NAME: $FETCH_ERROR"; return 1; }
-    [[ $current == "${readers[*]}" ]] || changes+=$(change_xml "$DNS_READER_NAME" "${readers[@]}")
+    read_record "$DNS_READER_NAME" || { warn "reading $DNS_READER_NAME: $FETCH_ERROR"; return 1; }
+    [[ $CURRENT == "${readers[*]}" ]] || changes+=$(change_xml "$DNS_READER_NAME" "${readers[@]}")
   fi
   [[ -n $changes ]] || return 0
   if ! aws_request route53 "$R53_REGION" "$R53_URL" -H "Content-Type: application/xml" --data-binary \
