@@ -104,7 +104,7 @@ describe("dns with a given zone, names and TTL", () => {
     ]);
     const change = dnsStatements(json).filter((s) => s.actions[0] === "route53:ChangeResourceRecordSets");
     expect(change).toHaveLength(3);
-    for (const s of change) expect(s.condition["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"]).toEqual(["primary.cache.example.com", "replicas.cache.example.com"]);
+    for (const s of change) expect(s.condition?.["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"]).toEqual(["primary.cache.example.com", "replicas.cache.example.com"]);
     const withPart = Object.entries(userDataOf(json)).filter(([, u]) => / dns( |$)/.test(nodeEnvVariable(u, "BOOT_PARTS") ?? "")).map(([n]) => n);
     expect(withPart.sort()).toEqual(["redis/sentinel-1", "redis/sentinel-2", "redis/sentinel-3"]);
   });
