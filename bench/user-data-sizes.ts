@@ -37,6 +37,7 @@ let worst = 0;
 for (const [name, stack] of [
   ["basic", new BasicExampleStack(Testing.app(), "basic", {})],
   ["basic, monitoring on", new BasicExampleStack(Testing.app(), "basic", { monitoring: { enabled: true } })],
+  ["basic, monitoring and dns on", new BasicExampleStack(Testing.app(), "basic", { monitoring: { enabled: true }, dns: { zoneName: "redis.internal" } })],
   ["existing-app", new ExistingAppStack(Testing.app(), "existing-app")],
 ] as const) {
   const json = JSON.parse(Testing.synth(stack));

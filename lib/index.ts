@@ -31,4 +31,4 @@ export type { RedisDataVolumeOptions } from "./node/data-volume-options";
 export { RedisReplicationGroup } from "./topology/replication-group";
 export { RedisReplicationGroupBase } from "./topology/replication-group-base";
 export type { IRedisReplicationGroup, RedisReplicationGroupAttributes } from "./topology/replication-group-base";
-export type { RedisEventsOptions, RedisReplicationGroupProps, SentinelOptions } from "./topology/replication-group-props";
+export type { RedisDnsOptions, RedisEventsOptions, RedisReplicationGroupProps, SentinelOptions } from "./topology/replication-group-props";

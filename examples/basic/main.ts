@@ -14,7 +14,7 @@ import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { App, Fn, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { RedisMonitoringOptions, RedisReplicationGroup } from "../../lib";
+import { RedisDnsOptions, RedisMonitoringOptions, RedisReplicationGroup } from "../../lib";
 
 export interface BasicExampleStackProps {
   /** @default "us-east-1" */
@@ -25,6 +25,8 @@ export interface BasicExampleStackProps {
   readonly zoneCount?: number;
   /** Metrics and logs in CloudWatch (see the README's "Metrics and logs"). @default - off */
   readonly monitoring?: RedisMonitoringOptions;
+  /** Writer and reader names in Route 53 (see the README's "Writer and reader names"). @default - none */
+  readonly dns?: RedisDnsOptions;
 }
 
 export class BasicExampleStack extends TerraformStack {
@@ -85,6 +87,7 @@ export class BasicExampleStack extends TerraformStack {
       // A demo you destroy when done: keep the default (true) where the data matters.
       dataVolume: { preventDestroy: false },
       monitoring: props.monitoring,
+      dns: props.dns,
     });
     new TerraformOutput(this, "app-security-group-id", { value: this.appSecurityGroup.id });
   }

@@ -3,6 +3,9 @@ import {
   AclUser,
   BootPart,
   dataVolumePart,
+  DNS_RECONFIG_SCRIPT,
+  DnsNamesSettings,
+  dnsPart,
   metricsPart,
   NodeSecret,
   NodeTlsMaterial,
@@ -51,6 +54,8 @@ export interface GroupBootContext {
   readonly defaultIoThreads: number | string;
   /** Where the sentinels publish their events; undefined when the plan has none. */
   readonly events?: GroupEventsContext;
+  /** The writer and reader names; undefined when the group has none. */
+  readonly dns?: DnsNamesSettings;
   /** Where the nodes' CloudWatch agent writes and reads; undefined when the plan has no monitoring. */
   readonly monitoring?: GroupMonitoringContext;
   /** Every sentinel's address, space separated (a token resolved once all nodes exist). */
@@ -195,8 +200,11 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
       tls: tlsSettings,
     });
     const monitorUser = plan.monitoring !== undefined;
-    parts.push(sentinelPart({ conf: { ...conf, notificationScript: events && SENTINEL_NOTIFY_SCRIPT, monitorUser }, minRedisMajor: MIN_REDIS_MAJOR }));
+    const dns = ctx.dns;
+    const scripts = { notificationScript: events && SENTINEL_NOTIFY_SCRIPT, clientReconfigScript: dns && DNS_RECONFIG_SCRIPT };
+    parts.push(sentinelPart({ conf: { ...conf, ...scripts, monitorUser }, minRedisMajor: MIN_REDIS_MAJOR }));
     if (events) parts.push(sentinelEventsPart({ ...events, nodeAddress }));
+    if (dns) parts.push(dnsPart(dns));
     // The hand-over logs in to the local sentinel as node-ops: only where one runs.
     if (redis) parts.push(plannedFailoverPart({ nodeAddress, redisPort: redis.port }));
   }

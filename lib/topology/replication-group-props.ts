@@ -63,6 +63,40 @@ export interface RedisEventsOptions {
   readonly snsTopicArn?: string;
 }
 
+/**
+ * Writer and reader names in a Route 53 private hosted zone: records the
+ * sentinels keep pointed at the master and at the healthy replicas.
+ */
+export interface RedisDnsOptions {
+  /**
+   * The zone's domain, such as "redis.internal": the names end in it.
+   */
+  readonly zoneName: string;
+  /**
+   * An existing private hosted zone of `zoneName` (its id, Z...), associated
+   * with the group's VPC by you.
+   * @default - a new private hosted zone named `zoneName`, associated with the group's VPC
+   */
+  readonly zoneId?: string;
+  /**
+   * The name that always points at the master (an A record), inside `zoneName`.
+   * @default "writer.<group id>.<zoneName>" (the group's construct id, lowercase)
+   */
+  readonly writerName?: string;
+  /**
+   * The name that lists the healthy replicas (an A record with one address
+   * each; the master's when none is healthy), inside `zoneName`.
+   * @default "reader.<group id>.<zoneName>"
+   */
+  readonly readerName?: string;
+  /**
+   * The records' TTL: how long a resolver may keep answering with the old
+   * master after a failover.
+   * @default 5
+   */
+  readonly ttlSeconds?: number;
+}
+
 export interface RedisReplicationGroupProps {
   /** VPC of the nodes. */
   readonly vpcId: string;
@@ -132,6 +166,12 @@ export interface RedisReplicationGroupProps {
   readonly sentinel?: SentinelOptions;
   /** Sentinel's failover events to EventBridge. @default - on, to the default event bus, no rule */
   readonly events?: RedisEventsOptions;
+  /**
+   * Writer and reader DNS names in Route 53, updated by the sentinels on a
+   * failover (needs Sentinel).
+   * @default - no names: clients ask Sentinel for the master
+   */
+  readonly dns?: RedisDnsOptions;
   /**
    * Metrics (the Prometheus redis exporter on every node, scraped by the
    * Amazon CloudWatch agent) and the Redis and Sentinel logs in CloudWatch.

@@ -27,6 +27,7 @@ import { sentinelMajorityOf } from "../monitoring/alarms-options";
 import { RedisGroupAlarms } from "../monitoring/group-alarms";
 import { RedisGroupDashboard } from "../monitoring/group-dashboard";
 import { RedisGroupMetrics } from "../monitoring/group-metrics";
+import { RedisDnsNames, validateDns } from "./dns-names";
 import { RedisGroupMonitoring } from "../monitoring/group-monitoring";
 import { RedisPortKind } from "../network/port";
 import { ImportedRedisReplicationGroup } from "./imported-group";
@@ -101,6 +102,12 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
    * @attribute
    */
   public readonly logGroupName?: string;
+  /** The private hosted zone of the writer and reader names; undefined without `dns`. @attribute */
+  public readonly dnsZoneId?: string;
+  /** The name that points at the master (Route 53, kept by the sentinels); undefined without `dns`. @attribute */
+  public readonly writerName?: string;
+  /** The name that lists the healthy replicas; undefined without `dns`. @attribute */
+  public readonly readerName?: string;
   /** The port of every node's metrics exporter; undefined when monitoring is off. @attribute */
   public readonly metricsPort?: number;
   /**
@@ -143,7 +150,9 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
 
   constructor(scope: Construct, id: string, props: RedisReplicationGroupProps) {
     super(scope, id);
-    validateGroupProps(props).throwIfAny(this);
+    const problems = validateGroupProps(props);
+    validateDns(problems, props.dns, id, props.sentinel?.enabled ?? true);
+    problems.throwIfAny(this);
     const plan = planGroup(props);
     for (const warning of plan.warnings) Annotations.of(this).addWarning(warning);
 
@@ -214,6 +223,10 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       ? new RedisGroupMonitoring(this, "monitoring", { spec: plan.monitoring, nodeTag: tag, tags: props.tags })
       : undefined;
     this.logGroupName = monitoring?.logGroupName;
+    const dns = props.dns ? new RedisDnsNames(this, "dns", { options: props.dns, groupId: id, vpcId: props.vpcId, tags: props.tags }) : undefined;
+    this.dnsZoneId = dns?.zoneId;
+    this.writerName = dns?.writerName;
+    this.readerName = dns?.readerName;
 
     const asBootUser = (u: RedisUser) => ({ name: u.userName, password: u.password });
     const boot: GroupBootContext = {
@@ -231,6 +244,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       // Redis 7.0's threaded I/O does not work with TLS.
       defaultIoThreads: plan.tls.enabled || plan.redis.ioThreads !== undefined ? 1 : defaultIoThreads(lookupDataType()),
       events: events?.context,
+      dns: dns?.settings,
       monitoring: monitoring && {
         group: this.node.path,
         logGroupArn: monitoring.logGroupArn,
@@ -277,6 +291,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     this.masterAddress = this.master.privateIp;
     this.replicaAddresses = this.replicas.map((r) => r.privateIp);
     this.sentinelAddresses = nodes.filter((n) => n.spec.runsSentinel).map((n) => n.node.privateIp);
+    dns?.addRecords(this.masterAddress, this.replicaAddresses);
 
     const monitored = nodes.map(({ spec, node }) => ({ name: node.name, address: node.privateIp, instanceId: node.instanceId, runsRedis: spec.runsRedis, runsSentinel: spec.runsSentinel }));
     const metrics = new RedisGroupMetrics(this.node.path);

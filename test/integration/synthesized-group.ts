@@ -16,6 +16,7 @@ import {
   AWS_SCRIPT_PATH,
   BUILTIN_USERS,
   COMMON_SCRIPT_PATH,
+  DNS_RECONFIG_SCRIPT,
   libraryPathOnNode,
   NODE_ENV_PATH,
   REDIS_ROLE_DROP_IN,
@@ -154,6 +155,15 @@ export function provideTestSecrets(passwords: Readonly<Record<string, string>>):
   };
 }
 
+/** Sentinel's client-reconfig-script, the dns step, as a node has it (when the group has writer and reader names). */
+export interface NodeDns {
+  readonly step: string;
+  /** Where the script leaves a failover's new master (REDIS_NODE_DNS_DIR in Sentinel's environment). */
+  readonly triggers: string;
+  /** Holds common.sh and aws.sh (REDIS_NODE_LIB). */
+  readonly lib: string;
+}
+
 export interface RunningGroup {
   readonly masterName: string;
   readonly redisPort: number;
@@ -165,6 +175,8 @@ export interface RunningGroup {
   readonly initialMaster: GroupNode;
   /** Each node's failover events step and spool, by node name. */
   readonly events: ReadonlyMap<string, NodeEvents>;
+  /** Each node's dns step and trigger directory, by node name; empty when the group has no names. */
+  readonly dns: ReadonlyMap<string, NodeDns>;
 }
 
 /**
@@ -218,6 +230,7 @@ export async function startGroup(
   const ca = makeCa(pki, "group-ca");
   const rendered = new Map<string, { redis: string; sentinel: string }>();
   const events = new Map<string, NodeEvents>();
+  const dns = new Map<string, NodeDns>();
   for (const node of nodes) {
     fs.mkdirSync(node.dir);
     // As the tls part leaves them on a node (processes.ts points Redis at them).
@@ -255,7 +268,18 @@ export async function startGroup(
     const scriptLine = new RegExp(`^(sentinel notification-script \\S+ )${SENTINEL_NOTIFY_SCRIPT.replace(/[.]/g, "\\.")}$`, "m");
     const conf = fs.readFileSync(sentinel, "utf8");
     if (!scriptLine.test(conf)) throw new Error(`${node.name}'s sentinel.conf has no notification-script ${SENTINEL_NOTIFY_SCRIPT}:\n${conf}`);
-    fs.writeFileSync(sentinel, conf.replace(scriptLine, `$1${nodeEvents.step}`));
+    let edited = conf.replace(scriptLine, `$1${nodeEvents.step}`);
+    // The same for the client-reconfig-script, when the group has names.
+    const reconfigLine = new RegExp(`^(sentinel client-reconfig-script \\S+ )${DNS_RECONFIG_SCRIPT.replace(/[.]/g, "\\.")}$`, "m");
+    if (reconfigLine.test(edited)) {
+      const nodeDns: NodeDns = { step: path.join(lib, "parts", path.basename(DNS_RECONFIG_SCRIPT)), triggers: path.join(node.dir, "dns"), lib };
+      write(nodeDns.step, DNS_RECONFIG_SCRIPT);
+      fs.chmodSync(nodeDns.step, 0o755);
+      fs.mkdirSync(path.join(nodeDns.triggers, ".tmp"), { recursive: true });
+      dns.set(node.name, nodeDns);
+      edited = edited.replace(reconfigLine, `$1${nodeDns.step}`);
+    }
+    fs.writeFileSync(sentinel, edited);
     rendered.set(node.name, { redis: await render(TEMPLATES.redis, path.join(workRoot, `${node.name}-redis.conf`)), sentinel });
   }
 
@@ -286,7 +310,10 @@ export async function startGroup(
   for (const node of nodes) await applyFirewall(topology, node.name, rules);
 
   for (const node of nodes) await startRedis(topology, node.name, rendered.get(node.name)!.redis, node.dir);
-  for (const node of nodes) await startSentinel(topology, node.name, rendered.get(node.name)!.sentinel, node.dir, { REDIS_NODE_EVENTS_DIR: events.get(node.name)!.spool });
+  for (const node of nodes) {
+    const env = { REDIS_NODE_EVENTS_DIR: events.get(node.name)!.spool, ...(dns.has(node.name) ? { REDIS_NODE_DNS_DIR: dns.get(node.name)!.triggers } : {}) };
+    await startSentinel(topology, node.name, rendered.get(node.name)!.sentinel, node.dir, env);
+  }
   return {
     masterName,
     redisPort: Number(monitor[3]),
@@ -295,5 +322,6 @@ export async function startGroup(
     tls: { ca: ca.pem },
     initialMaster,
     events,
+    dns,
   };
 }

@@ -94,11 +94,17 @@ export function testVolumeId(address: string): string {
   return `vol-${createHash("sha256").update(address).digest("hex").slice(0, 17)}`;
 }
 
+/** The id that stands for an aws_route53_zone's in tests: "Z" and 20 characters, as Route 53's, from the Terraform address. */
+export function testZoneId(address: string): string {
+  return `Z${createHash("sha256").update(address).digest("hex").slice(0, 20).toUpperCase()}`;
+}
+
 /**
  * Evaluates a node's file as Terraform would at apply time: ENI addresses
  * become the given addresses, the maxmemory expression (instance memory x
  * 0.7) a test value, a parameter's name its name in `parameterNames` (when
- * given; else one test name), a data volume's id its testVolumeId, `$${` /
+ * given; else one test name), a data volume's id its testVolumeId, a hosted
+ * zone's id its testZoneId, `$${` /
  * `%%{` literal `${` / `%{`. Fails on any other reference or directive, so a
  * new one cannot slip through untested.
  */
@@ -123,6 +129,8 @@ export function resolveReferences(text: string, addresses: Record<string, string
     }
     const volume = /^(aws_ebs_volume\.[^.]+)\.id$/.exec(expr);
     if (volume) return testVolumeId(volume[1]);
+    const zone = /^(aws_route53_zone\.[^.]+)\.zone_id$/.exec(expr);
+    if (zone) return testZoneId(zone[1]);
     throw new Error(`Unexpected Terraform reference in user data: ${whole}`);
   });
 }

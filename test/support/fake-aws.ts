@@ -1,13 +1,16 @@
 // A fake AWS for the boot script's secret fetch: IMDSv2 (token, region, role,
 // credentials) and the SSM GetParameter / Secrets Manager GetSecretValue JSON
 // APIs, which verify the caller's SigV4 signature themselves; also
-// EventBridge PutEvents, for the sentinels' failover events. Used on
+// EventBridge PutEvents, for the sentinels' failover events; Route 53's
+// ListResourceRecordSets and ChangeResourceRecordSets (REST/XML), for the
+// writer and reader names. Used on
 // loopback by test/config/secret-fetch.test.ts and on the VM bridge by
 // test/vm (where the endpoints are reached by their real names).
 import { createHash, createHmac, randomBytes } from "crypto";
 import { IncomingMessage, RequestListener, ServerResponse } from "http";
 
 const JSON_TYPE = "application/x-amz-json-1.1";
+const R53_NS = "https://route53.amazonaws.com/doc/2013-04-01/";
 
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 const hmac = (key: string | Buffer, data: string) => createHmac("sha256", key).update(data).digest();
@@ -85,7 +88,18 @@ export interface FakeAwsState {
   events: PutEventsEntry[];
   /** PutEvents answers AccessDeniedException while true. */
   refuseEvents: boolean;
+  /** Route 53's records by zone id, then by name (lowercase, no trailing dot). */
+  zones: Map<string, Map<string, FakeRecordSet>>;
+  /** Every record change Route 53 accepted, in order. */
+  recordChanges: FakeRecordChange[];
+  /** Names the role may change (as its IAM condition would allow); undefined: any. */
+  changeableNames?: string[];
 }
+
+/** An A record set of the fake Route 53. */
+export interface FakeRecordSet { readonly type: string; readonly ttl: number; readonly values: string[] }
+/** One accepted change: when (Date.now()), who (remote address), what. */
+export interface FakeRecordChange { readonly at: number; readonly caller: string; readonly zoneId: string; readonly action: string; readonly name: string; readonly values: string[]; readonly ttl: number }
 
 /** One entry of a PutEvents call, as sent. */
 export interface PutEventsEntry {
@@ -106,7 +120,8 @@ export class FakeAws {
 
   reset(): FakeAwsState {
     this.state = { verifyWithSecret: this.opts.creds.SecretAccessKey, hasRole: true, roleFromAttempt: 1, tokenPuts: 0, tokenless: 0, apiCalls: 0,
-      rejected: [], inputs: [], servedTo: [], servedNames: [], deniedTo: [], denied: [], readableWhenDenied: [], events: [], refuseEvents: false };
+      rejected: [], inputs: [], servedTo: [], servedNames: [], deniedTo: [], denied: [], readableWhenDenied: [], events: [], refuseEvents: false,
+      zones: new Map(), recordChanges: [] };
     return this.state;
   }
 
@@ -143,12 +158,14 @@ export class FakeAws {
       }
       return send(404, "<html><body><h1>404 - Not Found</h1></body></html>", "text/html");
     }
+    const rrset = /^\/2013-04-01\/hostedzone\/([A-Z0-9]+)\/rrset$/.exec(url.pathname);
+    if (only !== "imds" && rrset) return this.route53(req, res, url, body, rrset[1]);
     if (only === "imds" || url.pathname !== this.opts.apiPath || req.method !== "POST") return send(404, "Not Found");
     fake.apiCalls++;
     const error = (type: string, message: string) => { fake.rejected.push(`${type}: ${message}`); send(400, { __type: type, message }, JSON_TYPE); };
     let scope: ReturnType<typeof verifySigV4>;
     try {
-      scope = verifySigV4({ method: req.method, path: url.pathname, query: url.search.slice(1), headers: req.headersDistinct as Record<string, string[]>, body }, fake.verifyWithSecret);
+      scope = verifySigV4({ method: req.method!, path: url.pathname, query: url.search.slice(1), headers: req.headersDistinct as Record<string, string[]>, body }, fake.verifyWithSecret);
     } catch (e) { return error("InvalidSignatureException", (e as Error).message); }
     const target = req.headers["x-amz-target"];
     const services: Record<string, string> = { "AmazonSSM.GetParameter": "ssm", "secretsmanager.GetSecretValue": "secretsmanager", "AWSEvents.PutEvents": "events" };
@@ -205,5 +222,69 @@ export class FakeAws {
     }
     this.state.events.push(...entries);
     send(200, { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: randomBytes(16).toString("hex") })) }, JSON_TYPE);
+  }
+
+  /**
+   * Route 53's record API as its REST/XML endpoint answers it (signed for
+   * route53 in us-east-1, the aws partition's): GET lists record sets from
+   * ?name= on (?type=, ?maxitems=), POST applies a ChangeBatch all or nothing.
+   */
+  private route53(req: IncomingMessage, res: ServerResponse, url: URL, body: string, zoneId: string) {
+    const fake = this.state;
+    const { creds: CREDS } = this.opts;
+    const xml = (status: number, text: string) => res.writeHead(status, { "Content-Type": "text/xml" }).end(`<?xml version="1.0"?>\n${text}`);
+    const error = (status: number, code: string, message: string) => {
+      fake.rejected.push(`${code}: ${message}`);
+      xml(status, `<ErrorResponse xmlns="${R53_NS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>r</RequestId></ErrorResponse>`);
+    };
+    fake.apiCalls++;
+    let scope: ReturnType<typeof verifySigV4>;
+    try {
+      scope = verifySigV4({ method: req.method ?? "", path: url.pathname, query: url.search.slice(1), headers: req.headersDistinct as Record<string, string[]>, body }, fake.verifyWithSecret);
+    } catch (e) { return error(403, "SignatureDoesNotMatch", (e as Error).message); }
+    if (scope.region !== "us-east-1" || scope.service !== "route53") return error(403, "SignatureDoesNotMatch", "Credential should be scoped to us-east-1/route53");
+    if (scope.accessKeyId !== CREDS.AccessKeyId || req.headers["x-amz-security-token"] !== CREDS.Token || !scope.signedHeaders.includes("x-amz-security-token")) {
+      return error(403, "InvalidClientTokenId", "The security token included in the request is invalid.");
+    }
+    const zone = fake.zones.get(zoneId);
+    if (!zone) return error(404, "NoSuchHostedZone", `No hosted zone found with ID: ${zoneId}`);
+    const setXml = (name: string, r: FakeRecordSet) =>
+      `<ResourceRecordSet><Name>${name}.</Name><Type>${r.type}</Type><TTL>${r.ttl}</TTL><ResourceRecords>${r.values.map((v) => `<ResourceRecord><Value>${v}</Value></ResourceRecord>`).join("")}</ResourceRecords></ResourceRecordSet>`;
+    if (req.method === "GET") {
+      const from = (url.searchParams.get("name") ?? "").toLowerCase().replace(/\.$/, "");
+      const max = Number(url.searchParams.get("maxitems") ?? 300);
+      const names = [...zone.keys()].sort().filter((n) => n >= from);
+      const shown = names.slice(0, max);
+      return xml(200, `<ListResourceRecordSetsResponse xmlns="${R53_NS}"><ResourceRecordSets>${shown.map((n) => setXml(n, zone.get(n)!)).join("")}</ResourceRecordSets><IsTruncated>${names.length > max}</IsTruncated><MaxItems>${max}</MaxItems></ListResourceRecordSetsResponse>`);
+    }
+    if (req.method !== "POST") return error(405, "MethodNotAllowed", req.method ?? "");
+    if (!/^(application|text)\/xml/.test(String(req.headers["content-type"]))) return error(400, "InvalidInput", `Content-Type ${req.headers["content-type"]}`);
+    const text = (block: string, tag: string) => new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(block)?.[1];
+    if (!body.includes(`<ChangeResourceRecordSetsRequest xmlns="${R53_NS}">`)) return error(400, "InvalidInput", "not a ChangeResourceRecordSetsRequest");
+    const changes = [...body.matchAll(/<Change>([\s\S]*?)<\/Change>/g)].map(([, block]) => ({
+      action: text(block, "Action") ?? "",
+      name: (text(block, "Name") ?? "").toLowerCase().replace(/\.$/, ""),
+      type: text(block, "Type") ?? "",
+      ttl: Number(text(block, "TTL")),
+      values: [...block.matchAll(/<Value>([^<]*)<\/Value>/g)].map((m) => m[1]),
+    }));
+    if (changes.length === 0) return error(400, "InvalidChangeBatch", "no changes");
+    for (const c of changes) {
+      if (!["CREATE", "UPSERT", "DELETE"].includes(c.action)) return error(400, "InvalidInput", `Action ${c.action}`);
+      if (c.type !== "A" || c.values.length === 0 || !c.values.every((v) => /^(\d{1,3}\.){3}\d{1,3}$/.test(v)) || !Number.isInteger(c.ttl)) {
+        return error(400, "InvalidChangeBatch", `[Invalid Resource Record: ${c.type} ${c.values.join(",")} TTL ${c.ttl}]`);
+      }
+      if (fake.changeableNames && !fake.changeableNames.includes(c.name)) {
+        return error(403, "AccessDenied", `User: arn:aws:sts::123456789012:assumed-role/${this.opts.role}/i-0 is not authorized to perform: route53:ChangeResourceRecordSets on ${c.name}`);
+      }
+      if (c.action === "CREATE" && zone.has(c.name)) return error(400, "InvalidChangeBatch", `[Tried to create resource record set [name='${c.name}.', type='A'] but it already exists]`);
+    }
+    const at = Date.now();
+    for (const c of changes) {
+      if (c.action === "DELETE") zone.delete(c.name);
+      else zone.set(c.name, { type: c.type, ttl: c.ttl, values: c.values });
+      fake.recordChanges.push({ at, caller: req.socket.remoteAddress ?? "", zoneId, action: c.action, name: c.name, values: c.values, ttl: c.ttl });
+    }
+    xml(200, `<ChangeResourceRecordSetsResponse xmlns="${R53_NS}"><ChangeInfo><Id>/change/C${randomBytes(8).toString("hex").toUpperCase()}</Id><Status>PENDING</Status><SubmittedAt>${new Date(at).toISOString()}</SubmittedAt></ChangeInfo></ChangeResourceRecordSetsResponse>`);
   }
 }

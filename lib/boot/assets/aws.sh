@@ -40,34 +40,47 @@ sys.stdout.buffer.write(value.encode())' "$@" 2>/dev/null
 FETCH_ERROR=""
 AWS_REPLY=""
 
-# aws_json_call SERVICE TARGET BODY [REGION]: one call of an AWS JSON 1.1
-# API, its reply in AWS_REPLY; on failure returns 1 with the reason in
-# FETCH_ERROR. Signs the call with the instance role's credentials (curl
-# --aws-sigv4), so the image needs no AWS CLI. Credentials go to curl
-# through stdin, never on a command line. REGION defaults to the instance's.
-aws_json_call() {
-  local service=$1 target=$2 body=$3 region=${4:-} role creds fields key_id secret_key session domain
+# aws_credentials: the instance's region and its role's credentials into
+# AWS_REGION_NOW, AWS_KEY_ID, AWS_SECRET_KEY, AWS_SESSION (IMDSv2); on
+# failure returns 1 with the reason in FETCH_ERROR.
+aws_credentials() {
+  local role creds fields
   IMDS_TOKEN=$(curl -q -sS --fail --max-time 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" \
     "$IMDS_URL/latest/api/token") || { FETCH_ERROR="cannot get an IMDSv2 token"; return 1; }
-  [[ -n $region ]] || region=$(imds meta-data/placement/region) || { FETCH_ERROR="cannot read the region from instance metadata"; return 1; }
+  AWS_REGION_NOW=$(imds meta-data/placement/region) || { FETCH_ERROR="cannot read the region from instance metadata"; return 1; }
   role=$(imds meta-data/iam/security-credentials/) || { FETCH_ERROR="the instance has no IAM role"; return 1; }
   if ! { creds=$(imds "meta-data/iam/security-credentials/$role") &&
     fields=$(credential_fields <<<"$creds") &&
-    { IFS= read -r key_id && IFS= read -r secret_key && IFS= read -r session; } <<<"$fields"; }; then
+    { IFS= read -r AWS_KEY_ID && IFS= read -r AWS_SECRET_KEY && IFS= read -r AWS_SESSION; } <<<"$fields"; }; then
     FETCH_ERROR="cannot read the credentials of role $role"
     return 1
   fi
-  domain=amazonaws.com
-  [[ $region == cn-* ]] && domain=amazonaws.com.cn
-  local endpoint=${REDIS_NODE_AWS_ENDPOINT:-https://$service.$region.$domain/}
-  if ! AWS_REPLY=$(printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$key_id" "$secret_key" "$session" |
-    curl -q -sS --fail-with-body --max-time 10 --config - \
-      --aws-sigv4 "aws:amz:$region:$service" \
-      -H "Content-Type: application/x-amz-json-1.1" -H "X-Amz-Target: $target" \
-      --data "$body" "$endpoint"); then
+}
+
+# aws_request SERVICE REGION URL CURL-ARG...: one request signed with the
+# credentials aws_credentials read (curl --aws-sigv4, so the image needs no
+# AWS CLI; they go to curl through stdin, never on a command line); the
+# reply in AWS_REPLY, on failure returns 1 with the reason in FETCH_ERROR.
+aws_request() {
+  local service=$1 region=$2 url=$3
+  shift 3
+  if ! AWS_REPLY=$(printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$AWS_KEY_ID" "$AWS_SECRET_KEY" "$AWS_SESSION" |
+    curl -q -sS --fail-with-body --max-time 10 --config - --aws-sigv4 "aws:amz:$region:$service" "$@" "$url"); then
     FETCH_ERROR="$service answered: $AWS_REPLY"
     return 1
   fi
+}
+
+# aws_json_call SERVICE TARGET BODY [REGION]: one call of an AWS JSON 1.1
+# API with the instance role, its reply in AWS_REPLY; on failure returns 1
+# with the reason in FETCH_ERROR. REGION defaults to the instance's.
+aws_json_call() {
+  local service=$1 target=$2 body=$3 region domain=amazonaws.com
+  aws_credentials || return 1
+  region=${4:-$AWS_REGION_NOW}
+  [[ $region == cn-* ]] && domain=amazonaws.com.cn
+  aws_request "$service" "$region" "${REDIS_NODE_AWS_ENDPOINT:-https://$service.$region.$domain/}" \
+    -H "Content-Type: application/x-amz-json-1.1" -H "X-Amz-Target: $target" --data "$body"
 }
 
 # One attempt to print the secret; on failure returns 1 with the reason in FETCH_ERROR.

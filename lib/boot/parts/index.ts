@@ -8,3 +8,4 @@ export * from "./data-volume";
 export * from "./sentinel-events";
 export * from "./planned-failover";
 export * from "./metrics";
+export * from "./dns";

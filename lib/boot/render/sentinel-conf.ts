@@ -24,6 +24,12 @@ export interface SentinelConfSettings {
    * render time: `deny-scripts-reconfig` keeps SENTINEL SET from changing it.
    */
   readonly notificationScript?: string;
+  /**
+   * `sentinel client-reconfig-script`: run by Sentinel when a failover moves
+   * the master (the writer and reader names follow it). Set at render time
+   * too.
+   */
+  readonly clientReconfigScript?: string;
   /** Add the monitor user (the metrics exporter logs in with it). @default false */
   readonly monitorUser?: boolean;
 }
@@ -63,6 +69,7 @@ export function renderSentinelConf(s: SentinelConfSettings): string {
       directive("sentinel", "failover-timeout", name, s.failoverTimeoutMilliseconds),
       directive("sentinel", "parallel-syncs", name, s.parallelSyncs),
       ...(s.notificationScript ? [directive("sentinel", "notification-script", name, s.notificationScript)] : []),
+      ...(s.clientReconfigScript ? [directive("sentinel", "client-reconfig-script", name, s.clientReconfigScript)] : []),
     ],
     [
       "Rendered once at first boot by redis-node-setup; Sentinel rewrites this",

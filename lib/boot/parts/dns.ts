@@ -1,0 +1,96 @@
+import { BootPart, IBootPartGrantee } from "../boot-part";
+import { partStepPath } from "../cloud-config";
+
+/** Where Sentinel's client-reconfig-script leaves a failover's new master (redis owns it; it survives a reboot). */
+export const DNS_TRIGGER_DIR = "/var/lib/redis-node/dns";
+const PART = { name: "dns", order: 36, packages: [], files: [], env: {}, step: "dns.sh" };
+/**
+ * Sentinel's client-reconfig-script: the part's own step, which leaves the
+ * failover's new address for the root unit and exits at once (root's,
+ * executable by redis, not writable by it).
+ */
+export const DNS_RECONFIG_SCRIPT = partStepPath(PART);
+export const DNS_UNIT = "redis-dns";
+export const DNS_DROP_IN = "/etc/systemd/system/redis-sentinel.service.d/31-dns.conf";
+/** How often the timer checks the names (and the reader's healthy replicas), in seconds. */
+export const DNS_CHECK_INTERVAL_SECONDS = 60;
+
+/** The group's names, as every sentinel's boot sees them. */
+export interface DnsNamesSettings {
+  /** The private hosted zone's id (Z...). */
+  readonly zoneId: string;
+  /** The zone's ARN, for the node role's grant. */
+  readonly zoneArn: string;
+  /** Fully qualified, lowercase, without the trailing dot. */
+  readonly writerName: string;
+  readonly readerName: string;
+  readonly ttlSeconds: number;
+}
+
+/**
+ * redis-sentinel's sandbox (ProtectSystem=strict, NoExecPaths=/): the
+ * trigger directory becomes writable, the script, bash and mv executable.
+ * systemd adds these lists to those of the events drop-in.
+ */
+export function renderDnsDropIn(): string {
+  return ["[Service]", `ReadWritePaths=${DNS_TRIGGER_DIR}`, `ExecPaths=${DNS_RECONFIG_SCRIPT} /usr/bin/bash /usr/bin/mv`, ""].join("\n");
+}
+
+/**
+ * The root oneshot that updates the records, the path unit that starts it
+ * when Sentinel reports a failover, and the timer that checks the names
+ * every minute (healthy replicas come and go without a failover).
+ */
+export function renderDnsUnits(): Record<string, string> {
+  const unit = (...lines: string[]) => [...lines, ""].join("\n");
+  return {
+    service: unit("[Service]", "Type=oneshot", `ExecStart=${DNS_RECONFIG_SCRIPT} update`, "TimeoutStartSec=2min", "LogLevelMax=notice"),
+    path: unit("[Path]", `PathChanged=${DNS_TRIGGER_DIR}`, "[Install]", "WantedBy=paths.target"),
+    timer: unit("[Timer]", "OnBootSec=1min", `OnUnitInactiveSec=${DNS_CHECK_INTERVAL_SECONDS}s`, "[Install]", "WantedBy=timers.target"),
+  };
+}
+
+/**
+ * Writer and reader names in Route 53, on every node that runs a sentinel:
+ * the writer follows the master its sentinel names (once that node answers
+ * ROLE as master), the reader the replicas its sentinel sees healthy. The
+ * role may UPSERT A records of these two names in this zone only.
+ */
+export function dnsPart(settings: DnsNamesSettings): BootPart {
+  const units = renderDnsUnits();
+  return {
+    ...PART,
+    packages: ["redis-tools"],
+    files: [
+      { path: DNS_DROP_IN, permissions: "0644", content: renderDnsDropIn() },
+      { path: `/etc/systemd/system/${DNS_UNIT}.service`, permissions: "0644", content: units.service },
+      { path: `/etc/systemd/system/${DNS_UNIT}.path`, permissions: "0644", content: units.path },
+      { path: `/etc/systemd/system/${DNS_UNIT}.timer`, permissions: "0644", content: units.timer },
+    ],
+    env: {
+      DNS_ZONE_ID: settings.zoneId,
+      DNS_WRITER_NAME: settings.writerName,
+      DNS_READER_NAME: settings.readerName,
+      DNS_TTL: String(settings.ttlSeconds),
+    },
+    bind(grantee: IBootPartGrantee) {
+      grantee.addToPolicy(dnsChangeStatement(settings));
+      grantee.addToPolicy({ actions: ["route53:ListResourceRecordSets"], resources: [settings.zoneArn] });
+    },
+  };
+}
+
+/** UPSERT of the two names' A records, nothing else, in the zone (condition keys per Route 53's IAM documentation). */
+export function dnsChangeStatement(settings: Pick<DnsNamesSettings, "zoneArn" | "writerName" | "readerName">) {
+  return {
+    actions: ["route53:ChangeResourceRecordSets"],
+    resources: [settings.zoneArn],
+    conditions: {
+      "ForAllValues:StringEquals": {
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames": [settings.writerName, settings.readerName],
+        "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
+        "route53:ChangeResourceRecordSetsActions": ["UPSERT"],
+      },
+    },
+  };
+}
