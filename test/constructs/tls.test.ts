@@ -306,17 +306,21 @@ describe("TLS off", () => {
     expect(off.json.output["redis-ca-certificate"]).toBeUndefined();
   });
 
-  test.each(NODES)("%s: the plaintext configs: `port`, no tls-* directive, otherwise the same as with TLS; no tls step", (node) => {
+  test.each(NODES)("%s: the plaintext configs: `port`, no tls-* directive, io-threads from the vCPUs, otherwise the same as with TLS; no tls step", (node) => {
     const files = cloudConfigFiles(userDataOf(off.json)[`redis/${node}`]);
     const withTls = cloudConfigFiles(userDataOf(on.json)[`redis/${node}`]);
     for (const [file, port] of [[REDIS_CONF, "6379"], [SENTINEL_CONF, "26379"]]) {
       const conf = parseRedisConf(files[file]);
       expect(directiveArgs(conf, "port")).toEqual([port]);
       expect(conf.filter((d) => TLS_DIRECTIVES.includes(d.name))).toEqual([]);
-      // The rest, apart from the references to the other group's ENIs, is the same text.
-      const normalize = (parsed: ParsedDirective[]) => JSON.stringify(withoutTls(parsed)).replace(/aws_network_interface\.[\w-]+\./g, "ENI.");
+      // The rest, apart from the references to the other group's ENIs and io-threads, is the same text.
+      const normalize = (parsed: ParsedDirective[]) =>
+        JSON.stringify(withoutTls(parsed).filter((d) => d.name !== "io-threads")).replace(/aws_network_interface\.[\w-]+\./g, "ENI.");
       expect(normalize(conf)).toBe(normalize(parseRedisConf(withTls[file])));
     }
+    // Redis 7.0's threaded I/O does not work with TLS: one thread with it, the vCPU rule without.
+    expect(directiveArgs(parseRedisConf(withTls[REDIS_CONF]), "io-threads")).toEqual(["1"]);
+    expect(directiveArgs(parseRedisConf(files[REDIS_CONF]), "io-threads").join(" ")).toMatch(/default_vcpus/);
     expect(Object.keys(files).filter((p) => /tls/.test(p))).toEqual([]);
     expect(files["/etc/redis-node/node.env"]).not.toMatch(/TLS/);
     expect(parseCloudConfig(userDataOf(off.json)[`redis/${node}`]).packages).not.toContain("openssl");
