@@ -9,7 +9,7 @@
  */
 import { createHash } from "crypto";
 import * as path from "path";
-import { libraryPathOnNode, SYSCTL_FILE } from "../../lib/boot";
+import { libraryPathOnNode, REDIS_OPEN_FILES_DROP_IN, SYSCTL_FILE } from "../../lib/boot";
 import { missingTools, Tool, testNeeding } from "../helpers";
 import { run } from "../integration/harness/netns";
 import { BootedNode, VmCluster } from "./harness/cluster";
@@ -212,6 +212,14 @@ function scenarios(): void {
         expect({ unit, umask: props.UMask, deny: props.IPAddressDeny.split(" ").sort() })
           .toEqual({ unit, umask: "0027", deny: ["169.254.169.254/32", "fd00:ec2::254/128"] });
       }
+      // Tuned to the instance: the open-files drop-in is loaded, the process has its limit and Redis the maxclients it
+      // was given (it lowers maxclients itself when the limit is too low); threaded I/O off with TLS.
+      const limit = /^LimitNOFILE=(\d+)$/m.exec(template(node, REDIS_OPEN_FILES_DROP_IN))?.[1];
+      expect((await node.vm.check("systemctl show -p LimitNOFILE --value redis-server")).trim()).toBe(limit);
+      expect(await node.vm.check("grep '^Max open files' /proc/$(systemctl show -p MainPID --value redis-server)/limits | awk '{print $4}'")).toBe(`${limit}\n`);
+      const maxClients = /^maxclients (\d+)$/m.exec(template(node, "/etc/redis-node/redis.conf.template"))?.[1];
+      expect(await cli(node, "redis", ["CONFIG", "GET", "maxclients"])).toBe(`maxclients\n${maxClients}`);
+      expect(await cli(node, "redis", ["CONFIG", "GET", "io-threads"])).toBe("io-threads\n1");
       // The default user is off, the application user works, and there is no plaintext port.
       expect(await cli(node, "redis", ["PING"], null)).toMatch(/NOAUTH/);
       expect(await cli(node, "redis", ["PING"], "app")).toBe("PONG");
@@ -399,7 +407,21 @@ function scenarios(): void {
     });
     expect(published).toEqual(nodes().map((n) => n.address).sort());
     expect(await master.vm.check("systemctl is-enabled redis-sentinel-events.path redis-sentinel-events.timer")).toBe("enabled\nenabled\n");
-  }), TEST_TIMEOUT_MS + 4 * 60_000);
+    // The writer name: Sentinel's reconfiguration hook left a trigger (inside its sandbox), the root updater checked
+    // the promoted node's ROLE and pointed the name at it; every write named the promoted node.
+    const aws = c().servers!.aws.state;
+    const { DNS_ZONE_ID: zoneId, DNS_WRITER_NAME: writerName, DNS_READER_NAME: readerName } = master.env;
+    const record = (name: string) => aws.zones.get(zoneId)?.get(name)?.values ?? [];
+    await waitFor("the writer name at the promoted master", 120_000, 1000, async () => (record(writerName).join() === promoted ? true : undefined));
+    const writes = aws.recordChanges.filter((change) => change.name === writerName);
+    c().time("kill -9 of the master -> writer name at the new master (first write)", `${((writes[0].at - killedAt) / 1000).toFixed(1)} s`);
+    expect(writes.map((change) => change.values)).toEqual(writes.map(() => [promoted]));
+    // The reader name follows the healthy replicas, the old master among them once back (the updater's timer).
+    const replicas = nodes().filter((n) => n.address !== promoted).map((n) => n.address).sort();
+    await waitFor("the reader name at both replicas", 180_000, 2000, async () => (record(readerName).join() === replicas.join() ? true : undefined));
+    expect(aws.rejected.filter((r) => /route53|Route 53|AccessDenied|SignatureDoesNotMatch/.test(r))).toEqual([]);
+    expect(await master.vm.check("systemctl is-enabled redis-dns.path redis-dns.timer")).toBe("enabled\nenabled\n");
+  }), TEST_TIMEOUT_MS + 8 * 60_000);
 
   /** Redis and Sentinel stopped, disabled and masked; nothing listens on their ports; no process of theirs. */
   async function expectLockedDown(node: BootedNode): Promise<void> {

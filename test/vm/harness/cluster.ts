@@ -212,6 +212,18 @@ export class VmCluster {
     }
     this.servers = await startBridgeServers(image, METADATA_ADDRESS, this.runDir, { role: ROLE, creds: CREDS, stored });
     this.checkNotStopping();
+    // The zone as Terraform leaves it: the writer name at the planned master, the reader name at the planned
+    // replicas; the node roles may change these two names only.
+    const dns = envs[0];
+    if (dns.DNS_ZONE_ID) {
+      const planned = (role: string) => examples.filter((_, i) => envs[i].ROLE_PLANNED === role).map((n) => addressOf.get(n)!).sort();
+      const ttl = Number(dns.DNS_TTL);
+      this.servers.aws.state.zones.set(dns.DNS_ZONE_ID, new Map([
+        [dns.DNS_WRITER_NAME, { type: "A", ttl, values: planned("master") }],
+        [dns.DNS_READER_NAME, { type: "A", ttl, values: planned("replica") }],
+      ]));
+      this.servers.aws.state.changeableNames = [dns.DNS_WRITER_NAME, dns.DNS_READER_NAME];
+    }
 
     examples.forEach((example, i) => {
       // The node's EBS volume: an NVMe disk with the volume id as serial, outside the VM's

@@ -25,9 +25,13 @@ export interface ExampleNode {
   readonly libraryParameters: Record<string, string>;
 }
 
+/** The private zone of the VM nodes' writer and reader names (the fake Route 53 serves it). */
+export const VM_DNS_ZONE = "redis.internal";
+
 /** The region the image's /etc/hosts maps endpoint names for. */
 export function synthesizeExampleNodes(region: string): ExampleNode[] {
-  const stack = new BasicExampleStack(Testing.app(), "vm", { region });
+  // With writer and reader names: their boot part (Sentinel's reconfiguration hook, the root updater) runs too.
+  const stack = new BasicExampleStack(Testing.app(), "vm", { region, dns: { zoneName: VM_DNS_ZONE } });
   const json = JSON.parse(Testing.synth(stack));
   const res = json.resource;
   const parameterNames = parameterNamesOf(json);
