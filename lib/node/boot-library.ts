@@ -41,6 +41,6 @@ export class RedisBootLibrary extends Construct {
 
   /** What a node role needs to read the library. */
   public get readStatement(): RedisPolicyStatement {
-    return { actions: ["ssm:GetParameter"], resources: this.parameterArns };
+    return { actions: ["ssm:GetParameters"], resources: this.parameterArns };
   }
 }

@@ -104,6 +104,9 @@ describe("redis-node-boot, the entry script in the user data", () => {
     expect(mode("redis.sh")).toBe("644");
     for (const p of steps) expect(mode(p)).toBe("755");
     expect(aws.state.servedNames).toEqual(namesInEnv);
+    // GetParameters, ten names a call, and one read of the role's credentials for all of them.
+    expect(aws.state.inputs).toEqual(Array.from({ length: Math.ceil(namesInEnv.length / 10) }, (_, i) => ({ Names: namesInEnv.slice(i * 10, i * 10 + 10) })));
+    expect(aws.state).toMatchObject({ tokenPuts: 1, tokenless: 0, rejected: [] });
   });
 
   test("a parameter changed by one character: nothing installed, nothing run", async () => {
@@ -125,7 +128,7 @@ describe("redis-node-boot, the entry script in the user data", () => {
     const r = await bootstrap();
     expect(r.code).not.toBe(0);
     expect(r.stderr.match(/reading the boot library failed \(attempt \d+ of 10\)/g)).toHaveLength(10);
-    expect(r.stderr).toContain(`cannot read the boot library from ssm '${namesInEnv[1]}': ssm answered: `);
+    expect(r.stderr).toContain(`cannot read the boot library from ssm: ssm does not have ${namesInEnv[1]} (`);
     expect(installed()).toEqual(["aws.sh", "common.sh"]);
   });
 

@@ -142,6 +142,34 @@ describe("fetch_secret against a fake IMDSv2 and AWS", () => {
   });
 });
 
+describe("fetch_all: every secret of the node's list", () => {
+  const dir = mkdtempSync(join(tmpdir(), "fetch-all-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const fetchAll = (list: string) => {
+    writeFileSync(join(dir, "secrets.list"), list);
+    return run(["bash", "-c", 'source "$1" && fetch_all "$2"', "_", SCRIPT, join(dir, "secrets.list")], { REDIS_NODE_SECRETS_DIR: join(dir, "secrets") });
+  };
+
+  it("writes each secret into its own private file, reading the role's credentials once for all of them", async () => {
+    const r = await fetchAll("admin password ssm /redis/prod/password\napp password secretsmanager redis/prod\nreplication sha256 ssm /redis/prod/password\n");
+    expect(r).toMatchObject({ code: 0, stderr: "redis-node-setup: read 3 secrets\n" });
+    expect(readFileSync(join(dir, "secrets", "admin.password"), "utf8")).toBe(PASSWORD);
+    expect(readFileSync(join(dir, "secrets", "app.password"), "utf8")).toBe(SECRET_STRING);
+    expect(readFileSync(join(dir, "secrets", "replication.sha256"), "utf8")).toBe(PASSWORD);
+    expect(statSync(join(dir, "secrets", "app.password")).mode & 0o777).toBe(0o600);
+    expect(fake).toMatchObject({ tokenPuts: 1, tokenless: 0, apiCalls: 3, rejected: [] });
+    expect(curlCalls()).toHaveLength(4 + 3); // token, region, role, credentials once; then one call a secret
+  });
+
+  it("still reads every secret when the instance has no role at the first read of the credentials", async () => {
+    fake.roleFromAttempt = 2;
+    const r = await fetchAll("admin password ssm /redis/prod/password\napp password secretsmanager redis/prod\n");
+    expect(r.code).toBe(0);
+    // The first read finds no role and keeps nothing: each secret's read (a subshell) then reads the credentials itself.
+    expect(fake).toMatchObject({ tokenPuts: 3, apiCalls: 2, rejected: [] });
+  });
+});
+
 describe("node_ops_password: the node-ops user's password, made on the node", () => {
   const dir = mkdtempSync(join(tmpdir(), "node-ops-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

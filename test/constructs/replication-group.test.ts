@@ -230,8 +230,9 @@ describe("RedisReplicationGroup: users and their secrets", () => {
 
   test("the nodes may read the passwords they log in with and only the hashes of the others", () => {
     const json = synthGroup();
-    // The other statement: publishing the failover events (test/constructs/failover-events.test.ts).
-    const statements = passwordPolicy(json).Statement.filter((st: { Action: string[] }) => st.Action[0] !== "events:PutEvents");
+    // The other statements: publishing the failover events (test/constructs/failover-events.test.ts)
+    // and reading the boot library (test/boot/bootstrap.test.ts).
+    const statements = passwordPolicy(json).Statement.filter((st: { Action: string[] }) => !["events:PutEvents", "ssm:GetParameters"].includes(st.Action[0]));
     expect(statements).toHaveLength(1);
     expect(statements[0].Action).toEqual(["ssm:GetParameter"]);
     expect([...statements[0].Resource].filter(isUserParameterArn).sort()).toEqual(
@@ -338,8 +339,8 @@ describe("RedisReplicationGroup: users and their secrets", () => {
     const key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     const json = synthGroup({ password: RedisPassword.fromSecretsManagerSecretArn(SECRET_ARN, key) });
     expect(passwordPolicy(json).Statement).toContainEqual(kmsDecryptStatement(key, "secretsmanager", SECRET_ARN));
-    // ssm:GetParameter on the generated users, secretsmanager on the app's secret, kms:Decrypt; and events:PutEvents.
-    expect(passwordPolicy(json).Statement.map((st: { Action: string[] }) => st.Action[0])).toEqual(["ssm:GetParameter", "secretsmanager:GetSecretValue", "kms:Decrypt", "events:PutEvents"]);
+    // ssm:GetParameter on the generated users, secretsmanager on the app's secret, kms:Decrypt; events:PutEvents; ssm:GetParameters on the boot library.
+    expect(passwordPolicy(json).Statement.map((st: { Action: string[] }) => st.Action[0])).toEqual(["ssm:GetParameter", "secretsmanager:GetSecretValue", "kms:Decrypt", "events:PutEvents", "ssm:GetParameters"]);
   });
 });
 

@@ -16,7 +16,7 @@ import { AddressInfo } from "net";
 import * as path from "path";
 import Redis from "ioredis";
 import { ConnectionOptions } from "tls";
-import { AWS_SCRIPT_PATH, BUILTIN_USERS, COMMON_SCRIPT_PATH, libraryPathOnNode, NODE_ENV_PATH, ROTATION_STEPS, SECRET_FETCH_STEP_PATH } from "../../lib/boot";
+import { AWS_SCRIPT_PATH, BUILTIN_USERS, COMMON_SCRIPT_PATH, libraryPathOnNode, METRICS_STEP_PATH, NODE_ENV_PATH, ROTATION_STEPS, SECRET_FETCH_STEP_PATH } from "../../lib/boot";
 import { FakeAws } from "../support/fake-aws";
 import { connect, info, Login, withClient } from "./harness/client";
 import { RunResult, sleep, Topology } from "./harness/netns";
@@ -84,7 +84,16 @@ function scenarios(): void {
       state: path.join(root, `${node.name}-state`),
       run: path.join(root, `${node.name}-run`),
       nodeOps: path.join(root, `${node.name}-node-ops.password`),
+      // The exporter's password file, and what the systemctl shim was asked (with that file's SHA-256 then).
+      exporterPasswords: path.join(root, `${node.name}-state`, "exporter-passwords.json"),
+      systemctlLog: path.join(root, `${node.name}-state`, "systemctl.log"),
     };
+  };
+  /** A variable of the node's synthesized node.env. */
+  const envOf = (node: GroupNode, name: string) => {
+    const line = layout!.fileOf(node, NODE_ENV_PATH).split("\n").find((l) => l.startsWith(`${name}=`));
+    if (line === undefined) throw new Error(`${node.name}'s node.env has no ${name}`);
+    return line.slice(name.length + 1).replace(/^'|'$/g, "");
   };
   let fakeBase = "";
   const scriptEnv = (node: GroupNode): Record<string, string> => ({
@@ -243,7 +252,8 @@ function scenarios(): void {
   }
 
   beforeAll(tracked(async () => {
-    const example = synthesizeBasicExample();
+    // With monitoring: each node's exporter logs in as monitor, whose rotation rewrites its password file.
+    const example = synthesizeBasicExample({ monitoring: { enabled: true } });
     const documents = Object.values(example.ssmDocuments);
     expect(documents).toHaveLength(1);
     documentScript = (JSON.parse(documents[0]).mainSteps[0].inputs.runCommand as string[]).join("\n");
@@ -270,6 +280,9 @@ function scenarios(): void {
     fs.mkdirSync(shim);
     const realCli = execFileSync("sh", ["-c", "command -v redis-cli"], { encoding: "utf8" }).trim();
     fs.writeFileSync(path.join(shim, "redis-cli"), `#!/bin/bash\nprintf '%s\\0' "$@" >>"${argvLog}"; echo >>"${argvLog}"\nexec ${realCli} "$@"\n`, { mode: 0o755 });
+    // No systemd here: a systemctl that notes what it was asked, with the SHA-256 of the exporter's password file at that moment.
+    fs.writeFileSync(path.join(shim, "systemctl"), '#!/bin/bash\nsource "$REDIS_NODE_ENV"\n' +
+      'printf \'%s %s\\n\' "$*" "$(sha256sum <"$EXPORTER_PASSWORDS" | cut -c1-64)" >>"$REDIS_NODE_STATE_DIR/systemctl.log"\n', { mode: 0o755 });
 
     const group = await startGroup(layout, async (node, secretsList) => {
       // The node's boot files as cloud-init writes them, paths pointed into the run's directory.
@@ -280,7 +293,11 @@ function scenarios(): void {
       }
       const secretFetch = path.join(dirs.lib, "parts", path.basename(SECRET_FETCH_STEP_PATH));
       fs.writeFileSync(secretFetch, layout!.fileOf(node, SECRET_FETCH_STEP_PATH), { mode: 0o755 });
-      const overrides = { SECRETS_LIST: secretsList, SECRET_FETCH_STEP: secretFetch, NODE_OPS_PASSWORD_FILE: dirs.nodeOps, TLS_DIR: path.join(node.dir, "tls") };
+      const metrics = path.join(dirs.lib, "parts", path.basename(METRICS_STEP_PATH));
+      fs.writeFileSync(metrics, layout!.fileOf(node, METRICS_STEP_PATH), { mode: 0o755 });
+      fs.mkdirSync(dirs.state, { recursive: true });
+      const overrides = { SECRETS_LIST: secretsList, SECRET_FETCH_STEP: secretFetch, NODE_OPS_PASSWORD_FILE: dirs.nodeOps, TLS_DIR: path.join(node.dir, "tls"),
+        METRICS_STEP: metrics, EXPORTER_PASSWORDS: dirs.exporterPasswords };
       const env = layout!.fileOf(node, NODE_ENV_PATH) + Object.entries(overrides).map(([k, v]) => `${k}='${v}'\n`).join("");
       fs.writeFileSync(dirs.env, env, { mode: 0o600 });
       // The boot's own secret fetch, in the node's namespace: every secret of secrets.list, and node-ops' password.
@@ -407,7 +424,25 @@ function scenarios(): void {
     await waitUntil(healthy, { timeoutMs: 10_000, what: "a healthy group after the sentinels logged in to each other again" });
   });
 
-  scenario("5. a restarted replica and a restarted sentinel come back with the new passwords from their saved configs", 120_000, async () => {
+  scenario("5. the monitor user: at switch each node's exporter password file gets the new password for every target, then the exporter restarts", 150_000, async () => {
+    const said = await rotate("monitor", async (after, _old, newPassword) => {
+      if (after === "add") expect(nodes.map((n) => fs.existsSync(dirsOf(n).systemctlLog))).toEqual([false, false, false]);
+      if (after === "switch") {
+        for (const node of nodes) {
+          const written = fs.readFileSync(dirsOf(node).exporterPasswords, "utf8");
+          const targets = envOf(node, "EXPORTER_TARGETS").split(" ");
+          expect(targets.length).toBeGreaterThanOrEqual(2); // its redis-server and its sentinel
+          expect({ node: node.name, passwords: JSON.parse(written) }).toEqual({ node: node.name, passwords: Object.fromEntries(targets.map((t) => [t, newPassword])) });
+          expect({ node: node.name, mode: (fs.statSync(dirsOf(node).exporterPasswords).mode & 0o777).toString(8) }).toEqual({ node: node.name, mode: "600" });
+          // Restarted once, after the file held the new password (systemd hands the exporter a copy at start).
+          expect(fs.readFileSync(dirsOf(node).systemctlLog, "utf8")).toBe(`restart prometheus-redis-exporter.service ${sha256(written)}\n`);
+        }
+      }
+    });
+    expect(said.filter((line) => / switch: /.test(line)).every((line) => /exporter: logs in with the new password of monitor \(restarted\)/.test(line))).toBe(true);
+  });
+
+  scenario("6. a restarted replica and a restarted sentinel come back with the new passwords from their saved configs", 120_000, async () => {
     const before = await state();
     const replica = nodes.find((n) => n !== master)!;
     // SIGTERM, as systemctl stop does: the replica saves its RDB and resumes with a partial resync.
@@ -431,14 +466,14 @@ function scenarios(): void {
     for (const user of ["replication", "sentinel", "sentinel-peer", "app"]) expect(await logins(user, PASSWORDS[user])).toEqual(each("ok"));
   });
 
-  scenario("6. no sentinel saw the master, a replica or a sentinel down, nor started a failover, all along", 30_000, async () => {
+  scenario("7. no sentinel saw the master, a replica or a sentinel down, nor started a failover, all along", 30_000, async () => {
     const events = nodes.flatMap((n) =>
       fs.readFileSync(processOf(n.name, "sentinel")!.logFile, "utf8").split("\n").filter((l) => /[+-](sdown|odown|try-failover|switch-master|failover-abort)/.test(l)).map((l) => `${n.name}: ${l}`),
     );
     expect(events).toEqual([]);
   });
 
-  scenario("7. no step printed a secret or put one (or a hash) on a redis-cli command line", 30_000, async () => {
+  scenario("8. no step printed a secret or put one (or a hash) on a redis-cli command line", 30_000, async () => {
     expect(outputs.length).toBeGreaterThan(0);
     const argv = fs.readFileSync(argvLog, "utf8");
     expect(argv.split("\n").filter(Boolean).length).toBeGreaterThan(50);

@@ -168,7 +168,7 @@ export class FakeAws {
       scope = verifySigV4({ method: req.method!, path: url.pathname, query: url.search.slice(1), headers: req.headersDistinct as Record<string, string[]>, body }, fake.verifyWithSecret);
     } catch (e) { return error("InvalidSignatureException", (e as Error).message); }
     const target = req.headers["x-amz-target"];
-    const services: Record<string, string> = { "AmazonSSM.GetParameter": "ssm", "secretsmanager.GetSecretValue": "secretsmanager", "AWSEvents.PutEvents": "events" };
+    const services: Record<string, string> = { "AmazonSSM.GetParameter": "ssm", "AmazonSSM.GetParameters": "ssm", "secretsmanager.GetSecretValue": "secretsmanager", "AWSEvents.PutEvents": "events" };
     const service = services[String(target)];
     if (!service) return error("UnknownOperationException", `unknown X-Amz-Target ${target}`);
     if (scope.region !== region || scope.service !== service) return error("InvalidSignatureException", `Credential should be scoped to ${region}/${service}`);
@@ -184,6 +184,7 @@ export class FakeAws {
     try { input = JSON.parse(body); } catch { return error("SerializationException", "body is not JSON"); }
     fake.inputs.push(input);
     const caller = req.socket.remoteAddress ?? "";
+    if (target === "AmazonSSM.GetParameters") return this.getParameters(input, caller, send, error);
     const name = String(service === "ssm" ? input.Name : input.SecretId);
     if (fake.deniedTo.includes(caller) && !fake.readableWhenDenied.includes(name)) {
       fake.denied.push(`${caller} ${name}`);
@@ -204,6 +205,35 @@ export class FakeAws {
     fake.servedTo.push(req.socket.remoteAddress ?? "");
     fake.servedNames.push(String(input.SecretId));
     return send(200, { ARN: `arn:aws:secretsmanager:${region}:123456789012:secret:${input.SecretId}-AbCdEf`, Name: input.SecretId, SecretString: secret, VersionId: "v1", VersionStages: ["AWSCURRENT"] }, JSON_TYPE);
+  }
+
+  /**
+   * GetParameters as SSM answers it: 1-10 names; the ones it has in
+   * Parameters (in no promised order: here reversed, so a reader that
+   * relies on the order fails), the others in InvalidParameters. A caller
+   * denied anything is denied the whole call, as IAM does.
+   */
+  private getParameters(input: Record<string, unknown>, caller: string, send: (status: number, data: object, type: string) => void, error: (type: string, message: string) => void) {
+    const names = input.Names;
+    if (!Array.isArray(names) || names.length < 1 || names.length > 10 || !names.every((n) => typeof n === "string")) {
+      return error("ValidationException", "Names must hold 1 to 10 names");
+    }
+    const fake = this.state;
+    const denied = names.filter((name) => fake.deniedTo.includes(caller) && !fake.readableWhenDenied.includes(name));
+    if (denied.length > 0) {
+      fake.denied.push(...denied.map((name) => `${caller} ${name}`));
+      return send(400, { __type: "AccessDeniedException",
+        message: `User: arn:aws:sts::123456789012:assumed-role/${this.opts.role}/i-0 is not authorized to perform: ssm:GetParameters on resource: ${denied[0]} because no identity-based policy allows the ssm:GetParameters action` }, JSON_TYPE);
+    }
+    const found = names.filter((name) => this.opts.stored.ssm.has(name));
+    for (const name of found) {
+      fake.servedTo.push(caller);
+      fake.servedNames.push(name);
+    }
+    send(200, {
+      Parameters: [...found].reverse().map((name) => ({ Name: name, Type: "String", Value: this.opts.stored.ssm.get(name), Version: 1, DataType: "text" })),
+      InvalidParameters: names.filter((name) => !this.opts.stored.ssm.has(name)),
+    }, JSON_TYPE);
   }
 
   /** PutEvents as EventBridge checks it: 1-10 entries, each with Source, DetailType and a JSON object as Detail. */

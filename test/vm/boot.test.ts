@@ -142,6 +142,10 @@ function scenarios(): void {
     unfinished++;
     cluster = new VmCluster({ memoryMb: VM_MEMORY_MB, imageTimeoutMs: IMAGE_TIMEOUT_MS, bootTimeoutMs: BOOT_TIMEOUT_MS, extraSlots: 2 });
     await cluster.start();
+    // The VMs whose boot must fail boot now, beside the scenarios on the
+    // three nodes (which leave the cores idle most of the time), not after
+    // them: ~4 minutes less in all.
+    void startFailingBoots();
     unfinished--;
   }, SETUP_TIMEOUT_MS);
 
@@ -447,9 +451,9 @@ function scenarios(): void {
   }), TEST_TIMEOUT_MS);
 
   // Two more VMs, booted side by side from copies of replica-2's user data
-  // after the scenarios on the nodes (booting them earlier slows every boot
-  // on 2 cores): one whose role may read nothing, one whose apt repository
-  // has Redis 6.0.
+  // once the three nodes are up (beforeAll; booting them beside the nodes
+  // would slow every boot on 2 cores): one whose role may read nothing, one
+  // whose apt repository has Redis 6.0.
   let failingBoots: Promise<BootedNode[]> | undefined;
   const startFailingBoots = () => {
     failingBoots ??= (async () => {

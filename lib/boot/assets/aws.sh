@@ -39,22 +39,35 @@ sys.stdout.buffer.write(value.encode())' "$@" 2>/dev/null
 
 FETCH_ERROR=""
 AWS_REPLY=""
+# The instance role's credentials and the instance's region, read from
+# instance metadata once and kept for CREDS_KEEP_SECONDS: a boot reads
+# a dozen values, and each read of metadata costs four curl starts and a
+# python3 start. Kept in shell variables (never exported, never in a file);
+# a subshell uses the copy its parent read. 240 s: an IMDSv2 token lives
+# 300 s, and IMDS hands out new credentials at least 5 minutes before the
+# old ones expire.
+readonly CREDS_KEEP_SECONDS=240
+CREDS_KEY_ID="" CREDS_SECRET_KEY="" CREDS_SESSION="" CREDS_REGION="" CREDS_READ_AT=0
 
-# aws_credentials: the instance's region and its role's credentials into
-# AWS_REGION_NOW, AWS_KEY_ID, AWS_SECRET_KEY, AWS_SESSION (IMDSv2); on
-# failure returns 1 with the reason in FETCH_ERROR.
+# Reads (or keeps) the region and the role's credentials; on failure returns
+# 1 with the reason in FETCH_ERROR. A caller that reads several values in
+# subshells calls it first, so that they share one read.
 aws_credentials() {
   local role creds fields
+  if [[ -n $CREDS_KEY_ID ]] && ((SECONDS - CREDS_READ_AT < CREDS_KEEP_SECONDS)); then return 0; fi
+  CREDS_KEY_ID=""
   IMDS_TOKEN=$(curl -q -sS --fail --max-time 5 -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" \
     "$IMDS_URL/latest/api/token") || { FETCH_ERROR="cannot get an IMDSv2 token"; return 1; }
-  AWS_REGION_NOW=$(imds meta-data/placement/region) || { FETCH_ERROR="cannot read the region from instance metadata"; return 1; }
+  CREDS_REGION=$(imds meta-data/placement/region) || { FETCH_ERROR="cannot read the region from instance metadata"; return 1; }
   role=$(imds meta-data/iam/security-credentials/) || { FETCH_ERROR="the instance has no IAM role"; return 1; }
   if ! { creds=$(imds "meta-data/iam/security-credentials/$role") &&
     fields=$(credential_fields <<<"$creds") &&
-    { IFS= read -r AWS_KEY_ID && IFS= read -r AWS_SECRET_KEY && IFS= read -r AWS_SESSION; } <<<"$fields"; }; then
+    { IFS= read -r CREDS_KEY_ID && IFS= read -r CREDS_SECRET_KEY && IFS= read -r CREDS_SESSION; } <<<"$fields"; }; then
+    CREDS_KEY_ID=""
     FETCH_ERROR="cannot read the credentials of role $role"
     return 1
   fi
+  CREDS_READ_AT=$SECONDS
 }
 
 # aws_request SERVICE REGION URL CURL-ARG...: one request signed with the
@@ -64,7 +77,7 @@ aws_credentials() {
 aws_request() {
   local service=$1 region=$2 url=$3
   shift 3
-  if ! AWS_REPLY=$(printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$AWS_KEY_ID" "$AWS_SECRET_KEY" "$AWS_SESSION" |
+  if ! AWS_REPLY=$(printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' "$CREDS_KEY_ID" "$CREDS_SECRET_KEY" "$CREDS_SESSION" |
     curl -q -sS --fail-with-body --max-time 10 --config - --aws-sigv4 "aws:amz:$region:$service" "$@" "$url"); then
     FETCH_ERROR="$service answered: $AWS_REPLY"
     return 1
@@ -77,7 +90,7 @@ aws_request() {
 aws_json_call() {
   local service=$1 target=$2 body=$3 region domain=amazonaws.com
   aws_credentials || return 1
-  region=${4:-$AWS_REGION_NOW}
+  region=${4:-$CREDS_REGION}
   [[ $region == cn-* ]] && domain=amazonaws.com.cn
   aws_request "$service" "$region" "${REDIS_NODE_AWS_ENDPOINT:-https://$service.$region.$domain/}" \
     -H "Content-Type: application/x-amz-json-1.1" -H "X-Amz-Target: $target" --data "$body"
@@ -105,14 +118,22 @@ try_fetch_secret() {
   }
 }
 
-# Prints the secret. Retries everything: a new instance profile can take a
-# few seconds to show up in instance metadata and to be usable.
-fetch_secret() {
-  local store=$1 secret_id=$2 what=${3:-the secret} attempt
+# aws_retry WHAT WHERE COMMAND [ARG...]: runs COMMAND (one attempt, which
+# prints nothing unless it succeeds and sets FETCH_ERROR when it fails) up to
+# 10 times. Retries everything: a new instance profile can take a few
+# seconds to show up in instance metadata and to be usable.
+aws_retry() {
+  local what=$1 where=$2 attempt
+  shift 2
   for attempt in 1 2 3 4 5 6 7 8 9 10; do
-    try_fetch_secret "$store" "$secret_id" && return 0
+    "$@" && return 0
     log "reading $what failed (attempt $attempt of 10): $FETCH_ERROR"
     ((attempt < 10)) && sleep "$SECRET_RETRY_SECONDS"
   done
-  fail "cannot read $what from $store '$secret_id': $FETCH_ERROR (does the instance role allow it, and does the subnet reach the endpoint?)"
+  fail "cannot read $what from $where: $FETCH_ERROR (does the instance role allow it, and does the subnet reach the endpoint?)"
+}
+
+# fetch_secret STORE ID [WHAT]: prints the secret.
+fetch_secret() {
+  aws_retry "${3:-the secret}" "$1 '$2'" try_fetch_secret "$1" "$2"
 }

@@ -16,12 +16,36 @@ source "$LIB_DIR/aws.sh"
 # cloud-config's bootcmd); a failure here leaves them so.
 trap '(($? == 0)) || log "setup failed before the boot library ran: the Redis services stay masked; fix the cause, then run $0 again"' EXIT
 
+# try_get_parameters NAME...: one GetParameters call (at most 10 names);
+# prints the values in the order of the names, or returns 1 with the names
+# SSM did not return in FETCH_ERROR.
+try_get_parameters() {
+  local names values
+  names=$(printf '"%s",' "$@")
+  aws_json_call ssm AmazonSSM.GetParameters "{\"Names\":[${names%,}]}" || return 1
+  # shellcheck disable=SC2034 # FETCH_ERROR is aws_retry's
+  values=$(python3 -c 'import json, sys
+values = {p["Name"]: p["Value"] for p in json.loads(sys.stdin.buffer.read()).get("Parameters", [])}
+missing = [name for name in sys.argv[1:] if name not in values]
+if missing:
+    sys.exit("ssm does not have " + " ".join(missing))
+sys.stdout.buffer.write("".join(values[name] for name in sys.argv[1:]).encode())' "$@" <<<"$AWS_REPLY" 2>&1) || {
+    FETCH_ERROR=$values
+    return 1
+  }
+  printf '%s' "$values"
+}
+
 # The library is a JSON object {path: [mode, text]}, split over the
-# parameters in order; paths are relative to LIB_DIR.
+# parameters in order; paths are relative to LIB_DIR. GetParameters reads
+# ten of them a call.
 install_library() {
-  local name bundle=""
-  for name in $BOOT_LIBRARY_PARAMETERS; do
-    bundle+=$(fetch_secret ssm "$name" "the boot library")
+  local -a names
+  local bundle="" i
+  read -r -a names <<<"$BOOT_LIBRARY_PARAMETERS"
+  aws_credentials || true
+  for ((i = 0; i < ${#names[@]}; i += 10)); do
+    bundle+=$(aws_retry "the boot library" ssm try_get_parameters "${names[@]:i:10}")
   done
   printf '%s' "$bundle" | python3 -c 'import hashlib, json, os, sys
 lib, pinned = sys.argv[1:]

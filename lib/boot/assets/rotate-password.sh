@@ -266,11 +266,28 @@ switch_sentinel_peer() {
   log "sentinel: logs in to the other sentinels with the new password of sentinel-peer (sentinel.conf saved)"
 }
 
+# The node's metrics exporter logs in as monitor: its password file gets the
+# new password (through the metrics step's own function, from the private
+# directory), and a restart hands it to the exporter (systemd copies the
+# file at each start). Metrics pause for the restart, a second or two.
+switch_monitor() {
+  local password=$1
+  [[ -z ${REDIS_PORT:-} ]] || require_accepted "this node's redis-server" 127.0.0.1 "$REDIS_PORT" monitor "$password" local
+  [[ -z ${SENTINEL_PORT:-} ]] || require_accepted "this node's sentinel" 127.0.0.1 "$SENTINEL_PORT" monitor "$password" local
+  # write_exporter_passwords, from the boot's metrics part.
+  # shellcheck source=/dev/null
+  source "$METRICS_STEP"
+  write_exporter_passwords "$EXPORTER_PASSWORDS"
+  systemctl restart prometheus-redis-exporter.service || fail "restarting the exporter with the new password of monitor failed (journalctl -u prometheus-redis-exporter)"
+  log "exporter: logs in with the new password of monitor (restarted)"
+}
+
 # Whether this node logs in as USER (and so has something to switch).
 switches_here() {
   case $1 in
     replication) [[ -n ${REDIS_PORT:-} ]] ;;
     sentinel | sentinel-peer) [[ -n ${SENTINEL_PORT:-} ]] ;;
+    monitor) [[ -n ${EXPORTER_PASSWORDS:-} ]] ;;
     *) return 1 ;;
   esac
 }
@@ -278,7 +295,7 @@ switches_here() {
 step_switch() {
   local user=$1 password
   case $user in
-    replication | sentinel | sentinel-peer) ;;
+    replication | sentinel | sentinel-peer | monitor) ;;
     *)
       log "the nodes never log in as $user: its clients move to the new password (after add, before retire); nothing to do on the nodes"
       return 0
@@ -294,6 +311,7 @@ step_switch() {
     replication) switch_replication "$password" ;;
     sentinel) switch_sentinel "$password" ;;
     sentinel-peer) switch_sentinel_peer "$password" ;;
+    monitor) switch_monitor "$password" ;;
   esac
   mkdir -p "$ROTATION_DIR"
   (umask 077 && secret_sha256 "$user" >"$ROTATION_DIR/$user.switched")

@@ -1,4 +1,5 @@
 import { BootPart, IBootPartGrantee } from "../boot-part";
+import { partStepPath } from "../cloud-config";
 import {
   EXPORTER_DROP_IN,
   EXPORTER_PASSWORDS_PATH,
@@ -16,6 +17,9 @@ export interface MetricsPartOptions extends ScrapeSettings {
   /** ARN of the SSM parameter that holds the agent's configuration. */
   readonly agentConfigParameterArn: string;
 }
+
+const STEP = "metrics.sh";
+export const METRICS_STEP_PATH = partStepPath({ step: STEP });
 
 /**
  * Metrics of the node: the Prometheus redis exporter (Debian's package),
@@ -42,8 +46,10 @@ export function metricsPart(options: MetricsPartOptions): BootPart {
       EXPORTER_TARGETS: exporterTargetsOf(options).join(" "),
       EXPORTER_PASSWORDS: EXPORTER_PASSWORDS_PATH,
       EXPORTER_URL: `http://${options.nodeAddress}:${options.exporterPort}/metrics`,
+      // Password rotation writes the exporter's password file with the step's function.
+      METRICS_STEP: METRICS_STEP_PATH,
     },
-    step: "metrics.sh",
+    step: STEP,
     services: [EXPORTER_UNIT],
     bind(grantee: IBootPartGrantee) {
       // What the agent does with CloudWatchAgentServerPolicy's logs actions,

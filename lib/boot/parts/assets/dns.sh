@@ -90,7 +90,7 @@ healthy_replicas() {
 
 # Route 53 is global: one endpoint and signing region per partition.
 route53_endpoint() {
-  case $AWS_REGION_NOW in
+  case $CREDS_REGION in
     cn-*) R53_REGION=cn-northwest-1 R53_URL=https://route53.amazonaws.com.cn ;;
     us-gov-*) R53_REGION=us-gov-west-1 R53_URL=https://route53.us-gov.amazonaws.com ;;
     *) R53_REGION=us-east-1 R53_URL=https://route53.amazonaws.com ;;
@@ -156,12 +156,17 @@ update() {
   source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/aws.sh"
   aws_credentials || { warn "$FETCH_ERROR"; return 1; }
   route53_endpoint
+  # After a switch (a trigger named the master) the names are written at
+  # once: the read-backs would double the calls and the time to the new
+  # writer. The timer's runs read back first and write only what differs.
   if [[ $verified == true ]]; then
-    read_record "$DNS_WRITER_NAME" || { warn "reading $DNS_WRITER_NAME: $FETCH_ERROR"; return 1; }
+    CURRENT=""
+    [[ $matched == true ]] || read_record "$DNS_WRITER_NAME" || { warn "reading $DNS_WRITER_NAME: $FETCH_ERROR"; return 1; }
     [[ $CURRENT == "$ip" ]] || changes+=$(change_xml "$DNS_WRITER_NAME" "$ip")
   fi
   if ((${#readers[@]} > 0)); then
-    read_record "$DNS_READER_NAME" || { warn "reading $DNS_READER_NAME: $FETCH_ERROR"; return 1; }
+    CURRENT=""
+    [[ $matched == true ]] || read_record "$DNS_READER_NAME" || { warn "reading $DNS_READER_NAME: $FETCH_ERROR"; return 1; }
     [[ $CURRENT == "${readers[*]}" ]] || changes+=$(change_xml "$DNS_READER_NAME" "${readers[@]}")
   fi
   [[ -n $changes ]] || return 0

@@ -12,6 +12,9 @@ fetch_all() {
   local list=$1 user form store id count=0
   mkdir -p "$SECRETS_DIR"
   chmod 0700 "$SECRETS_DIR"
+  # One read of the role's credentials for every secret (each is read in a
+  # subshell); a failure here is retried, and logged, by each read.
+  aws_credentials || true
   while read -r user form store id; do
     [[ -n $user ]] || continue
     [[ $user =~ ^[A-Za-z0-9_-]+$ && $form =~ ^(password|sha256)$ ]] || fail "bad line in $list: $user $form"
