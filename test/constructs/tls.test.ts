@@ -198,10 +198,10 @@ describe("renewal on the nodes", () => {
     expect(resourceAt(json, "aws_ssm_parameter", `${certificate}-parameter`).value).toBe(ref(json, "tls_locally_signed_cert", certificate, "cert_pem"));
     const env = cloudConfigFiles(userData[`redis/${node}`])["/etc/redis-node/node.env"];
     expect(env).toContain(`TLS_CERT_ID='${ref(json, "aws_ssm_parameter", `${certificate}-parameter`, "name")}'\n`);
-    // No statement beyond the boot's reads (and the failover events' PutEvents): the timer runs as root on the node with the instance role.
+    // No statement beyond the boot's reads (the boot library's GetParameters, the failover events' PutEvents): the timer runs as root on the node with the instance role.
     const policy = JSON.parse(resourceAt(json, "aws_iam_role_policy", `redis/${node}/role/read-password`).policy as string);
     const actions = [...new Set(policy.Statement.flatMap((s: { Action: string[] }) => s.Action))].sort();
-    expect(actions).toEqual(["events:PutEvents", "ssm:GetParameter"]);
+    expect(actions).toEqual(["events:PutEvents", "ssm:GetParameter", "ssm:GetParameters"]);
   });
 
   test("the CA certificate is renewed with the same key a year before it expires: certificates it signed stay valid under the new one", () => {

@@ -136,9 +136,9 @@ describe("the node roles", () => {
     for (const node of group.nodes) {
       const nodePolicy = resources(json, "aws_iam_role_policy")[logicalIdAt(json, "aws_iam_role_policy", `cache/${node.name}/role/read-password`)];
       const statements = JSON.parse(nodePolicy.policy).Statement;
-      // The boot parts' reads and failover events, then the user's statement, once.
-      expect(statements.map((st: { Action: string[] }) => st.Action[0])).toEqual(["ssm:GetParameter", "events:PutEvents", "s3:GetObject"]);
-      expect(statements[2]).toEqual({ Effect: "Allow", Action: ["s3:GetObject"], Resource: "arn:aws:s3:::backups/*" });
+      // The boot parts' reads, failover events and the boot library's read, then the user's statement, once.
+      expect(statements.map((st: { Action: string[] }) => st.Action[0])).toEqual(["ssm:GetParameter", "events:PutEvents", "ssm:GetParameters", "s3:GetObject"]);
+      expect(statements[3]).toEqual({ Effect: "Allow", Action: ["s3:GetObject"], Resource: "arn:aws:s3:::backups/*" });
     }
   });
 });
