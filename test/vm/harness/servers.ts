@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
+import * as net from "net";
 import * as path from "path";
 import { run } from "../../integration/harness/netns";
 import { FakeAws, FakeAwsOptions } from "../../support/fake-aws";
@@ -24,7 +25,8 @@ export interface BridgeServers {
   /** Every request the apt repository answered. */
   readonly aptRequests: AptRequest[];
   /** The remote address of every TCP connection to the fake instance metadata. */
-  readonly metadataConnections: string[];
+  /** Remote addresses of the TCP connections to the metadata address's probe port (METADATA_PROBE_PORT), which nothing on a node uses. */
+  readonly metadataProbeConnections: string[];
   /** Another repository directory for a VM, by its address (the image's repository for everyone else). */
   readonly aptRootFor: Map<string, string>;
   close(): Promise<void>;
@@ -70,7 +72,7 @@ function staticFiles(defaultRoot: string, requests: AptRequest[], rootFor: Map<s
   };
 }
 
-function listen(server: http.Server, port: number, host: string): Promise<void> {
+function listen(server: net.Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -80,25 +82,37 @@ function listen(server: http.Server, port: number, host: string): Promise<void> 
   });
 }
 
+/**
+ * A port on the metadata address that only the tests connect to: what
+ * reaches it came from a probe, never from a node's own use of instance
+ * metadata (root's units read it every minute).
+ */
+export const METADATA_PROBE_PORT = 8181;
+
 export async function startBridgeServers(image: VmImage, metadataAddress: string, dir: string,
   aws: Omit<FakeAwsOptions, "region" | "apiPath" | "requireEndpointHost">): Promise<BridgeServers> {
   const fake = new FakeAws({ ...aws, region: image.region, apiPath: "/", requireEndpointHost: true });
   const aptRequests: AptRequest[] = [];
   const aptRootFor = new Map<string, string>();
-  const metadataConnections: string[] = [];
+  const metadataProbeConnections: string[] = [];
   const { key, cert } = await endpointCertificate(image, dir);
-  const servers: http.Server[] = [];
+  const servers: Array<http.Server | net.Server> = [];
   const close = async () => {
     await Promise.all(servers.map((s) => new Promise<void>((r) => {
-      s.closeAllConnections();
+      if (s instanceof http.Server) s.closeAllConnections();
       s.close(() => r());
     })));
   };
   try {
     const imds = http.createServer(fake.listener("imds"));
-    imds.on("connection", (socket) => metadataConnections.push(socket.remoteAddress ?? ""));
     servers.push(imds);
     await listen(imds, 80, metadataAddress);
+    const probe = net.createServer((socket) => {
+      metadataProbeConnections.push(socket.remoteAddress ?? "");
+      socket.end("probe\n");
+    });
+    servers.push(probe);
+    await listen(probe, METADATA_PROBE_PORT, metadataAddress);
     const api = https.createServer({ key, cert }, fake.listener("api"));
     servers.push(api);
     await listen(api, 443, image.bridgeHost);
@@ -109,5 +123,5 @@ export async function startBridgeServers(image: VmImage, metadataAddress: string
     await close();
     throw error;
   }
-  return { aws: fake, aptRequests, aptRootFor, metadataConnections, close };
+  return { aws: fake, aptRequests, aptRootFor, metadataProbeConnections, close };
 }
