@@ -20,8 +20,8 @@ import { startFakeDns } from "../support/fake-dns";
 import { info, Login, withClient } from "./harness/client";
 import { Topology, sleep } from "./harness/netns";
 import { allLogs, kill9, processOf, restart, stopAll, waitUntil } from "./harness/processes";
-import { describeIntegration } from "./harness/suite";
-import { GroupLayout, GroupNode, layOutGroup, NodeDns, provideTestSecrets, startGroup, testPasswords } from "./synthesized-group";
+import { describeIntegration, ScenarioRun } from "./harness/suite";
+import { GroupLayout, GroupNode, layOutGroup, NodeDns, provideTestSecrets, startGroup, testPasswords, nodeAtAddress } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
 
 const PASSWORDS = testPasswords();
@@ -43,7 +43,9 @@ function scenarios(): void {
   let tls: ConnectionOptions | undefined;
   let dnsSteps: ReadonlyMap<string, NodeDns> = new Map();
   let initialMaster: GroupNode | undefined;
-  let unfinished = 0;
+  // Scenarios in order; the teardown keeps the logs when one did not finish.
+  const progress = new ScenarioRun();
+  const { tracked, scenario } = progress;
   const aws = new FakeAws({ region: "us-east-1", role: "redis-node", creds: CREDS, stored: { ssm: new Map(), secretsmanager: new Map() }, apiPath: "/" });
   let server: Server | undefined;
   let base = "";
@@ -56,17 +58,7 @@ function scenarios(): void {
   const pathUnits: Promise<void>[] = [];
   const stepOutputs: string[] = [];
 
-  const tracked = (fn: () => Promise<void>) => async () => {
-    unfinished++;
-    await fn();
-    unfinished--;
-  };
-  const scenario = (name: string, timeoutMs: number, fn: () => Promise<void>) => test(name, tracked(fn), timeoutMs);
-  const nodeAt = (ip: string) => {
-    const node = nodes.find((n) => n.ip === ip);
-    if (!node) throw new Error(`${ip} is not one of our nodes`);
-    return node;
-  };
+  const nodeAt = (ip: string) => nodeAtAddress(nodes, ip);
   const redis = <T>(node: GroupNode, fn: (c: import("ioredis").default) => Promise<T>) => withClient(node.ip, redisPort, ADMIN, fn, { connectTimeoutMs: 1000, commandTimeoutMs: 2000, tls });
   const roleOf = async (node: GroupNode) => ((await redis(node, (c) => c.call("ROLE"))) as string[])[0];
   const sentinel = (node: GroupNode, ...args: string[]) =>
@@ -177,7 +169,7 @@ function scenarios(): void {
     server?.close();
     closeDns?.();
     try {
-      if (unfinished > 0) console.error(`dns steps:\n${stepOutputs.join("\n")}\nrecord changes: ${JSON.stringify(aws.state.recordChanges)}\nrejected: ${aws.state.rejected.join("\n")}\nlogs (kept in ${layout?.workRoot}):\n${allLogs(60)}`);
+      if (progress.failed) console.error(`dns steps:\n${stepOutputs.join("\n")}\nrecord changes: ${JSON.stringify(aws.state.recordChanges)}\nrejected: ${aws.state.rejected.join("\n")}\nlogs (kept in ${layout?.workRoot}):\n${allLogs(60)}`);
     } finally {
       try {
         await stopAll();
@@ -185,7 +177,7 @@ function scenarios(): void {
         await topology?.destroy();
       }
     }
-    if (unfinished === 0 && layout) fs.rmSync(layout.workRoot, { recursive: true, force: true });
+    if (!progress.failed && layout) fs.rmSync(layout.workRoot, { recursive: true, force: true });
   }, 60_000);
 
   scenario("1. the timer's run on a settled group reads both names back (signed) and changes nothing; the writer name resolves to the master, which takes writes", 60_000, async () => {

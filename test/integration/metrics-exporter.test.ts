@@ -17,7 +17,7 @@ import { EXPORTER_DROP_IN, libraryPathOnNode, SCRAPE_CONFIG_PATH } from "../../l
 import { Login, withClient } from "./harness/client";
 import { probeTcp, ROOT, run, Topology } from "./harness/netns";
 import { allLogs, processOf, stopAll, waitUntil } from "./harness/processes";
-import { describeIntegration } from "./harness/suite";
+import { describeIntegration, ScenarioRun } from "./harness/suite";
 import { GroupLayout, GroupNode, layOutGroup, MAXMEMORY_MB, redisHelpersOf, startGroup, provideTestSecrets, testPasswords } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
 
@@ -57,13 +57,9 @@ function scenarios(): void {
   let tls: ConnectionOptions | undefined;
   const exporters = new Map<string, ChildProcess>();
   const exporterLogs = new Map<string, string>();
-  let unfinished = 0;
-  const tracked = (fn: () => Promise<void>) => async () => {
-    unfinished++;
-    await fn();
-    unfinished--;
-  };
-  const scenario = (name: string, timeoutMs: number, fn: () => Promise<void>) => test(name, tracked(fn), timeoutMs);
+  // Scenarios in order; the teardown keeps the logs when one did not finish.
+  const progress = new ScenarioRun();
+  const { tracked, scenario } = progress;
 
   /** What the node's CloudWatch agent scrapes, per its synthesized scrape configuration: job -> URL. */
   const scrapeUrls = (node: GroupNode): Record<string, string> => {
@@ -127,7 +123,7 @@ function scenarios(): void {
 
   afterAll(async () => {
     try {
-      if (unfinished > 0) {
+      if (progress.failed) {
         console.error(`logs of the failed run (kept in ${layout?.workRoot}):\n${allLogs(60)}`);
         for (const [name, log] of exporterLogs) console.error(`exporter of ${name}:\n${log}`);
       }
@@ -139,7 +135,7 @@ function scenarios(): void {
         await topology?.destroy();
       }
     }
-    if (unfinished === 0 && layout) fs.rmSync(layout.workRoot, { recursive: true, force: true });
+    if (!progress.failed && layout) fs.rmSync(layout.workRoot, { recursive: true, force: true });
   }, 60_000);
 
   scenario("1. every node's redis-server, over TLS as the monitor user: up, memory used against maxmemory, connected clients, no scrape error", 30_000, async () => {

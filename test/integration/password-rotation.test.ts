@@ -23,7 +23,7 @@ import { RunResult, sleep, Topology } from "./harness/netns";
 import { allLogs, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
 import { GroupLayout, GroupNode, layOutGroup, startGroup } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
-import { describeIntegration } from "./harness/suite";
+import { describeIntegration, ScenarioRun } from "./harness/suite";
 
 const SUITE = "Password rotation on the synthesized nodes with the script of the synthesized SSM document";
 const generated = () => randomBytes(24).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
@@ -66,14 +66,9 @@ function scenarios(): void {
   const outputs: string[] = [];
   let argvLog = "";
   const everyPassword = new Set<string>(Object.values(PASSWORDS));
-  let unfinished = 0;
-
-  const tracked = (fn: () => Promise<void>) => async () => {
-    unfinished++;
-    await fn();
-    unfinished--;
-  };
-  const scenario = (name: string, timeoutMs: number, fn: () => Promise<void>) => test(name, tracked(fn), timeoutMs);
+  // Scenarios in order; the teardown keeps the logs when one did not finish.
+  const progress = new ScenarioRun();
+  const { tracked, scenario } = progress;
 
   /** Where each node's boot files and state live (its namespace sees the host's file system). */
   const dirsOf = (node: GroupNode) => {
@@ -315,7 +310,7 @@ function scenarios(): void {
 
   afterAll(async () => {
     try {
-      if (unfinished > 0) console.error(`logs of the failed rotation run (kept in ${layout?.workRoot}):\n${allLogs(60)}\n${outputs.join("\n")}`);
+      if (progress.failed) console.error(`logs of the failed rotation run (kept in ${layout?.workRoot}):\n${allLogs(60)}\n${outputs.join("\n")}`);
     } finally {
       try {
         await stopAll();
@@ -328,7 +323,7 @@ function scenarios(): void {
         }
       }
     }
-    if (unfinished === 0 && layout) fs.rmSync(layout.workRoot, { recursive: true, force: true });
+    if (!progress.failed && layout) fs.rmSync(layout.workRoot, { recursive: true, force: true });
   }, 60_000);
 
   scenario("0. the boot made each node its own node-ops password (root only), whose hash is in the ACL file and sentinel.conf", 30_000, async () => {

@@ -21,9 +21,9 @@ import { connect, info, Login, withClient } from "./harness/client";
 import { RunResult, sleep, Topology } from "./harness/netns";
 import { allLogs, isRunning, kill9, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
 import { errorSummary, ioredisWriter, longestGap, redisPyWriter, WriteLog, Writer, WriterConfig } from "./harness/writers";
-import { GroupLayout, GroupNode, layOutGroup, startGroup, provideTestSecrets, testPasswords } from "./synthesized-group";
+import { GroupLayout, GroupNode, layOutGroup, startGroup, provideTestSecrets, testPasswords, nodeAtAddress } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
-import { describeIntegration } from "./harness/suite";
+import { describeIntegration, ScenarioRun } from "./harness/suite";
 
 const SUITE = "Planned failover before a stop, with the synthesized step and configuration";
 const PASSWORDS = testPasswords(`pf pw "q" \\ #h ${randomBytes(4).toString("hex")}`);
@@ -46,24 +46,15 @@ function scenarios(): void {
   let downAfterMs = 0;
   let tls: ConnectionOptions | undefined;
   let writerConfig: WriterConfig | undefined;
-  let unfinished = 0;
+  // Scenarios in order; the teardown keeps the logs when one did not finish.
+  const progress = new ScenarioRun();
+  const { tracked, scenario } = progress;
   const stepOutputs: string[] = [];
   // Every key a replica acknowledged (WAIT) in any scenario: none may ever be lost.
   const acknowledged: string[] = [];
   let planned: { oldMaster: GroupNode; newMaster: GroupNode } | undefined;
 
-  const tracked = (fn: () => Promise<void>) => async () => {
-    unfinished++;
-    await fn();
-    unfinished--;
-  };
-  const scenario = (name: string, timeoutMs: number, fn: () => Promise<void>) => test(name, tracked(fn), timeoutMs);
-
-  const nodeAt = (ip: string) => {
-    const node = nodes.find((n) => n.ip === ip);
-    if (!node) throw new Error(`${ip} is not one of our nodes`);
-    return node;
-  };
+  const nodeAt = (ip: string) => nodeAtAddress(nodes, ip);
   const others = (node: GroupNode) => nodes.filter((n) => n !== node);
   const redis = <T>(node: GroupNode, fn: (c: Redis) => Promise<T>) => withClient(node.ip, redisPort, ADMIN, fn, { connectTimeoutMs: 1000, commandTimeoutMs: 2000, tls });
   const sentinel = (node: GroupNode, ...args: string[]) =>
@@ -184,7 +175,7 @@ function scenarios(): void {
 
   afterAll(async () => {
     try {
-      if (unfinished > 0) console.error(`logs of the failed run (kept in ${layout?.workRoot}):\n${allLogs(60)}\nstep output:\n${stepOutputs.join("\n")}`);
+      if (progress.failed) console.error(`logs of the failed run (kept in ${layout?.workRoot}):\n${allLogs(60)}\nstep output:\n${stepOutputs.join("\n")}`);
     } finally {
       try {
         await stopAll();
@@ -192,7 +183,7 @@ function scenarios(): void {
         await topology?.destroy();
       }
     }
-    if (unfinished === 0 && layout) fs.rmSync(layout.workRoot, { recursive: true, force: true });
+    if (!progress.failed && layout) fs.rmSync(layout.workRoot, { recursive: true, force: true });
   }, 60_000);
 
   scenario("1. on a replica, and on the master after a crash (systemd sets EXIT_CODE), the step changes nothing", 60_000, async () => {

@@ -17,9 +17,9 @@ import { FakeAws } from "../support/fake-aws";
 import { connect, info, Login, withClient } from "./harness/client";
 import { OUTSIDE, ROOT, Topology, probeTcp, run, sleep } from "./harness/netns";
 import { allLogs, isRunning, kill9, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
-import { GroupLayout, GroupNode, layOutGroup, NodeEvents, redisHelpersOf, startGroup, provideTestSecrets, testPasswords } from "./synthesized-group";
+import { GroupLayout, GroupNode, layOutGroup, NodeEvents, redisHelpersOf, startGroup, provideTestSecrets, testPasswords, nodeAtAddress } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
-import { describeIntegration } from "./harness/suite";
+import { describeIntegration, ScenarioRun } from "./harness/suite";
 
 // Every user of the example has its own password, as the secret store gives them.
 // Generated passwords are letters and digits; the app user's is one of the
@@ -47,26 +47,15 @@ function scenarios(): void {
   let sentinelPort = 0;
   // What every client of the group gets: its CA (made here with openssl; Terraform makes the real one).
   let tls: ConnectionOptions | undefined;
-  // Steps that started and did not finish (failed or timed out): afterAll prints the logs then.
-  let unfinished = 0;
+  // Scenarios in order; the teardown keeps the logs when one did not finish.
+  const progress = new ScenarioRun();
+  const { tracked, scenario } = progress;
   // Keys whose WAIT was acknowledged by a replica in the first failover; later scenarios check them too.
   const acknowledged: string[] = [];
   let firstFailover: { oldMaster: Node; newMaster: Node } | undefined;
   let events: ReadonlyMap<string, NodeEvents> = new Map();
 
-  /** fn, counted in `unfinished` until it succeeds. */
-  const tracked = (fn: () => Promise<void>) => async () => {
-    unfinished++;
-    await fn();
-    unfinished--;
-  };
-  const scenario = (name: string, timeoutMs: number, fn: () => Promise<void>) => test(name, tracked(fn), timeoutMs);
-
-  const nodeAt = (ip: string) => {
-    const node = nodes.find((n) => n.ip === ip);
-    if (!node) throw new Error(`${ip} is not one of our nodes`);
-    return node;
-  };
+  const nodeAt = (ip: string) => nodeAtAddress(nodes, ip);
   const redis = <T>(node: Node, fn: (c: Redis) => Promise<T>) => withClient(node.ip, redisPort, ADMIN, fn, { connectTimeoutMs: 1000, commandTimeoutMs: 2000, tls });
   const replication = (node: Node) => redis(node, (c) => info(c, "replication"));
   const sentinel = (node: Node, ...args: string[]) =>
@@ -127,7 +116,7 @@ function scenarios(): void {
 
   afterAll(async () => {
     try {
-      if (unfinished > 0) console.error(`logs of the failed integration run (kept in ${workRoot}):\n${allLogs(60)}`);
+      if (progress.failed) console.error(`logs of the failed integration run (kept in ${workRoot}):\n${allLogs(60)}`);
     } finally {
       try {
         await stopAll();
@@ -136,7 +125,7 @@ function scenarios(): void {
       }
     }
     // A failed run keeps its configs and logs for a post-mortem.
-    if (unfinished === 0 && workRoot) fs.rmSync(workRoot, { recursive: true, force: true });
+    if (!progress.failed && workRoot) fs.rmSync(workRoot, { recursive: true, force: true });
   }, 60_000);
 
   scenario("1. replication with auth: replicas serve the master's writes and refuse their own; no or a wrong password is refused", 30_000, async () => {

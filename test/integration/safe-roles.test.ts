@@ -15,9 +15,9 @@ import { BUILTIN_USERS } from "../../lib/boot";
 import { connect, info, Login, withClient } from "./harness/client";
 import { Topology } from "./harness/netns";
 import { allLogs, kill9, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
-import { decideRole, GroupLayout, GroupNode, layOutGroup, renderedConfigsOf, startGroup, provideTestSecrets, testPasswords } from "./synthesized-group";
+import { decideRole, GroupLayout, GroupNode, layOutGroup, renderedConfigsOf, startGroup, provideTestSecrets, testPasswords, nodeAtAddress } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
-import { describeIntegration } from "./harness/suite";
+import { describeIntegration, ScenarioRun } from "./harness/suite";
 
 const PASSWORDS = testPasswords();
 const login = (username: string): Login => ({ username, password: PASSWORDS[username] });
@@ -38,20 +38,11 @@ function scenarios(): void {
   let sentinelPort = 0;
   let tls: ConnectionOptions | undefined;
   let initialMaster: GroupNode | undefined;
-  let unfinished = 0;
+  // Scenarios in order; the teardown keeps the logs when one did not finish.
+  const progress = new ScenarioRun();
+  const { tracked, scenario } = progress;
 
-  const tracked = (fn: () => Promise<void>) => async () => {
-    unfinished++;
-    await fn();
-    unfinished--;
-  };
-  const scenario = (name: string, timeoutMs: number, fn: () => Promise<void>) => test(name, tracked(fn), timeoutMs);
-
-  const nodeAt = (ip: string) => {
-    const node = nodes.find((n) => n.ip === ip);
-    if (!node) throw new Error(`${ip} is not one of our nodes`);
-    return node;
-  };
+  const nodeAt = (ip: string) => nodeAtAddress(nodes, ip);
   const redis = <T>(node: GroupNode, fn: (c: Redis) => Promise<T>) => withClient(node.ip, redisPort, ADMIN, fn, { connectTimeoutMs: 1000, commandTimeoutMs: 2000, tls });
   const replication = (node: GroupNode) => redis(node, (c) => info(c, "replication"));
   const sentinel = (node: GroupNode, ...args: string[]) =>
@@ -145,7 +136,7 @@ function scenarios(): void {
 
   afterAll(async () => {
     try {
-      if (unfinished > 0) console.error(`logs of the failed integration run (kept in ${workRoot}):\n${allLogs(60)}`);
+      if (progress.failed) console.error(`logs of the failed integration run (kept in ${workRoot}):\n${allLogs(60)}`);
     } finally {
       try {
         await stopAll();
@@ -153,7 +144,7 @@ function scenarios(): void {
         await topology?.destroy();
       }
     }
-    if (unfinished === 0 && workRoot) fs.rmSync(workRoot, { recursive: true, force: true });
+    if (!progress.failed && workRoot) fs.rmSync(workRoot, { recursive: true, force: true });
   }, 60_000);
 
   scenario("1. the master replaced by an empty node at the same address comes back as a replica: no acknowledged write lost, no replica flushes", 180_000, async () => {

@@ -325,3 +325,10 @@ export async function startGroup(
     dns,
   };
 }
+
+/** The node of `nodes` at `ip`; throws for an address that is none of them. */
+export function nodeAtAddress(nodes: readonly GroupNode[], ip: string): GroupNode {
+  const node = nodes.find((n) => n.ip === ip);
+  if (!node) throw new Error(`${ip} is not one of our nodes`);
+  return node;
+}

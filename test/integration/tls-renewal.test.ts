@@ -23,7 +23,7 @@ import { RunResult, Topology } from "./harness/netns";
 import { allLogs, commandOf, isRunning, processOf, stopAll, waitUntil } from "./harness/processes";
 import { GroupLayout, GroupNode, layOutGroup, startGroup } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
-import { describeIntegration } from "./harness/suite";
+import { describeIntegration, ScenarioRun } from "./harness/suite";
 
 const SUITE = "TLS renewal on the synthesized nodes with the step their redis-tls-renew timer runs";
 const generated = () => randomBytes(24).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
@@ -78,14 +78,9 @@ function scenarios(): void {
   // Per node: the parameter names its node.env reads, and the certificate it serves now.
   const parameters = new Map<string, { key: string; certificate: string; ca: string }>();
   const outputs: string[] = [];
-  let unfinished = 0;
-
-  const tracked = (fn: () => Promise<void>) => async () => {
-    unfinished++;
-    await fn();
-    unfinished--;
-  };
-  const scenario = (name: string, timeoutMs: number, fn: () => Promise<void>) => test(name, tracked(fn), timeoutMs);
+  // Scenarios in order; the teardown keeps the logs when one did not finish.
+  const progress = new ScenarioRun();
+  const { tracked, scenario } = progress;
 
   const dirsOf = (node: GroupNode) => {
     const root = layout!.workRoot;
@@ -288,7 +283,7 @@ function scenarios(): void {
 
   afterAll(async () => {
     try {
-      if (unfinished > 0) console.error(`logs of the failed renewal run (kept in ${layout?.workRoot}):\n${allLogs(60)}\n${outputs.join("\n")}`);
+      if (progress.failed) console.error(`logs of the failed renewal run (kept in ${layout?.workRoot}):\n${allLogs(60)}\n${outputs.join("\n")}`);
     } finally {
       try {
         await stopAll();
@@ -301,7 +296,7 @@ function scenarios(): void {
         }
       }
     }
-    if (unfinished === 0 && layout) fs.rmSync(layout.workRoot, { recursive: true, force: true });
+    if (!progress.failed && layout) fs.rmSync(layout.workRoot, { recursive: true, force: true });
   }, 60_000);
 
   scenario("0. the renewal the nodes run is the synthesized service's: the tls step with renew", 10_000, async () => {

@@ -35,3 +35,27 @@ export function describeIntegration(suite: string, commands: readonly string[], 
     describe(suite, scenarios);
   }
 }
+
+/**
+ * The scenarios of one suite, run in order on one group. A scenario (or a
+ * setup wrapped in `tracked`) counts as unfinished until it returns, so that
+ * the suite's teardown knows whether to print and keep the logs.
+ */
+export class ScenarioRun {
+  private unfinished = 0;
+
+  /** `fn`, counted as unfinished until it succeeds. */
+  readonly tracked = (fn: () => Promise<void>) => async () => {
+    this.unfinished++;
+    await fn();
+    this.unfinished--;
+  };
+
+  /** A test of the suite, tracked. */
+  readonly scenario = (name: string, timeoutMs: number, fn: () => Promise<void>) => test(name, this.tracked(fn), timeoutMs);
+
+  /** Whether a scenario or a tracked setup started and did not finish (failed or timed out). */
+  get failed(): boolean {
+    return this.unfinished > 0;
+  }
+}
