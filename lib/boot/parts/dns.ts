@@ -1,3 +1,4 @@
+import { sentinelHandoffFiles } from "./sentinel-handoff";
 import { BootPart, IBootPartGrantee } from "../boot-part";
 import { partStepPath } from "../cloud-config";
 
@@ -28,45 +29,18 @@ export interface DnsNamesSettings {
 }
 
 /**
- * redis-sentinel's sandbox (ProtectSystem=strict, NoExecPaths=/): the
- * trigger directory becomes writable, the script, bash and mv executable.
- * systemd adds these lists to those of the events drop-in.
- */
-export function renderDnsDropIn(): string {
-  return ["[Service]", `ReadWritePaths=${DNS_TRIGGER_DIR}`, `ExecPaths=${DNS_RECONFIG_SCRIPT} /usr/bin/bash /usr/bin/mv`, ""].join("\n");
-}
-
-/**
- * The root oneshot that updates the records, the path unit that starts it
- * when Sentinel reports a failover, and the timer that checks the names
- * every minute (healthy replicas come and go without a failover).
- */
-export function renderDnsUnits(): Record<string, string> {
-  const unit = (...lines: string[]) => [...lines, ""].join("\n");
-  return {
-    service: unit("[Service]", "Type=oneshot", `ExecStart=${DNS_RECONFIG_SCRIPT} update`, "TimeoutStartSec=2min", "LogLevelMax=notice"),
-    path: unit("[Path]", `PathChanged=${DNS_TRIGGER_DIR}`, "[Install]", "WantedBy=paths.target"),
-    timer: unit("[Timer]", "OnBootSec=1min", `OnUnitInactiveSec=${DNS_CHECK_INTERVAL_SECONDS}s`, "[Install]", "WantedBy=timers.target"),
-  };
-}
-
-/**
  * Writer and reader names in Route 53, on every node that runs a sentinel:
  * the writer follows the master its sentinel names (once that node answers
  * ROLE as master), the reader the replicas its sentinel sees healthy. The
  * role may UPSERT A records of these two names in this zone only.
  */
 export function dnsPart(settings: DnsNamesSettings): BootPart {
-  const units = renderDnsUnits();
   return {
     ...PART,
     packages: ["redis-tools"],
-    files: [
-      { path: DNS_DROP_IN, permissions: "0644", content: renderDnsDropIn() },
-      { path: `/etc/systemd/system/${DNS_UNIT}.service`, permissions: "0644", content: units.service },
-      { path: `/etc/systemd/system/${DNS_UNIT}.path`, permissions: "0644", content: units.path },
-      { path: `/etc/systemd/system/${DNS_UNIT}.timer`, permissions: "0644", content: units.timer },
-    ],
+    // The update: after a failover (the path unit), and every minute (healthy replicas come and go without one).
+    files: sentinelHandoffFiles({ unit: DNS_UNIT, dir: DNS_TRIGGER_DIR, script: DNS_RECONFIG_SCRIPT, action: "update", dropIn: DNS_DROP_IN,
+      timeout: "2min", every: `${DNS_CHECK_INTERVAL_SECONDS}s` }),
     env: {
       DNS_ZONE_ID: settings.zoneId,
       DNS_WRITER_NAME: settings.writerName,

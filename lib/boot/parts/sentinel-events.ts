@@ -1,3 +1,4 @@
+import { sentinelHandoffFiles } from "./sentinel-handoff";
 import { BootPart, IBootPartGrantee } from "../boot-part";
 import { partStepPath } from "../cloud-config";
 
@@ -31,47 +32,19 @@ export interface SentinelEventsPartOptions {
 }
 
 /**
- * redis-sentinel's sandbox (ProtectSystem=strict, NoExecPaths=/ in the
- * Debian and Ubuntu unit): the spool becomes writable, and the notification
- * script, bash and mv executable (Sentinel checks the script at startup,
- * and does not start without it).
- */
-export function renderSentinelEventsDropIn(): string {
-  return ["[Service]", `ReadWritePaths=${SENTINEL_EVENTS_DIR}`, `ExecPaths=${SENTINEL_NOTIFY_SCRIPT} /usr/bin/bash /usr/bin/mv`, ""].join("\n");
-}
-
-/**
- * The root oneshot that publishes the spool (quiet but for warnings and what
- * it published: the timer runs it every 2 minutes), the path unit that starts
- * it when an event is spooled, and the timer that retries what a failure left.
- */
-export function renderSentinelEventsUnits(): Record<string, string> {
-  const unit = (...lines: string[]) => [...lines, ""].join("\n");
-  return {
-    service: unit("[Service]", "Type=oneshot", `ExecStart=${SENTINEL_NOTIFY_SCRIPT} send`, "TimeoutStartSec=10min", "LogLevelMax=notice"),
-    path: unit("[Path]", `PathChanged=${SENTINEL_EVENTS_DIR}`, "[Install]", "WantedBy=paths.target"),
-    timer: unit("[Timer]", "OnBootSec=1min", "OnUnitInactiveSec=2min", "[Install]", "WantedBy=timers.target"),
-  };
-}
-
-/**
  * Failover events to Amazon EventBridge: Sentinel's notification script
  * spools them, a root unit outside Sentinel's sandbox publishes them with
  * the instance role; the role may put events of this source on this bus only.
  */
 export function sentinelEventsPart(options: SentinelEventsPartOptions): BootPart {
-  const units = renderSentinelEventsUnits();
   // The detail's fields that every event of the node shares, as the step
   // writes them into a JSON string inside JSON: escaped twice.
   const shared = JSON.stringify({ group: options.group, node: options.nodeAddress });
   return {
     ...PART,
-    files: [
-      { path: SENTINEL_EVENTS_DROP_IN, permissions: "0644", content: renderSentinelEventsDropIn() },
-      { path: `/etc/systemd/system/${SENTINEL_EVENTS_UNIT}.service`, permissions: "0644", content: units.service },
-      { path: `/etc/systemd/system/${SENTINEL_EVENTS_UNIT}.path`, permissions: "0644", content: units.path },
-      { path: `/etc/systemd/system/${SENTINEL_EVENTS_UNIT}.timer`, permissions: "0644", content: units.timer },
-    ],
+    // The sender: when an event is spooled (the path unit), and every 2 minutes for what a failure left.
+    files: sentinelHandoffFiles({ unit: SENTINEL_EVENTS_UNIT, dir: SENTINEL_EVENTS_DIR, script: SENTINEL_NOTIFY_SCRIPT, action: "send",
+      dropIn: SENTINEL_EVENTS_DROP_IN, timeout: "10min", every: "2min" }),
     env: {
       EVENTS_BUS: options.eventBus,
       EVENTS_SOURCE: SENTINEL_EVENT_SOURCE,
