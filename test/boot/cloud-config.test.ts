@@ -1,7 +1,7 @@
 import { spawnSync } from "child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
-import { join } from "path";
+import { join, resolve } from "path";
 import {
   AWS_SCRIPT_PATH,
   bootAsset,
@@ -143,8 +143,10 @@ describe("renderCloudConfig from boot parts", () => {
   test("masks the packaged units at every boot until a setup succeeded, so apt cannot start them with stock settings", () => {
     expect(doc.bootcmd).toEqual([`[ -e ${SETUP_DONE_MARKER} ] || systemctl mask redis-server.service redis-sentinel.service`]);
     expect(parseCloudConfig(renderCloudConfig([tuningPart({ tcpBacklog: 1 })], TEST_LIBRARY)).bootcmd).toBeUndefined();
-    // The entry script unmasks each unit only when its part starts it.
-    expect(bootAsset("redis.sh")).toMatch(/systemctl unmask --no-reload "\$unit"\n\s*systemctl enable --no-reload "\$unit"\n\s*systemctl daemon-reload\n[^\n]*\n\s*if ! systemctl restart "\$unit"/);
+    // Each unit is unmasked only by its own part, after the configs are in place (boot-phases.test.ts: then one reload, then the starts).
+    for (const [step, unit, config] of [["redis-server.sh", "redis-server", "redis.conf"], ["sentinel.sh", "redis-sentinel", "sentinel.conf"]]) {
+      expect(readFileSync(resolve(__dirname, "../../lib/boot/parts/assets", step), "utf8")).toMatch(new RegExp(`install_config ${config}\\n\\s*(#[^\\n]*\\n\\s*)?enable_units ${unit}\\.service\\n`));
+    }
   });
 
   test("runs the entry script once, from runcmd", () => {

@@ -138,7 +138,8 @@ describe("the data-volume boot step on loop devices", () => {
     expect(readFileSync(s.fstab, "utf8")).toBe(`${fstabBefore}${fstabLine(fs.UUID, s.dataDir)}\n`);
     expect(s.mountedDevice()).toBe(device);
     expect(ownerAndMode(s.dataDir)).toBe("redis:redis 750");
-    expect(readFileSync(s.systemctlLog, "utf8")).toBe("daemon-reload\n");
+    // systemd reads the fstab line at the boot's one reload, before the start steps (boot-phases.test.ts).
+    expect(existsSync(s.systemctlLog)).toBe(false);
     expect(r.stderr).toContain(`redis-node-setup: ${VOLUME} (${device}, UUID=${fs.UUID}) mounted at ${s.dataDir}\n`);
   }, 60_000);
 

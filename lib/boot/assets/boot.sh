@@ -32,6 +32,10 @@ main() {
   load_node_env
   : "${BOOT_PARTS:?}"
   for phase in check prepare start; do
+    # One reload for every unit, drop-in, fstab line and unmask the parts
+    # wrote (they do not reload systemd themselves): each reload re-runs
+    # every generator.
+    [[ $phase != start ]] || systemctl daemon-reload
     for name in $BOOT_PARTS; do
       bash "$LIB_DIR/parts/$name.sh" "$phase" || fail "boot part $name failed in its $phase step"
     done

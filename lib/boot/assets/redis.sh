@@ -104,14 +104,21 @@ wait_for_pong() {
   return 1
 }
 
+# enable_units UNIT...: unmasks and enables units without reloading systemd:
+# the boot reloads it once, after every part's prepare step, before the start
+# steps (each reload re-runs every generator and re-reads every unit).
+# SYSTEMCTL_SKIP_SYSV: the packages' init scripts are not synced (Debian's
+# update-rc.d reloads systemd twice per unit; systemd runs the native units,
+# never those scripts).
+enable_units() {
+  SYSTEMCTL_SKIP_SYSV=1 systemctl unmask --no-reload "$@"
+  SYSTEMCTL_SKIP_SYSV=1 systemctl enable --no-reload "$@"
+}
+
 # start_service UNIT PORT LOG USER: starts the unit and waits until USER's PING is answered.
 start_service() {
   local unit=$1 port=$2 log_file=$3 user=$4
-  # Masked since the first boot (cloud-config bootcmd) so that apt could not start it.
-  # One daemon-reload for both changes: each re-reads every unit file.
-  systemctl unmask --no-reload "$unit"
-  systemctl enable --no-reload "$unit"
-  systemctl daemon-reload
+  # Unmasked and enabled by the part's prepare step (enable_units); systemd reloaded since.
   # A start refused before Redis runs (the role decision) says why in the unit's journal.
   if ! systemctl restart "$unit"; then
     journalctl -u "$unit" -n 15 --no-pager >&2 || true

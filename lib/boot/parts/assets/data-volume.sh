@@ -6,7 +6,8 @@
 # Redis data directory through an fstab line by UUID, and hands it to the
 # redis user. Run again, it changes nothing. On later boots the fstab line
 # mounts the volume (nofail: the node boots without it), and redis-server's
-# drop-in (RequiresMountsFor) keeps Redis down until it is mounted.
+# drop-in (RequiresMountsFor) keeps Redis down until it is mounted; the boot's
+# daemon-reload before the start steps makes systemd read the fstab line.
 set -euo pipefail
 # shellcheck source=/dev/null
 source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/common.sh"
@@ -52,7 +53,6 @@ prepare() {
   # A volume from a replaced node may hold files of another uid.
   chown -R redis:redis "$DATA_DIR"
   chmod 0750 "$DATA_DIR"
-  systemctl daemon-reload
   log "$DATA_VOLUME_ID ($device, UUID=$uuid) mounted at $DATA_DIR"
 }
 

@@ -182,10 +182,9 @@ case ${1:-} in
   check) require_command redis-cli "$APT_HINT" ;;
   prepare)
     install -d -m 0750 -o redis -g redis "$TRIGGERS" "$TRIGGERS/.tmp"
-    systemctl daemon-reload
     ;;
   # Before Sentinel starts, so that no failover goes unnoticed.
-  start) systemctl enable --now redis-dns.path redis-dns.timer ;;
+  start) systemctl enable --no-reload --now redis-dns.path redis-dns.timer ;;
   update) update ;;
   *) fail "usage: $0 check|prepare|start|update|<master-name> <role> <state> <from-ip> <from-port> <to-ip> <to-port>" ;;
 esac

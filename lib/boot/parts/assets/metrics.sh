@@ -7,7 +7,7 @@
 # CloudWatch agent that scrapes it is installed and configured by SSM.
 set -euo pipefail
 # shellcheck source=/dev/null
-source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/common.sh"
+source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/redis.sh"
 
 # write_exporter_passwords FILE: {"<target>": "<monitor password>", ...} for
 # each of EXPORTER_TARGETS, written whole (0600, root's) or not at all.
@@ -49,13 +49,11 @@ main() {
       : "${EXPORTER_TARGETS:?}" "${EXPORTER_PASSWORDS:?}"
       systemctl stop prometheus-redis-exporter.service 2>/dev/null || true
       write_exporter_passwords "$EXPORTER_PASSWORDS"
-      systemctl daemon-reload
+      enable_units prometheus-redis-exporter.service
       ;;
     start)
       load_node_env
       : "${EXPORTER_URL:?}"
-      systemctl unmask prometheus-redis-exporter.service
-      systemctl enable prometheus-redis-exporter.service
       systemctl restart prometheus-redis-exporter.service
       # Metrics are not worth a failed boot: Redis and Sentinel are up by now.
       wait_for_metrics "$EXPORTER_URL" || log "WARNING: the exporter does not serve redis_up 1 at $EXPORTER_URL after 30 s (journalctl -u prometheus-redis-exporter)"

@@ -16,9 +16,10 @@ case ${1:-} in
   prepare)
     # The package started the service with its stock settings.
     systemctl stop redis-server.service 2>/dev/null || true
-    systemctl daemon-reload
     install_config users.acl
     install_config redis.conf
+    # Masked since the first boot (cloud-config bootcmd) so that apt could not start it.
+    enable_units redis-server.service
     ;;
   start) start_service redis-server.service "$REDIS_PORT" /var/log/redis/redis-server.log "$REDIS_HEALTH_USER" ;;
   *) fail "usage: $0 check|prepare|start" ;;

@@ -93,10 +93,9 @@ case ${1:-} in
   check) ;;
   prepare)
     install -d -m 0750 -o redis -g redis "$SPOOL" "$SPOOL/.tmp"
-    systemctl daemon-reload
     ;;
   # Before Sentinel starts, so that no event goes unnoticed.
-  start) systemctl enable --now redis-sentinel-events.path redis-sentinel-events.timer ;;
+  start) systemctl enable --no-reload --now redis-sentinel-events.path redis-sentinel-events.timer ;;
   send) send ;;
   *) fail "usage: $0 check|prepare|start|send|<event> <description>" ;;
 esac

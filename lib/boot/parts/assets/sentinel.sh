@@ -30,6 +30,7 @@ main() {
       systemctl stop redis-sentinel.service 2>/dev/null || true
       [[ -f $DONE_MARKER ]] || require_rewritable_passwords
       install_config sentinel.conf
+      enable_units redis-sentinel.service
       ;;
     start) start_service redis-sentinel.service "$SENTINEL_PORT" /var/log/redis/redis-sentinel.log "$SENTINEL_HEALTH_USER" ;;
     *) fail "usage: $0 check|prepare|start" ;;

@@ -138,7 +138,7 @@ renew() {
 case ${1:-} in
   check) require_command openssl "$APT_HINT" ;;
   prepare) prepare ;;
-  start) systemctl enable --now redis-tls-renew.timer ;;
+  start) systemctl enable --no-reload --now redis-tls-renew.timer ;;
   renew) renew ;;
   *) fail "usage: $0 check|prepare|start|renew" ;;
 esac
