@@ -309,45 +309,85 @@ function scenarios(): void {
     for (const node of nodes()) await expectKernelTuning(node);
   }), TEST_TIMEOUT_MS);
 
-  vmTest("after a reboot of replica-2: same kernel settings, redis-server back as a replica, configs not rendered again", tracked(async () => {
-    const node = c().node("replica-2");
-    const master = c().node("master");
-    const confState = "stat -c '%Y' /etc/redis/redis.conf; sha256sum /etc/redis/redis.conf | cut -d' ' -f1; grep '^sentinel myid ' /etc/redis/sentinel.conf";
-    const before = await node.vm.check(confState);
+  /** The address and port the sentinel on `node` names as the group's master. */
+  const namedMaster = async (node: BootedNode) =>
+    (await cli(node, "sentinel", ["SENTINEL", "get-master-addr-by-name", monitored(node).name], "sentinel-client")).split("\n");
+  /** The node the sentinels name as master now (the reboot of the master moves the role). */
+  const currentMaster = async () => {
+    const [address] = await namedMaster(c().node("replica-2"));
+    const node = nodes().find((n) => n.address === address);
+    if (!node) throw new Error(`the sentinels name ${address}, which is no node of the group`);
+    return node;
+  };
+
+  vmTest("a reboot of the master: it hands the role over before redis-server stops, comes back as a replica (the role decision " +
+    "under systemd), same kernel settings and volume, configs not rendered again", tracked(async () => {
+    const node = c().node("master");
+    const replicas = nodes().filter((n) => n !== node);
+    const witness = c().node("replica-2");
+    expect(await namedMaster(witness)).toEqual([node.address, node.env.REDIS_PORT]);
+    const sentinelState = "grep '^sentinel myid ' /etc/redis/sentinel.conf; stat -c '%Y' /var/lib/redis-node/setup-done";
+    const before = await node.vm.check(sentinelState);
+    expect(before).toMatch(/^sentinel myid [0-9a-f]{40}\n\d+\n$/);
     const mountBefore = await dataVolumeMount(node);
-    const marker = await node.vm.check("stat -c '%Y' /var/lib/redis-node/setup-done");
-    expect(before).toMatch(/^\d+\n[0-9a-f]{64}\nsentinel myid [0-9a-f]{40}\n$/);
+    const key = `vm-before-reboot-${Date.now()}`;
+    expect(await cli(node, "redis", ["SET", key, "acknowledged"])).toBe("OK");
+    expect(await cli(node, "redis", ["WAIT", "2", "5000"])).toBe("2");
+    const eventsBefore = c().servers!.aws.state.events.length;
 
     const seconds = await node.vm.reboot(REBOOT_TIMEOUT_MS);
-    c().time("replica-2: reboot -> guest agent answers", `${seconds.toFixed(0)} s`);
+    c().time("master: reboot -> guest agent answers", `${seconds.toFixed(0)} s`);
     const afterBoot = Date.now();
+    // The stop ran the planned-failover step (ExecStop, as root), which handed the role over: the sentinels
+    // named a replica with no failure detection (no +odown), and the step said so in the previous boot's journal.
+    const stopLog = await node.vm.check("journalctl -b -1 -t redis-planned-failover --no-pager -o cat");
+    expect(stopLog).toContain("this node is the master: handing the role over before redis-server stops");
+    const named = /the sentinel names (\S+):(\d+) as master \d+ ms after the pause/.exec(stopLog);
+    expect(named?.[1]).toBeDefined();
+    expect(replicas.map((r) => r.address)).toContain(named![1]);
+    expect(stopLog).toMatch(/closed the clients' connections .* hand-over done in \d+ ms/);
+    const [promoted, newMasterPort] = [named![1], named![2]];
+    const events = c().servers!.aws.state.events.slice(eventsBefore).map((e) => JSON.parse(e.Detail) as Record<string, unknown>);
+    expect(events.filter((e) => e.event === "+odown")).toEqual([]);
     await waitFor("redis-server and redis-sentinel active after the reboot", 180_000, 2000, async () => {
       const r = await node.vm.exec("systemctl is-active redis-server redis-sentinel");
       return r.stdout === "active\nactive\n" ? true : undefined;
     });
     const status = await node.vm.waitForCloudInit(180_000, afterBoot);
     expect(status.status).toBe("done");
+    // The role decision (redis-server's ExecStartPre) asked the sentinels and started it as a replica of the new master.
+    expect(await node.vm.check("cat /var/lib/redis-node/role-decision")).toMatch(new RegExp(`^\\S+ replica of ${promoted.replace(/\./g, "\\.")}:${newMasterPort}: the sentinels name `));
+    await waitFor("the old master in sync with the new one", 120_000, 2000, async () => {
+      const fields = infoFields(await cli(node, "redis", ["INFO", "replication"]));
+      return fields.role === "slave" && fields.master_host === promoted && fields.master_link_status === "up" ? true : undefined;
+    });
+    const newMaster = nodes().find((n) => n.address === promoted)!;
+    await waitFor("the new master with 2 connected replicas", 60_000, 2000, async () =>
+      infoFields(await cli(newMaster, "redis", ["INFO", "replication"])).connected_slaves === "2" ? true : undefined);
+    c().time("master: reboot -> back in sync as a replica", `${((Date.now() - afterBoot) / 1000 + seconds).toFixed(0)} s`);
+    expect(await cli(node, "redis", ["GET", key])).toBe("acknowledged");
+    for (const n of nodes()) expect(await namedMaster(n)).toEqual([promoted, newMaster.env.REDIS_PORT]);
+    // The writer name followed the hand-over too.
+    const { DNS_ZONE_ID: zoneId, DNS_WRITER_NAME: writerName } = node.env;
+    await waitFor("the writer name at the new master", 120_000, 1000, async () =>
+      (c().servers!.aws.state.zones.get(zoneId)?.get(writerName)?.values ?? []).join() === promoted ? true : undefined);
 
     await expectKernelTuning(node);
     // The volume is mounted again by its fstab line, not formatted again.
     expect(await dataVolumeMount(node)).toEqual(mountBefore);
-    // Not rendered again: same file, same time; Sentinel kept its identity.
-    expect(await node.vm.check(confState)).toBe(before);
-    expect(await node.vm.check("stat -c '%Y' /var/lib/redis-node/setup-done")).toBe(marker);
+    // Not rendered again: Sentinel kept its identity, the setup did not run again, and redis.conf is the file
+    // Redis rewrote (the master's template has no replicaof; a render would have put that back).
+    expect(await node.vm.check(sentinelState)).toBe(before);
     expect(await node.vm.check("grep -c '^redis-node-setup: done$' /var/log/cloud-init-output.log")).toBe("1\n");
-    await waitFor("replica-2 back in sync with the master", 120_000, 2000, async () => {
-      const fields = infoFields(await cli(node, "redis", ["INFO", "replication"]));
-      return fields.role === "slave" && fields.master_host === master.address && fields.master_link_status === "up" ? true : undefined;
-    });
-    await waitFor("master with 2 connected replicas again", 60_000, 2000, async () =>
-      infoFields(await cli(master, "redis", ["INFO", "replication"])).connected_slaves === "2" ? true : undefined);
-    c().time("replica-2: reboot -> redis-server back in sync", `${((Date.now() - afterBoot) / 1000 + seconds).toFixed(0)} s`);
+    expect(template(node, "/etc/redis-node/redis.conf.template")).not.toMatch(/^replicaof /m);
+    expect(await node.vm.check("grep '^replicaof ' /etc/redis/redis.conf")).toBe(`replicaof ${promoted} ${newMaster.env.REDIS_PORT}\n`);
   }), REBOOT_TIMEOUT_MS + 6 * 60_000);
 
-  vmTest("the setup run a second time on replica-1 renders nothing: redis.conf and Sentinel's identity stay", tracked(async () => {
+  vmTest("the setup run a second time on a replica renders nothing: redis.conf and Sentinel's identity stay", tracked(async () => {
     // cloud-init runs the setup once per instance; the script's own guard is what
     // protects Sentinel's and Redis' rewrites when it runs again anyway.
-    const node = c().node("replica-1");
+    const master = await currentMaster();
+    const node = c().node("replica-1") === master ? c().node("replica-2") : c().node("replica-1");
     const confState = "sha256sum /etc/redis/redis.conf | cut -d' ' -f1; grep '^sentinel myid ' /etc/redis/sentinel.conf; stat -c '%U:%G %a' /etc/redis/redis.conf /etc/redis/sentinel.conf";
     const before = await node.vm.check(confState);
     const r = await node.vm.exec("/usr/local/sbin/redis-node-boot", 240_000);
@@ -355,14 +395,14 @@ function scenarios(): void {
     expect(r.stderr).toContain("keeping /etc/redis/sentinel.conf: setup already ran on this node");
     expect(await node.vm.check(confState)).toBe(before);
     expect(await node.vm.check("systemctl is-active redis-server redis-sentinel; ls -A /run/redis-node/")).toBe("active\nactive\n");
-    await waitFor("replica-1 back in sync with the master", 120_000, 2000, async () => {
+    await waitFor(`${node.name} back in sync with the master`, 120_000, 2000, async () => {
       const fields = infoFields(await cli(node, "redis", ["INFO", "replication"]));
       return fields.role === "slave" && fields.master_link_status === "up" ? true : undefined;
     });
   }), TEST_TIMEOUT_MS + 60_000);
 
   vmTest("Redis cannot reach instance metadata (the units' IPAddressDeny): MIGRATE to it never connects, while root on the node reaches it", tracked(async () => {
-    const master = c().node("master");
+    const master = await currentMaster();
     // A probe port on the metadata address: root's own units read instance metadata (port 80) every minute, nothing uses this one.
     const probed = c().servers!.metadataProbeConnections;
     const fromMaster = () => probed.filter((a) => a === master.address).length;
@@ -381,8 +421,8 @@ function scenarios(): void {
   }), TEST_TIMEOUT_MS);
 
   vmTest("kill -9 of the master's redis-server: Sentinel promotes a replica before the restart delay brings it back, as a replica", tracked(async () => {
-    const master = c().node("master");
-    const witness = c().node("replica-2");
+    const master = await currentMaster();
+    const witness = nodes().find((n) => n !== master)!;
     expect((await master.vm.check("systemctl show -p RestartUSec --value redis-server")).trim()).toBe("15s");
     const pid = (await master.vm.check("systemctl show -p MainPID --value redis-server")).trim();
     const killedAt = Date.now();
@@ -419,7 +459,7 @@ function scenarios(): void {
     const { DNS_ZONE_ID: zoneId, DNS_WRITER_NAME: writerName, DNS_READER_NAME: readerName } = master.env;
     const record = (name: string) => aws.zones.get(zoneId)?.get(name)?.values ?? [];
     await waitFor("the writer name at the promoted master", 120_000, 1000, async () => (record(writerName).join() === promoted ? true : undefined));
-    const writes = aws.recordChanges.filter((change) => change.name === writerName);
+    const writes = aws.recordChanges.filter((change) => change.name === writerName && change.at >= killedAt);
     c().time("kill -9 of the master -> writer name at the new master (first write)", `${((writes[0].at - killedAt) / 1000).toFixed(1)} s`);
     expect(writes.map((change) => change.values)).toEqual(writes.map(() => [promoted]));
     // The reader name follows the healthy replicas, the old master among them once back: the unit the timer starts
