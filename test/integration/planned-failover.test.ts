@@ -21,7 +21,7 @@ import { connect, info, Login, withClient } from "./harness/client";
 import { RunResult, sleep, Topology } from "./harness/netns";
 import { allLogs, isRunning, kill9, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
 import { errorSummary, ioredisWriter, longestGap, redisPyWriter, WriteLog, Writer, WriterConfig } from "./harness/writers";
-import { GroupLayout, GroupNode, layOutGroup, startGroup, provideTestSecrets, testPasswords, nodeAtAddress } from "./synthesized-group";
+import { GroupLayout, GroupNode, layOutGroup, startGroup, provideTestSecrets, testPasswords, nodeAtAddress, redisHelpersOf } from "./synthesized-group";
 import { synthesizeBasicExample } from "./synthesized-nodes";
 import { describeIntegration, ScenarioRun } from "./harness/suite";
 
@@ -60,6 +60,12 @@ function scenarios(): void {
   const sentinel = (node: GroupNode, ...args: string[]) =>
     withClient(node.ip, sentinelPort, ADMIN, (c) => c.call("SENTINEL", ...args), { connectTimeoutMs: 1000, commandTimeoutMs: 2000, tls });
 
+  /** SENTINEL MASTER on the node's sentinel, as a record. */
+  async function sentinelMaster(node: GroupNode): Promise<Record<string, string>> {
+    const flat = (await sentinel(node, "master", masterName)) as string[];
+    return Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]]] : [])));
+  }
+
   async function agreedMaster(among: GroupNode[] = nodes): Promise<GroupNode> {
     const named = await Promise.all(among.map(async (n) => ((await sentinel(n, "get-master-addr-by-name", masterName)) as string[])[0]));
     if (new Set(named).size !== 1) throw new Error(`sentinels disagree: ${named.join(", ")}`);
@@ -73,8 +79,7 @@ function scenarios(): void {
     const online = Object.entries(repl).filter(([k, v]) => /^slave\d+$/.test(k) && v.includes("state=online"));
     if (online.length !== 2) throw new Error(`master ${master.ip} has ${online.length} online replicas`);
     for (const n of nodes) {
-      const flat = (await sentinel(n, "master", masterName)) as string[];
-      const m = Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]]] : [])));
+      const m = await sentinelMaster(n);
       if (m.flags !== "master" || m["num-slaves"] !== "2" || m["num-other-sentinels"] !== "2") {
         throw new Error(`sentinel on ${n.ip}: flags ${m.flags}, num-slaves ${m["num-slaves"]}, num-other-sentinels ${m["num-other-sentinels"]}`);
       }
@@ -86,6 +91,18 @@ function scenarios(): void {
     for (const node of nodes) if (!isRunning(node.name, "redis")) await restart(node.name, "redis");
     return waitUntil(healthyMaster, { timeoutMs: 90_000, intervalMs: 250, what });
   };
+
+  interface SentinelView {
+    readonly sentinel: string;
+    readonly master: string;
+    readonly failoverTimeout: string;
+  }
+  /** What each sentinel says in SENTINEL MASTER: the master's address and the failover-timeout. */
+  const sentinelViews = () =>
+    Promise.all(nodes.map(async (n): Promise<SentinelView> => {
+      const m = await sentinelMaster(n);
+      return { sentinel: n.name, master: `${m.ip}:${m.port}`, failoverTimeout: m["failover-timeout"] };
+    }));
 
   /** Seconds since each replica's last acknowledgement, as the master's INFO says ("10.0.0.2 0, 10.0.0.3 1"). */
   async function replicaLags(master: GroupNode): Promise<string> {
@@ -112,6 +129,7 @@ function scenarios(): void {
     const dirs = stepDirs(node);
     fs.mkdirSync(path.join(dirs.lib, "parts"), { recursive: true });
     fs.writeFileSync(path.join(dirs.lib, "common.sh"), layout!.fileOf(node, COMMON_SCRIPT_PATH));
+    fs.copyFileSync(redisHelpersOf(layout!, node), path.join(dirs.lib, "redis.sh"));
     fs.writeFileSync(path.join(dirs.lib, "parts", path.basename(PLANNED_FAILOVER_STEP_PATH)), layout!.fileOf(node, PLANNED_FAILOVER_STEP_PATH), { mode: 0o755 });
     const overrides = { NODE_OPS_PASSWORD_FILE: path.join(node.secretsDir, "node-ops.password"), TLS_DIR: path.join(node.dir, "tls") };
     fs.writeFileSync(dirs.env, layout!.fileOf(node, NODE_ENV_PATH) + Object.entries(overrides).map(([k, v]) => `${k}='${v}'\n`).join(""), { mode: 0o600 });
@@ -121,7 +139,7 @@ function scenarios(): void {
   async function runStep(node: GroupNode, env: Record<string, string> = {}): Promise<RunResult> {
     const dirs = stepDirs(node);
     const result = await topology!.exec(node.name, ["bash", path.join(dirs.lib, "parts", path.basename(PLANNED_FAILOVER_STEP_PATH)), "stop"], {
-      env: { REDIS_NODE_LIB: dirs.lib, REDIS_NODE_ENV: dirs.env, ...env },
+      env: { REDIS_NODE_LIB: dirs.lib, REDIS_NODE_ENV: dirs.env, REDIS_NODE_SENTINEL_CONF: path.join(node.dir, "sentinel.conf"), ...env },
       timeoutMs: 60_000,
       allowFailure: true,
     });
@@ -233,10 +251,20 @@ function scenarios(): void {
     const master = await waitHealthy("a healthy group");
     let step: RunResult | undefined;
     let lagsBefore = "";
+    let viewsBefore: SentinelView[] = [];
+    let viewsAfter: SentinelView[] = [];
+    let rolesAfter: string[] = [];
     const { at, logs } = await whileWriting("pf4", async () => {
       lagsBefore = await replicaLags(master);
+      viewsBefore = await sentinelViews();
       const startedAt = Date.now();
       step = await runStep(master);
+      // What the sentinels said when the step had closed the clients' connections.
+      viewsAfter = await sentinelViews();
+      rolesAfter = await Promise.all(others(master).map(async (n) => {
+        const role = (await redis(n, (c) => c.call("ROLE"))) as string[];
+        return role[0] === "master" ? `${n.ip} master` : `${n.ip} replica of ${role[1]} ${role[3]}`;
+      }));
       // Then systemd stops the main process.
       await stop(master.name, "redis");
       return startedAt;
@@ -245,8 +273,20 @@ function scenarios(): void {
     const stepLines = step!.stderr.trim().split("\n").map((l) => `    ${l}`).join("\n");
     console.log(`measure: planned stop (the step, then SIGTERM): ${describeWrites(logs, at)}; replicas' lag before: ${lagsBefore} s\n  the step said:\n${stepLines}`);
     expect(step!.code).toBe(0);
-    expect(step!.stderr).toMatch(/hand-over done/);
+    // The steps in their order: writes paused, the replicas hold every write, the failover, the new master
+    // named, this node its replica, every sentinel naming it, then the clients' connections closed.
+    expect(step!.stderr).toMatch(
+      /writes paused[^]*every promotable replica holds offset \d+[^]*SENTINEL FAILOVER started[^]*names \S+ as master[^]*replicates from \S+ \(in sync before the clients moved: yes; every sentinel named it: yes, \d+ ms after the pause;[^]*closed the clients' connections[^]*hand-over done/,
+    );
     expect(newMaster).not.toBe(master);
+    // Every sentinel named the new master in SENTINEL MASTER (what redis-py asks) before the clients moved,
+    // with the failover-timeout it had before the step (the step shortens it to end the failover at once).
+    expect(viewsAfter).toEqual(viewsBefore.map((v) => ({ ...v, master: `${newMaster.ip}:${redisPort}` })));
+    // And no replica was left behind: the other one replicated from the new master (Sentinel's REPLICAOF
+    // had reached it before the step ended the failover).
+    expect(rolesAfter.sort()).toEqual(others(master).map((n) => (n === newMaster ? `${n.ip} master` : `${n.ip} replica of ${newMaster.ip} connected`)).sort());
+    // So no client came back to the old master: redis-py's first reconnect found the new one.
+    expect(logs.flatMap((l) => l.errors.filter((e) => /previous master is now a slave/.test(e.message)))).toEqual([]);
     expect(await missingKeys(newMaster, acknowledged)).toEqual([]);
     // No client was told the old master refuses writes or is read-only: they waited, then moved.
     for (const log of logs) expect({ client: log.client, refusals: log.errors.filter((e) => /NOREPLICAS|READONLY/.test(e.message)) }).toEqual({ client: log.client, refusals: [] });

@@ -19,6 +19,16 @@ check_redis_version() {
   log "$binary version $version"
 }
 
+# sentinel_conf_setting FILE KEY: the value of the line `sentinel KEY VALUE`
+# of sentinel.conf FILE, without the quotes the renderer put around it
+# (Sentinel writes it back without them); empty when there is none.
+sentinel_conf_setting() {
+  local value
+  value=$(sed -n "s/^sentinel $2 //p" "$1" | head -n 1)
+  value=${value#\"}
+  printf '%s' "${value%\"}"
+}
+
 # A user's password from the secrets directory; refuses what configs cannot hold.
 secret_password() {
   local file="$SECRETS_DIR/$1.password" password

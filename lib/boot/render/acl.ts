@@ -100,7 +100,8 @@ const MONITOR_SENTINEL_RULES = [
 // Sentinel to sentinel: liveness, the failure agreement and the leader vote,
 // and the hello messages that carry the configuration. A data node's boot
 // logs in as sentinel-peer too (its sentinel holds the password) to read
-// the master's address and config epoch before redis-server starts.
+// the master's address and config epoch before redis-server starts, and its
+// planned failover to see every sentinel name the new master.
 const SENTINEL_PEER_RULES = [
   "resetkeys",
   "allchannels",
@@ -174,7 +175,8 @@ const NODE_OPS_DATA_NODE_RULES = [
 // credentials it logs in with (SET auth-pass, CONFIG SET sentinel-pass), and
 // the addresses of the nodes and sentinels it checks them against; for the
 // planned failover, the master's state and quorum, Sentinel's own INFO
-// (TILT mode; it holds no secrets), and FAILOVER itself.
+// (TILT mode; it holds no secrets), FAILOVER itself, and SET failover-timeout
+// (the step ends the failover at once, then puts the value back).
 const NODE_OPS_SENTINEL_RULES = [
   "resetkeys",
   "resetchannels",

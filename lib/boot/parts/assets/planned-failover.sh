@@ -2,62 +2,158 @@
 # Boot part "planned-failover": systemd runs this step with "stop" before it
 # stops redis-server on purpose (ExecStop= of the part's drop-in: systemctl
 # stop or restart, a reboot, an instance replacement). On the master it
-# hands the role over first, so clients lose about a second of writes
-# instead of a failure detection:
+# hands the role over first, so clients lose about a second and a half of
+# writes instead of a failure detection:
 #   1. checks (each a reason to just stop): redis-server still runs (systemd
 #      runs ExecStop= also after a crash: then the restart delay holds), this
 #      node is the master the sentinels name, they see it up and can reach
 #      their quorum, and a replica can take over;
 #   2. CLIENT PAUSE WRITE: clients' writes wait instead of failing, and
 #      nothing is written here that the new master would not have;
-#   3. waits (bounded) until every replica Sentinel could promote has
-#      acknowledged the master's whole stream, so the promoted one holds
-#      every write another replica acknowledged (WAIT);
+#   3. waits (bounded) until every replica Sentinel could promote holds the
+#      master's whole stream, so the promoted one holds every write another
+#      replica acknowledged (WAIT): acknowledged in ROLE, or, sooner than
+#      their once-a-second acknowledgement, its own ROLE says so (asked with
+#      the login the sentinels use on the data nodes);
 #   4. SENTINEL FAILOVER on this node's sentinel, then waits (bounded) until
 #      it names the new master;
 #   5. REPLICAOF the new master (rewritten into redis.conf: a restart comes
 #      back as a replica and resumes with a partial resync), waits (bounded)
 #      until attached, so the new master counts a replica for
-#      min-replicas-to-write, then closes the clients' connections: their
-#      paused writes were never run, and
-#      Sentinel-aware clients reconnect through Sentinel to the new master
-#      (ioredis sends them again). A client that stayed would get NOREPLICAS
-#      or READONLY until Sentinel demoted this node, ~10 s.
+#      min-replicas-to-write;
+#   6. waits (bounded) until every sentinel that answers names the new
+#      master in SENTINEL MASTER too (what redis-py asks): the others do so
+#      within a few hundred ms (the leader's hello), this node's sentinel,
+#      the failover's leader, only when its failover ends, which it would do
+#      at the other replicas' next INFO, up to a second later: a
+#      failover-timeout already past (SENTINEL SET, put back at once) ends
+#      it now;
+#   7. closes the clients' connections: their paused writes were never run,
+#      and Sentinel-aware clients reconnect through Sentinel to the new
+#      master (ioredis sends them again), whichever sentinel they ask first.
+#      A client that stayed would get NOREPLICAS or READONLY until Sentinel
+#      demoted this node, ~10 s.
 # Redis's own FAILOVER command is not used: Sentinel does not take part in
 # it and fails the group over again. Every wait is bounded; the step always
 # exits 0, so the stop goes on whatever happens.
 set -euo pipefail
 shopt -s inherit_errexit
 # shellcheck source=/dev/null
-source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/common.sh"
+source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/redis.sh"
 
 log() {
   echo "planned-failover: $*" >&2
   logger -t redis-planned-failover "$*" 2>/dev/null || true
 }
 
+readonly SENTINEL_CONF=${REDIS_NODE_SENTINEL_CONF:-/etc/redis/sentinel.conf}
 readonly CLI_TIMEOUT=${REDIS_NODE_CLI_TIMEOUT:-2}
-# How long the replicas may take to acknowledge the whole stream (they ack every second).
+# How long the replicas may take to hold the whole stream (they ack every second).
 readonly CATCH_UP_MS=${HANDOVER_CATCH_UP_MS:-1500}
 # How long Sentinel may take to name the new master (it sees the promotion in its next INFO, ~1 s).
 readonly PROMOTION_MS=${HANDOVER_PROMOTION_MS:-5000}
 # How long this node may take to attach to the new master as a replica.
 readonly ATTACH_MS=${HANDOVER_ATTACH_MS:-1000}
+# How long every sentinel may take to name the new master in SENTINEL MASTER.
+readonly SWITCH_MS=${HANDOVER_SWITCH_MS:-1000}
 readonly POLL_SECONDS=0.05
 # redis.conf leaves repl-ping-replica-period at Redis's default.
 readonly REPL_PING_SECONDS=10
 readonly OPS_USER=node-ops
 TLS_ARGS=()
 OPS_PASSWORD=""
+# The logins this node's sentinel uses on the data nodes (auth-user/pass)
+# and on the other sentinels (sentinel-user/pass), from sentinel.conf.
+NODE_USER="" NODE_PASSWORD="" PEER_USER="" PEER_PASSWORD=""
+# The sentinel's failover-timeout while the step has it shortened (step 6), to put back.
+RESTORE_FAILOVER_TIMEOUT=""
+FAILOVER_TIMEOUT=""
+SHORTENED=""
+OTHER_SENTINELS=()
 
-# ops PORT ARG...: one command to this node's redis-server or sentinel as node-ops, bounded in time.
-ops() {
-  local port=$1
-  shift
-  REDISCLI_AUTH=$OPS_PASSWORD timeout "$CLI_TIMEOUT" redis-cli "${TLS_ARGS[@]}" -h 127.0.0.1 -p "$port" --user "$OPS_USER" --no-auth-warning "$@" 2>&1
+# cli HOST PORT USER PASSWORD ARG...: one command, bounded in time.
+cli() {
+  local host=$1 port=$2 user=$3 password=$4
+  shift 4
+  REDISCLI_AUTH=$password timeout "$CLI_TIMEOUT" redis-cli "${TLS_ARGS[@]}" -h "$host" -p "$port" --user "$user" --no-auth-warning "$@" 2>&1
 }
-redis() { ops "$REDIS_PORT" "$@"; }
-sentinel() { ops "$SENTINEL_PORT" "$@"; }
+
+# Sessions: one redis-cli each, connected and logged in before writes
+# pause, so that a command while they wait costs a round trip instead of a
+# process and a TLS handshake (hundreds of ms each on a loaded node). Each
+# reply ends with the echo of a PING that marks it; a session that is gone
+# (or never logged in) leaves its commands to one redis-cli each.
+SESSION_DIR=""
+declare -A SESSION_LOGIN=() SESSION_IN=() SESSION_OUT=() SESSION_PID=()
+readonly MARK=planned-failover-end
+
+# open_sessions NAME=HOST:PORT:USER:PASSWORD...: connects them all at once.
+open_sessions() {
+  local spec name fifo in out host port user password
+  local -a failed
+  [[ -n $SESSION_DIR ]] || SESSION_DIR=$(mktemp -d "${TMPDIR:-/tmp}/planned-failover.XXXXXX")
+  for spec in "$@"; do
+    name=${spec%%=*}
+    SESSION_LOGIN[$name]=${spec#*=}
+    fifo=$SESSION_DIR/${#SESSION_PID[@]}
+    mkfifo "$fifo.in" "$fifo.out"
+    IFS=: read -r host port user password <<<"${SESSION_LOGIN[$name]}"
+    REDISCLI_AUTH=$password redis-cli "${TLS_ARGS[@]}" -h "$host" -p "$port" --user "$user" --no-auth-warning <"$fifo.in" >"$fifo.out" 2>&1 &
+    SESSION_PID[$name]=$!
+    exec {in}>"$fifo.in" {out}<"$fifo.out"
+    SESSION_IN[$name]=$in SESSION_OUT[$name]=$out
+  done
+  mapfile -t failed < <(for spec in "$@"; do { [[ $(ask "${spec%%=*}" PING) == PONG ]] || echo "${spec%%=*}"; } & done; wait)
+  for name in "${failed[@]}"; do close_session "$name"; done
+}
+
+close_session() {
+  [[ -n ${SESSION_PID[$1]:-} ]] || return 0
+  local in=${SESSION_IN[$1]} out=${SESSION_OUT[$1]}
+  kill "${SESSION_PID[$1]}" 2>/dev/null || true
+  exec {in}>&- {out}<&-
+  unset "SESSION_PID[$1]" "SESSION_IN[$1]" "SESSION_OUT[$1]"
+}
+
+close_sessions() {
+  local name
+  for name in "${!SESSION_PID[@]}"; do close_session "$name"; done
+  [[ -z $SESSION_DIR ]] || rm -rf "$SESSION_DIR"
+}
+
+# ask NAME ARG...: one command on session NAME (no argument holds a space),
+# its reply on stdout, bounded in time. Lines before an earlier command's
+# mark are that command's late reply.
+ask() {
+  local name=$1 mark line host port user password
+  local -a reply=()
+  shift
+  if [[ -n ${SESSION_PID[$name]:-} ]] && kill -0 "${SESSION_PID[$name]}" 2>/dev/null; then
+    mark=$MARK-$BASHPID-${EPOCHREALTIME/[.,]/}
+    if printf '%s\nPING %s\n' "$*" "$mark" 2>/dev/null 1>&"${SESSION_IN[$name]}"; then
+      while IFS= read -r -t "$CLI_TIMEOUT" line <&"${SESSION_OUT[$name]}"; do
+        case $line in
+          "$mark")
+            # (A reader such as head may have gone.)
+            printf '%s\n' "${reply[@]}" 2>/dev/null || true
+            return 0
+            ;;
+          "$MARK"-*) reply=() ;;
+          # Not connected or not logged in (redis-cli tries again at the next command).
+          "Could not connect"* | "AUTH failed"* | NOAUTH*) return 1 ;;
+          *) reply+=("$line") ;;
+        esac
+      done
+      return 1
+    fi
+  fi
+  IFS=: read -r host port user password <<<"${SESSION_LOGIN[$name]:?no session $name}"
+  cli "$host" "$port" "$user" "$password" "$@"
+}
+
+# This node's redis-server and sentinel, as node-ops (its password only root on this node holds).
+redis() { ask redis "$@"; }
+sentinel() { ask sentinel "$@"; }
 
 now_ms() { date +%s%3N; }
 
@@ -93,23 +189,45 @@ acknowledged_offsets() {
   echo "$out"
 }
 
-# Waits until each replica in $@ ("ip:port") acknowledged the master's offset.
+# replica_offset IP:PORT: how much of this node's stream the replica
+# processed, from its own ROLE (asked with the sentinels' login on the data
+# nodes, whose user may run ROLE); fails unless it replicates from here.
+replica_offset() {
+  local -a lines
+  [[ -n $NODE_USER ]] || return 1
+  mapfile -t lines < <(ask "replica-$1" ROLE)
+  [[ ${lines[0]:-} == slave && ${lines[1]:-} == "$NODE_ADDRESS" && ${lines[2]:-} == "$REDIS_PORT" && ${lines[4]:-} =~ ^[0-9]+$ ]] || return 1
+  echo "${lines[4]}"
+}
+
+# Waits until each replica in $@ ("ip:port") holds the master's offset: it
+# acknowledged it (ROLE here), or its own ROLE says so. Replicas acknowledge
+# once a second; asked, they tell at once.
 wait_for_catch_up() {
-  local deadline offsets master_offset replica behind
+  local deadline offsets master_offset replica answer
+  local -a behind answers
   deadline=$(($(now_ms) + CATCH_UP_MS))
   while :; do
     offsets=$(acknowledged_offsets) || return 1
     master_offset=${offsets%% *}
-    behind=""
+    behind=()
     for replica in "$@"; do
-      [[ " $offsets " == *" $replica=$master_offset "* ]] || behind+=" $replica"
+      [[ " $offsets " == *" $replica=$master_offset "* ]] || behind+=("$replica")
     done
-    if [[ -z $behind ]]; then
-      log "every promotable replica acknowledged offset $master_offset"
+    if ((${#behind[@]} > 0)); then
+      # Each asked at the same time; one line each: "ip:port offset".
+      mapfile -t answers < <(for replica in "${behind[@]}"; do { echo "$replica $(replica_offset "$replica" || echo none)"; } & done; wait)
+      behind=()
+      for answer in "${answers[@]}"; do
+        [[ ${answer#* } == "$master_offset" ]] || behind+=("${answer%% *}")
+      done
+    fi
+    if ((${#behind[@]} == 0)); then
+      log "every promotable replica holds offset $master_offset"
       return 0
     fi
     if (($(now_ms) >= deadline)); then
-      log "replicas$behind have not acknowledged offset $master_offset within $CATCH_UP_MS ms (ROLE: $offsets)"
+      log "replicas ${behind[*]} do not hold offset $master_offset within $CATCH_UP_MS ms (ROLE: $offsets)"
       return 1
     fi
     sleep "$POLL_SECONDS"
@@ -132,6 +250,94 @@ named_master() {
   mapfile -t lines < <(sentinel SENTINEL GET-MASTER-ADDR-BY-NAME "$SENTINEL_MASTER_NAME")
   [[ ${#lines[@]} -eq 2 && ${lines[1]} =~ ^[0-9]+$ ]] || return 1
   echo "${lines[0]} ${lines[1]}"
+}
+
+# field_pair A B: "valueA valueB" from a flat key/value reply on stdin.
+field_pair() {
+  awk -v a="$1" -v b="$2" 'NR % 2 == 1 { key = $0; next } key == a { va = $0 } key == b { vb = $0 } END { if (va != "") print va, vb }'
+}
+
+# The other sentinels ("ip:port" per line), as this node's sentinel knows them.
+other_sentinels() {
+  sentinel SENTINEL SENTINELS "$SENTINEL_MASTER_NAME" | awk '
+    NR % 2 == 1 { key = $0; next }
+    key == "ip" { ip = $0 }
+    key == "port" { print ip ":" $0 }'
+}
+
+# The sentinels that do not name IP PORT in SENTINEL MASTER ("ip:port=what"
+# per line): this node's ("local") and each of OTHER_SENTINELS that answers
+# (one that does not cannot mislead a client either).
+sentinels_behind() {
+  local want="$1 $2" peer
+  [[ $(sentinel SENTINEL MASTER "$SENTINEL_MASTER_NAME" | field_pair ip port) == "$want" ]] || echo "local"
+  [[ -n $PEER_USER ]] || return 0
+  for peer in "${OTHER_SENTINELS[@]}"; do
+    {
+      named=$(ask "sentinel-$peer" SENTINEL MASTER "$SENTINEL_MASTER_NAME" | field_pair ip port) || true
+      [[ -z $named || $named == "$want" ]] || echo "$peer=${named/ /:}"
+    } &
+  done
+  wait
+}
+
+# Puts back the failover-timeout that step 6 shortened.
+restore_failover_timeout() {
+  local reply
+  [[ -n $RESTORE_FAILOVER_TIMEOUT ]] || return 0
+  reply=$(sentinel SENTINEL SET "$SENTINEL_MASTER_NAME" failover-timeout "$RESTORE_FAILOVER_TIMEOUT") || true
+  if [[ $reply == OK ]]; then
+    RESTORE_FAILOVER_TIMEOUT=""
+  else
+    log "could not put failover-timeout back to $RESTORE_FAILOVER_TIMEOUT ms: $reply (SENTINEL SET $SENTINEL_MASTER_NAME failover-timeout $RESTORE_FAILOVER_TIMEOUT as admin does)"
+  fi
+}
+
+# replicas_follow IP PORT REPLICA...: whether every REPLICA ("ip:port") but
+# the new master IP:PORT replicates from it, linked (its own ROLE).
+replicas_follow() {
+  local ip=$1 port=$2 replica
+  local -a lines
+  shift 2
+  for replica in "$@"; do
+    [[ $replica != "$ip:$port" ]] || continue
+    mapfile -t lines < <(ask "replica-$replica" ROLE)
+    [[ ${lines[0]:-} == slave && ${lines[1]:-} == "$ip" && ${lines[2]:-} == "$port" && ${lines[3]:-} == connected ]] || return 1
+  done
+}
+
+# This node's sentinel led the failover: it changes the address in SENTINEL
+# MASTER(S) only when the failover ends, at the other replicas' next INFO
+# (up to a second after the promotion); with a failover-timeout already past
+# (FAILOVER_TIMEOUT, read before the failover) it ends at its next tick. Only
+# once every other replica follows the new master: a failover that ends
+# drops the REPLICAOF it has not sent yet, and Sentinel would fix such a
+# replica only failover-timeout later.
+end_failover_now() {
+  SHORTENED=yes
+  [[ $FAILOVER_TIMEOUT =~ ^[0-9]+$ ]] && ((FAILOVER_TIMEOUT > 1)) || return 0
+  RESTORE_FAILOVER_TIMEOUT=$FAILOVER_TIMEOUT
+  [[ $(sentinel SENTINEL SET "$SENTINEL_MASTER_NAME" failover-timeout 1) == OK ]] || RESTORE_FAILOVER_TIMEOUT=""
+}
+
+# wait_until_named IP PORT REPLICA...: waits (bounded) until every sentinel
+# that answers names IP PORT in SENTINEL MASTER; ends this node's sentinel's
+# failover once the REPLICAs follow IP PORT, and puts its failover-timeout
+# back once it names IP PORT.
+wait_until_named() {
+  local deadline behind
+  deadline=$(($(now_ms) + SWITCH_MS))
+  while :; do
+    if [[ -z $SHORTENED ]] && replicas_follow "$@"; then end_failover_now; fi
+    behind=$(sentinels_behind "$1" "$2" | paste -sd ' ')
+    [[ $behind == *local* ]] || restore_failover_timeout
+    [[ -n $behind ]] || return 0
+    if (($(now_ms) >= deadline)); then
+      log "sentinels still naming another master after $SWITCH_MS ms: $behind"
+      return 1
+    fi
+    sleep "$POLL_SECONDS"
+  done
 }
 
 # Why this node should not hand over (empty: it should), from the checks of step 1.
@@ -167,10 +373,17 @@ resume() {
 }
 
 hand_over() {
-  local started paused_at reply deadline master new_ip new_port killed demoted attached closed_at
+  local started paused_at reply deadline master new_ip new_port killed demoted attached everywhere closed_at replica peer
   local -a replicas
   started=$(now_ms)
   mapfile -t replicas < <(promotable_replicas | tr ' ' ':')
+  mapfile -t OTHER_SENTINELS < <(other_sentinels)
+  FAILOVER_TIMEOUT=$(sentinel SENTINEL MASTER "$SENTINEL_MASTER_NAME" | field failover-timeout) || true
+  # Connected now, so that asking them while writes wait is quick.
+  local -a logins=()
+  [[ -z $NODE_USER ]] || for replica in "${replicas[@]}"; do logins+=("replica-$replica=${replica%:*}:${replica##*:}:$NODE_USER:$NODE_PASSWORD"); done
+  [[ -z $PEER_USER ]] || for peer in "${OTHER_SENTINELS[@]}"; do logins+=("sentinel-$peer=${peer%:*}:${peer##*:}:$PEER_USER:$PEER_PASSWORD"); done
+  ((${#logins[@]} == 0)) || open_sessions "${logins[@]}"
   # The master pings its replicas through the replication stream even while
   # clients are paused: a ping that reaches the other replicas after the
   # promotion puts them past the new master, which then makes them (and this
@@ -180,7 +393,7 @@ hand_over() {
   reply=$(redis CLIENT PAUSE $((CATCH_UP_MS + PROMOTION_MS + 5000)) WRITE)
   [[ $reply == OK ]] || { resume "CLIENT PAUSE WRITE: $reply"; return 0; }
   paused_at=$(now_ms)
-  log "writes paused; waiting for replicas ${replicas[*]} to acknowledge every write"
+  log "writes paused; waiting for replicas ${replicas[*]} to hold every write"
   if ! wait_for_catch_up "${replicas[@]}"; then
     resume "Sentinel could promote a replica that lacks acknowledged writes"
     return 0
@@ -204,9 +417,8 @@ hand_over() {
   done
   new_ip=${master% *} new_port=${master#* }
   log "the sentinel names $new_ip:$new_port as master $(($(now_ms) - paused_at)) ms after the pause"
-  # Few redis-cli calls while writes wait: each opens a TLS connection.
-  reply=$(printf 'REPLICAOF %s %s\nCONFIG SET repl-ping-replica-period %s\n' "$new_ip" "$new_port" "$REPL_PING_SECONDS" | redis) || true
-  demoted=${reply%%$'\n'*}
+  demoted=$(redis REPLICAOF "$new_ip" "$new_port" | head -n 1) || true
+  redis CONFIG SET repl-ping-replica-period "$REPL_PING_SECONDS" >/dev/null || true
   attached=no
   # Attached (a partial resync: it holds the same data), this node is a
   # replica the new master counts for min-replicas-to-write, so the first
@@ -215,18 +427,22 @@ hand_over() {
   if [[ $demoted == OK* ]] && wait_until_attached "$new_ip" "$new_port"; then
     attached=yes
   fi
+  # Whichever sentinel a client asks first, it names the new master.
+  if wait_until_named "$new_ip" "$new_port" "${replicas[@]}"; then
+    everywhere="yes, $(($(now_ms) - paused_at)) ms after the pause"
+  else
+    everywhere=no
+  fi
+  restore_failover_timeout
   # The paused writes were never run: closed, the clients send them to the
   # new master. A replica now, this node can take no write: the pause may
   # end (run without a stop, the step only moves the master).
-  killed=$({
-    printf 'CLIENT KILL TYPE normal\nCLIENT KILL TYPE pubsub\n'
-    [[ $demoted != OK* ]] || printf 'CLIENT UNPAUSE\n'
-  } | redis) || true
-  killed=$(sed -n '1,2p' <<<"$killed" | paste -sd ' ')
+  killed="$(redis CLIENT KILL TYPE normal) $(redis CLIENT KILL TYPE pubsub)" || true
+  [[ $demoted != OK* ]] || redis CLIENT UNPAUSE >/dev/null || true
   closed_at=$(now_ms)
   if [[ $demoted == OK* ]]; then
     reply=$(redis CONFIG REWRITE)
-    log "this node replicates from $new_ip:$new_port (in sync before the clients moved: $attached; redis.conf rewritten: $reply)"
+    log "this node replicates from $new_ip:$new_port (in sync before the clients moved: $attached; every sentinel named it: $everywhere; redis.conf rewritten: $reply)"
   else
     log "REPLICAOF $new_ip $new_port: $demoted (Sentinel demotes this node when it comes back)"
   fi
@@ -235,6 +451,8 @@ hand_over() {
 
 on_stop_exit() {
   local status=$?
+  restore_failover_timeout
+  close_sessions
   ((status == 0)) || log "failed (exit $status): redis-server stops without a hand-over"
   exit 0
 }
@@ -246,6 +464,8 @@ main() {
     stop)
       # Whatever fails here, the stop goes on.
       trap on_stop_exit EXIT
+      # Stopped itself (systemd's stop timeout), it still puts the failover-timeout back.
+      trap 'exit 143' TERM INT
       load_node_env
       : "${REDIS_PORT:?}" "${NODE_ADDRESS:?}" "${NODE_OPS_PASSWORD_FILE:?}"
       [[ -z ${TLS_DIR:-} ]] || TLS_ARGS=(--tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/node.crt" --key "$TLS_DIR/node.key")
@@ -254,6 +474,15 @@ main() {
         log "cannot read $NODE_OPS_PASSWORD_FILE: stopping without a hand-over"
         return 0
       fi
+      if [[ -r $SENTINEL_CONF ]]; then
+        NODE_USER=$(sentinel_conf_setting "$SENTINEL_CONF" "auth-user $SENTINEL_MASTER_NAME")
+        NODE_PASSWORD=$(sentinel_conf_setting "$SENTINEL_CONF" "auth-pass $SENTINEL_MASTER_NAME")
+        PEER_USER=$(sentinel_conf_setting "$SENTINEL_CONF" sentinel-user)
+        PEER_PASSWORD=$(sentinel_conf_setting "$SENTINEL_CONF" sentinel-pass)
+      fi
+      # A write to a session whose redis-cli is gone fails instead of ending the step.
+      trap '' PIPE
+      [[ -n ${EXIT_CODE:-} ]] || open_sessions "redis=127.0.0.1:$REDIS_PORT:$OPS_USER:$OPS_PASSWORD" ${SENTINEL_PORT:+"sentinel=127.0.0.1:$SENTINEL_PORT:$OPS_USER:$OPS_PASSWORD"}
       reason=$(reason_to_just_stop)
       if [[ -n $reason ]]; then
         log "no hand-over: $reason"

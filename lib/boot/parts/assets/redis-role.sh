@@ -40,15 +40,6 @@ VIEW_IP="" VIEW_PORT="" VIEW_EPOCH=-1 VIEW_REPLICAS=0 ANSWERS=0 UNKNOWN=0 REFUSE
 # Whether this round of a wait logs (the first, then one every 5 s).
 LOUD=true
 
-# The line `sentinel <key> <value>` of sentinel.conf, without the quotes the
-# renderer put around it (Sentinel writes it back without them).
-sentinel_setting() {
-  local value
-  value=$(sed -n "s/^sentinel $1 //p" "$ROLE_SENTINEL_CONF" | head -n 1)
-  value=${value#\"}
-  printf '%s' "${value%\"}"
-}
-
 # One sentinel's view of the master: "ip port config-epoch num-slaves";
 # "unknown" when it monitors no master of that name, "refused" when it
 # answers with an error (a sentinel made before sentinel-peer could send
@@ -227,8 +218,8 @@ main() {
     decide)
       [[ -f $ROLE_REDIS_CONF ]] || fail "role: no $ROLE_REDIS_CONF"
       [[ -f $ROLE_SENTINEL_CONF ]] || fail "role: no $ROLE_SENTINEL_CONF, whose sentinel-peer login asks the other sentinels"
-      PEER_USER=$(sentinel_setting sentinel-user)
-      PEER_PASSWORD=$(sentinel_setting sentinel-pass)
+      PEER_USER=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-user)
+      PEER_PASSWORD=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-pass)
       [[ -n $PEER_USER && -n $PEER_PASSWORD ]] || fail "role: $ROLE_SENTINEL_CONF has no sentinel-user and sentinel-pass"
       TLS=""
       if grep -q '^tls-port ' "$ROLE_SENTINEL_CONF"; then TLS=${REDIS_NODE_TLS_DIR:-${TLS_DIR:?TLS is on but node.env has no TLS_DIR}}; fi
