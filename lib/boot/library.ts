@@ -25,8 +25,12 @@ export interface BootLibrary {
 
 /** An SSM standard parameter holds up to 4 KB. */
 export const BOOT_LIBRARY_CHUNK_BYTES = 4096;
-/** The library scripts that are not part steps, under lib/boot/assets. */
-const LIBRARY_ASSETS = ["boot.sh", "redis.sh"];
+/** The rolling restart's node command (lib/boot/assets), a library file; the planned-failover step links it into the PATH. */
+export const NODE_RESTART_ASSET = "node-restart.sh";
+/** Where the node command's file is on a node. */
+export const NODE_RESTART_SCRIPT = `${BOOT_LIB_DIR}/${NODE_RESTART_ASSET}`;
+/** The library scripts that are not part steps, under lib/boot/assets, and their modes (the commands an operator runs are executable). */
+const LIBRARY_ASSETS: Record<string, string> = { "boot.sh": "0755", "redis.sh": "0644", [NODE_RESTART_ASSET]: "0755" };
 /** Where a library path lands on the node. */
 export function libraryPathOnNode(path: string): string {
   return `${BOOT_LIB_DIR}/${path}`;
@@ -65,7 +69,7 @@ let built: BootLibrary | undefined;
 export function bootLibrary(): BootLibrary {
   if (built) return built;
   const files: Record<string, [string, string]> = {};
-  for (const name of LIBRARY_ASSETS) files[name] = [name === "boot.sh" ? "0755" : "0644", bootAsset(name)];
+  for (const [name, mode] of Object.entries(LIBRARY_ASSETS)) files[name] = [mode, bootAsset(name)];
   const steps = readdirSync(join(__dirname, "parts", "assets")).filter((f) => f.endsWith(".sh")).sort();
   for (const step of steps) files[partStepLibraryPath(step)] = ["0755", partStepAsset(step)];
   const bundle = asciiJson(files);

@@ -97,11 +97,12 @@ describe("redis-node-boot, the entry script in the user data", () => {
     expect(r.code).toBe(1);
     expect(readFileSync(join(dir, "systemctl.log"), "utf8")).toBe("disable --now redis-test-none.service\nmask redis-test-none.service\n");
     const steps = readdirSync(resolve(__dirname, "../../lib/boot/parts/assets")).filter((f) => f.endsWith(".sh")).map((f) => `parts/${f}`);
-    expect(installed()).toEqual(["aws.sh", "boot.sh", "common.sh", "redis.sh", ...steps].sort());
-    for (const p of ["boot.sh", "redis.sh"]) expect(readFileSync(join(dir, "lib", p), "utf8")).toBe(bootAsset(p));
+    expect(installed()).toEqual(["aws.sh", "boot.sh", "common.sh", "node-restart.sh", "redis.sh", ...steps].sort());
+    for (const p of ["boot.sh", "redis.sh", "node-restart.sh"]) expect(readFileSync(join(dir, "lib", p), "utf8")).toBe(bootAsset(p));
     for (const p of steps) expect(readFileSync(join(dir, "lib", p), "utf8")).toBe(readFileSync(resolve(__dirname, "../../lib/boot/parts/assets", p.slice(6)), "utf8"));
     expect(mode("boot.sh")).toBe("755");
     expect(mode("redis.sh")).toBe("644");
+    expect(mode("node-restart.sh")).toBe("755");
     for (const p of steps) expect(mode(p)).toBe("755");
     expect(aws.state.servedNames).toEqual(namesInEnv);
     // GetParameters, ten names a call, and one read of the role's credentials for all of them.

@@ -5,11 +5,11 @@
 // hand-over on real processes).
 import { spawnSync } from "child_process";
 import { TerraformVariable } from "cdktf";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
 import { RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
-import { NODE_ENV_PATH, PLANNED_FAILOVER_DROP_IN, PLANNED_FAILOVER_STEP_PATH, renderPlannedFailoverDropIn } from "../../lib/boot";
+import { NODE_ENV_PATH, NODE_RESTART_ASSET, NODE_RESTART_COMMAND, PLANNED_FAILOVER_DROP_IN, PLANNED_FAILOVER_STEP_PATH, renderPlannedFailoverDropIn } from "../../lib/boot";
 import { minReplicasMaxLagFor } from "../../lib/private/planner";
 import { directiveArgs, eniAddressRef, newStack, parseRedisConf, synthJson, TerraformJson, nodeEnvVariable, nodeFilesOf, testNeeding, userDataOf } from "../helpers";
 
@@ -138,8 +138,15 @@ describe("the step without a hand-over (no Redis needed)", () => {
     return { status: r.status, stderr: r.stderr };
   }
 
-  test.each(["prepare", "start"])("the boot's %s phase does nothing", (phase) => {
-    expect(step(phase)).toEqual({ status: 0, stderr: "" });
+  test("the boot's prepare phase does nothing", () => {
+    expect(step("prepare", { REDIS_NODE_SBIN: dir })).toEqual({ status: 0, stderr: "" });
+    expect(readdirSync(dir).sort()).toEqual(["node-ops.password", "node.env"]);
+  });
+
+  test("the boot's start phase links the rolling restart's command (a library file) into the PATH", () => {
+    expect(step("start", { REDIS_NODE_SBIN: dir })).toEqual({ status: 0, stderr: "" });
+    expect(NODE_RESTART_COMMAND).toBe("/usr/local/sbin/redis-node-restart");
+    expect(readlinkSync(join(dir, "redis-node-restart"))).toBe(join(BOOT_LIB, NODE_RESTART_ASSET));
   });
 
   test("after a crash (systemd sets EXIT_CODE for ExecStop=) it only says so: the restart delay holds", () => {

@@ -7,6 +7,8 @@ const STEP = "planned-failover.sh";
 /** Where the part's step lands; systemd runs it with "stop" before redis-server stops. */
 export const PLANNED_FAILOVER_STEP_PATH = partStepPath({ step: STEP });
 export const PLANNED_FAILOVER_DROP_IN = "/etc/systemd/system/redis-server.service.d/30-planned-failover.conf";
+/** The rolling restart's node command: the step's start links it to the library's node-restart.sh (the user data carries neither). */
+export const NODE_RESTART_COMMAND = "/usr/local/sbin/redis-node-restart";
 
 /**
  * systemd drop-in for redis-server: before a stop, the master hands its role

@@ -31,7 +31,7 @@ if (($# == 7)); then
 fi
 
 # shellcheck source=/dev/null
-source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/common.sh"
+source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/redis.sh"
 readonly DNS_SENTINEL_CONF=${REDIS_NODE_SENTINEL_CONF:-/etc/redis/sentinel.conf}
 readonly CLI_TIMEOUT=${REDIS_NODE_CLI_TIMEOUT:-3}
 # journald levels: warning, notice (the unit logs nothing below notice).
@@ -49,14 +49,6 @@ cli() {
 # This node's sentinel, as node-ops (its password only root on this node holds).
 sentinel() { cli 127.0.0.1 "$SENTINEL_PORT" node-ops "$OPS_PASSWORD" "$@"; }
 
-# The line `sentinel <key> <value>` of sentinel.conf, without quotes.
-sentinel_setting() {
-  local value
-  value=$(sed -n "s/^sentinel $1 //p" "$DNS_SENTINEL_CONF" | head -n 1)
-  value=${value#\"}
-  printf '%s' "${value%\"}"
-}
-
 # "ip port" of the master this node's sentinel names.
 named_master() {
   local -a lines
@@ -69,8 +61,8 @@ named_master() {
 # use on the data nodes (its user may run ROLE; nothing is added for this).
 is_master() {
   local user password
-  user=$(sentinel_setting "auth-user $SENTINEL_MASTER_NAME")
-  password=$(sentinel_setting "auth-pass $SENTINEL_MASTER_NAME")
+  user=$(sentinel_conf_setting "$DNS_SENTINEL_CONF" "auth-user $SENTINEL_MASTER_NAME")
+  password=$(sentinel_conf_setting "$DNS_SENTINEL_CONF" "auth-pass $SENTINEL_MASTER_NAME")
   [[ $(cli "$1" "$2" "$user" "$password" ROLE | head -n 1) == master ]]
 }
 

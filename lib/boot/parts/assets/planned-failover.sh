@@ -460,7 +460,9 @@ on_stop_exit() {
 main() {
   case ${1:-} in
     check) require_command redis-cli "$APT_HINT" ;;
-    prepare | start) ;;
+    prepare) ;;
+    # The rolling restart's command (a library file) where operators find it.
+    start) ln -sfn "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/node-restart.sh" "${REDIS_NODE_SBIN:-/usr/local/sbin}/redis-node-restart" ;;
     stop)
       # Whatever fails here, the stop goes on.
       trap on_stop_exit EXIT

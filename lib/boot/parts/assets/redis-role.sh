@@ -40,7 +40,7 @@ VIEW_IP="" VIEW_PORT="" VIEW_EPOCH=-1 VIEW_REPLICAS=0 ANSWERS=0 UNKNOWN=0 REFUSE
 # Whether this round of a wait logs (the first, then one every 5 s).
 LOUD=true
 
-# One sentinel's view of the master: "ip port config-epoch num-slaves";
+# One sentinel's view of the master: "ip port config-epoch num-slaves flags";
 # "unknown" when it monitors no master of that name, "refused" when it
 # answers with an error (a sentinel made before sentinel-peer could send
 # SENTINEL MASTER, a wrong password); fails when it does not answer.
@@ -60,7 +60,7 @@ sentinel_view() {
     return 0
   fi
   awk 'NR % 2 == 1 { key = $0; next } { value[key] = $0 }
-    END { if (!("ip" in value)) exit 1; print value["ip"], value["port"], value["config-epoch"], value["num-slaves"] }' <<<"$out" || {
+    END { if (!("ip" in value)) exit 1; print value["ip"], value["port"], value["config-epoch"], value["num-slaves"], value["flags"] }' <<<"$out" || {
     [[ $LOUD == false ]] || say "no answer from the sentinel at $address:$ROLE_SENTINEL_PORT: $(head -n 1 <<<"$out")"
     return 1
   }
@@ -91,7 +91,7 @@ ask_sentinels() {
       UNKNOWN=$((UNKNOWN + 1))
       continue
     fi
-    read -r ip port epoch replicas <<<"$view"
+    read -r ip port epoch replicas _ <<<"$view"
     [[ $epoch =~ ^[0-9]+$ && $replicas =~ ^[0-9]+$ && $port =~ ^[0-9]+$ ]] || continue
     if ((epoch > VIEW_EPOCH)) || { ((epoch == VIEW_EPOCH)) && [[ $ip != "$ROLE_SELF" ]]; }; then
       VIEW_IP=$ip VIEW_PORT=$port VIEW_EPOCH=$epoch

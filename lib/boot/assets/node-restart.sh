@@ -1,0 +1,232 @@
+#!/bin/bash
+# redis-node-restart: restarts this node's redis-server (then its sentinel)
+# only when the group can take it, and waits until the node is back in sync.
+# One step of a rolling restart (security updates installed without a
+# restart, a changed setting): run it on each replica, then on the master,
+# each only after the previous one returned 0.
+#   redis-node-restart           restart now, or refuse (exit 1) and say why
+#   redis-node-restart --check   only say whether this node may restart now
+# The group must be healthy first: every sentinel names the same master and
+# none runs a failover, the quorum is reachable, every replica the master
+# lists is online, and every replica the sentinels know is listed online,
+# attached and seen by them: so a second node is never restarted while the
+# first one is still syncing. On the master, the restart runs redis-server's
+# ExecStop=, the planned failover, which moves the role first; the node then
+# starts (the role decision, ExecStartPre=) as a replica of the new master.
+# Every wait is bounded. Installed by the planned-failover part (nodes with
+# redis-server and a sentinel) as /usr/local/sbin/redis-node-restart; run as
+# root. It logs in to this node's redis-server and sentinel as node-ops, to
+# the other sentinels as the node's sentinel does (sentinel-peer), and to
+# the master as the sentinels do (sentinel.conf's auth-user): passwords are
+# read from root-only files and passed through REDISCLI_AUTH, never printed.
+set -euo pipefail
+shopt -s inherit_errexit
+readonly LIB_DIR=${REDIS_NODE_LIB:-/usr/local/lib/redis-node}
+# The hand-over's helpers (node-ops logins, the named master, promotable replicas).
+# shellcheck source=/dev/null
+source "$LIB_DIR/parts/planned-failover.sh"
+# The role decision's helpers (sentinel.conf settings, another sentinel's view).
+# shellcheck source=/dev/null
+source "$LIB_DIR/parts/redis-role.sh"
+
+log() {
+  echo "redis-node-restart: $*"
+  logger -t redis-node-restart "$*" 2>/dev/null || true
+}
+fail() {
+  echo "redis-node-restart: ERROR: $*" >&2
+  logger -t redis-node-restart "ERROR: $*" 2>/dev/null || true
+  exit 1
+}
+
+# How long the node may take to be back in sync (a full resync of a large dataset takes minutes).
+readonly SYNC_SECONDS=${RESTART_SYNC_SECONDS:-600}
+# How far (bytes) this replica's offset may trail the master's and count as caught up.
+readonly MAX_LAG_BYTES=${RESTART_MAX_LAG_BYTES:-1048576}
+# How long the restarted sentinel may take to see the master and its quorum.
+readonly SENTINEL_SECONDS=${RESTART_SENTINEL_SECONDS:-60}
+# The service manager: systemd on a node (the integration suite, without systemd, names a stand-in).
+service_manager() { "${REDIS_NODE_SERVICE_MANAGER:-systemctl}" "$@"; }
+
+# at_master IP PORT ARG...: a command to the master as the sentinels log in to it.
+at_master() {
+  local ip=$1 port=$2
+  shift 2
+  REDISCLI_AUTH=$AUTH_PASS timeout "$CLI_TIMEOUT" redis-cli "${TLS_ARGS[@]}" -h "$ip" -p "$port" --user "$AUTH_USER" --no-auth-warning "$@" 2>&1
+}
+
+# This node's role: "master", "replica of IP:PORT <link state> <offset>", or fails.
+local_role() {
+  local -a lines
+  mapfile -t lines < <(redis ROLE)
+  case ${lines[0]:-} in
+    master) echo master ;;
+    slave) echo "replica ${lines[1]}:${lines[2]} ${lines[3]} ${lines[4]}" ;;
+    *) return 1 ;;
+  esac
+}
+
+# The replicas this node's sentinel knows, "ip:port flags link" per line.
+known_replicas() {
+  sentinel SENTINEL REPLICAS "$SENTINEL_MASTER_NAME" | awk '
+    function flush() { if (ip != "") print ip ":" port, flags, link; ip = "" }
+    NR % 2 == 1 { key = $0; next }
+    key == "name" { flush() }
+    key == "ip" { ip = $0 }
+    key == "port" { port = $0 }
+    key == "flags" { flags = $0 }
+    key == "master-link-status" { link = $0 }
+    END { flush() }'
+}
+
+# The replicas the master at IP PORT lists, "ip:port state" per line (INFO replication).
+listed_replicas() {
+  at_master "$1" "$2" INFO replication | tr -d '\r' |
+    sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=\([a-z_]*\),.*/\1:\2 \3/p'
+}
+
+# Why this node must not restart now, one reason a line (none: it may).
+# Sets MASTER ("ip port", what every sentinel names) on the way.
+reasons_not_now() {
+  local address view ip port flags listed replica state link role
+  local -a named=()
+  MASTER=""
+  role=$(local_role) || echo "redis-server on this node does not answer ROLE"
+  for address in $ROLE_SENTINELS; do
+    if ! view=$(sentinel_view "$address") || [[ $view == unknown || $view == refused ]]; then
+      echo "the sentinel at $address:$ROLE_SENTINEL_PORT does not name a master (${view:-no answer})"
+      continue
+    fi
+    read -r ip port _ _ flags <<<"$view"
+    named+=("$address:$ip:$port")
+    [[ $flags == master ]] || echo "the sentinel at $address flags the master $ip:$port '$flags' (down, or a failover runs)"
+    [[ -n $MASTER ]] || MASTER="$ip $port"
+  done
+  if [[ $(printf '%s\n' "${named[@]#*:}" | sort -u | wc -l) -gt 1 ]]; then
+    echo "the sentinels do not agree on the master: ${named[*]}"
+  fi
+  [[ $(sentinel INFO sentinel) == *sentinel_tilt:0* ]] || echo "the sentinel on this node is in TILT mode"
+  state=$(sentinel SENTINEL CKQUORUM "$SENTINEL_MASTER_NAME") || true
+  [[ $state == OK* ]] || echo "the sentinels cannot reach their quorum: $state"
+  [[ -n $MASTER ]] || return 0
+  listed=$(listed_replicas "${MASTER% *}" "${MASTER#* }") || true
+  while read -r replica state; do
+    [[ -z $replica || $state == online ]] || echo "the master lists replica $replica as $state, not online (still syncing)"
+  done <<<"$listed"
+  while read -r replica flags link; do
+    [[ -n $replica ]] || continue
+    [[ $flags == slave && $link == ok ]] || echo "the sentinels see replica $replica as '$flags', link $link (down or still syncing; a replica removed for good stays until SENTINEL RESET)"
+    [[ $listed == *"$replica online"* ]] || echo "the master does not list replica $replica as online (down or still syncing)"
+  done < <(known_replicas)
+  if [[ $MASTER == "$NODE_ADDRESS $REDIS_PORT" && -z $(promotable_replicas || true) ]]; then
+    echo "this node is the master and no replica can take over (none up with a priority above 0)"
+  fi
+}
+
+# Waits (bounded) until this node is a replica of the master the sentinels
+# name, attached, caught up with it and seen healthy by its sentinel.
+# Prints the master on success.
+wait_in_sync() {
+  local deadline said=0 master role link offset master_offset status
+  deadline=$((SECONDS + SYNC_SECONDS))
+  while :; do
+    status=""
+    if ! master=$(named_master); then
+      status="the sentinel on this node names no master"
+    else
+      role=$(local_role) || role="no answer"
+      read -r _ link offset <<<"${role#replica }"
+      master_offset=$(at_master "${master% *}" "${master#* }" ROLE | sed -n 2p) || true
+      if [[ $role == master ]]; then
+        status="this node is master"
+      elif [[ $role != "replica ${master/ /:} "* ]]; then
+        status="role: $role, the sentinels name ${master/ /:}"
+      elif [[ $link != connected ]]; then
+        status="link to ${master/ /:}: $link"
+      elif ! [[ $master_offset =~ ^[0-9]+$ ]] || ((master_offset - offset > MAX_LAG_BYTES)); then
+        status="offset $offset, the master's ${master_offset:-unknown}"
+      elif [[ $(known_replicas) != *"$NODE_ADDRESS:$REDIS_PORT slave ok"* ]]; then
+        status="in sync, waiting for the sentinel to see it (it asks replicas every 10 s)"
+      else
+        echo "$master"
+        return 0
+      fi
+    fi
+    ((SECONDS < deadline)) || { log "not back in sync after ${SYNC_SECONDS}s: $status" >&2; return 1; }
+    if ((SECONDS - said >= 10)); then
+      log "waiting: $status" >&2
+      said=$SECONDS
+    fi
+    sleep 0.2
+  done
+}
+
+restart_sentinel() {
+  local deadline started=$SECONDS master flags quorum=""
+  log "restarting redis-sentinel"
+  service_manager restart redis-sentinel.service || fail "restarting redis-sentinel failed"
+  deadline=$((SECONDS + SENTINEL_SECONDS))
+  while :; do
+    if master=$(named_master); then
+      flags=$(sentinel SENTINEL MASTER "$SENTINEL_MASTER_NAME" | field flags) || true
+      quorum=$(sentinel SENTINEL CKQUORUM "$SENTINEL_MASTER_NAME") || true
+      if [[ $flags == master && $quorum == OK* ]]; then
+        log "redis-sentinel is back: it names ${master/ /:} as master and reaches its quorum (${quorum#OK }) after $((SECONDS - started))s"
+        return 0
+      fi
+    fi
+    ((SECONDS < deadline)) || fail "redis-sentinel does not see the master and its quorum after ${SENTINEL_SECONDS}s (${quorum:-no answer}); see journalctl -u redis-sentinel"
+    sleep 0.2
+  done
+}
+
+main() {
+  local check=false reasons role started master
+  case ${1:-} in
+    --check) check=true ;;
+    "") ;;
+    *) fail "usage: redis-node-restart [--check]" ;;
+  esac
+  load_node_env
+  : "${REDIS_PORT:?}" "${NODE_ADDRESS:?}" "${NODE_OPS_PASSWORD_FILE:?}" "${SENTINEL_PORT:?}" "${SENTINEL_MASTER_NAME:?}" "${ROLE_SENTINELS:?}" "${ROLE_SENTINEL_PORT:?}"
+  [[ -r $NODE_OPS_PASSWORD_FILE ]] || fail "cannot read $NODE_OPS_PASSWORD_FILE: run as root"
+  # shellcheck disable=SC2034 # the sourced helpers' logins: node-ops, sentinel-peer (TLS: the node's files)
+  OPS_PASSWORD=$(<"$NODE_OPS_PASSWORD_FILE")
+  [[ -z ${TLS_DIR:-} ]] || TLS_ARGS=(--tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/node.crt" --key "$TLS_DIR/node.key")
+  # shellcheck disable=SC2034
+  TLS=${TLS_DIR:-}
+  [[ -r $ROLE_SENTINEL_CONF ]] || fail "cannot read $ROLE_SENTINEL_CONF: run as root"
+  # shellcheck disable=SC2034
+  PEER_USER=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-user) PEER_PASSWORD=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-pass)
+  AUTH_USER=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" "auth-user $SENTINEL_MASTER_NAME")
+  AUTH_PASS=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" "auth-pass $SENTINEL_MASTER_NAME")
+  # shellcheck disable=SC2034 # sentinel_view says nothing itself: the reasons do
+  LOUD=false
+  mkdir -p "$RUN_DIR"
+  exec 9>>"$RUN_DIR/node-restart.lock"
+  flock -n 9 || fail "another redis-node-restart runs on this node"
+
+  role=$(local_role) || role="unknown (redis-server does not answer)"
+  reasons=$(reasons_not_now)
+  if [[ $role == replica* ]]; then role="replica of $(cut -d' ' -f2 <<<"$role")"; fi
+  log "this node ($NODE_ADDRESS:$REDIS_PORT) is $role"
+  if [[ -n $reasons ]]; then
+    while read -r line; do log "not now: $line"; done <<<"$reasons"
+    log "may restart now: no"
+    exit 1
+  fi
+  log "may restart now: yes (the group is healthy)"
+  [[ $check == false ]] || exit 0
+
+  started=$SECONDS
+  [[ $role != master ]] || log "the master: the restart's stop step hands the role over first (planned failover)"
+  log "restarting redis-server"
+  service_manager restart redis-server.service || fail "restarting redis-server failed; see journalctl -u redis-server"
+  log "redis-server restarted after $((SECONDS - started))s; waiting until it is back in sync"
+  master=$(wait_in_sync) || fail "redis-server is not back in sync after ${SYNC_SECONDS}s: do not restart another node; see journalctl -u redis-server"
+  log "redis-server is a replica of ${master/ /:} in sync: out for $((SECONDS - started))s"
+  restart_sentinel
+  log "done in $((SECONDS - started))s: this node is a replica of ${master/ /:}"
+}
+
+main "$@"
