@@ -43,7 +43,7 @@ export class GuestAgent {
       "capture-output": true,
     }, 10_000) as { pid: number };
     const deadline = Date.now() + timeoutMs + 10_000;
-    for (let attempt = 0; Date.now() < deadline && attempt < (timeoutMs + 10_000) / POLL_MS; attempt++) {
+    for (let attempt = 0; Date.now() < deadline && attempt < (timeoutMs + 10_000) / POLL_MS + 3; attempt++) {
       const status = await this.request("guest-exec-status", { pid: started.pid }, 10_000) as {
         exited: boolean; exitcode?: number; signal?: number; "out-data"?: string; "err-data"?: string;
       };
@@ -53,7 +53,8 @@ export class GuestAgent {
         const code = status.exitcode === undefined || status.exitcode === 137 ? null : status.exitcode;
         return { code, stdout: decode(status["out-data"]), stderr: decode(status["err-data"]) };
       }
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      // Most commands end within a few hundred ms: ask soon, then every POLL_MS.
+      await new Promise((r) => setTimeout(r, Math.min(POLL_MS, 50 * 2 ** attempt)));
     }
     throw new Error(`guest command did not finish within ${timeoutMs + 10_000} ms: ${script}`);
   }

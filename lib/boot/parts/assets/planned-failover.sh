@@ -358,6 +358,7 @@ reason_to_just_stop() {
   [[ $master == "$NODE_ADDRESS $REDIS_PORT" ]] || { echo "the sentinels name ${master/ /:} as master, not this node: nothing to hand over"; return; }
   state=$(sentinel SENTINEL MASTER "$SENTINEL_MASTER_NAME") || true
   flags=$(field flags <<<"$state")
+  [[ -n $flags ]] || { echo "the sentinel on this node did not answer SENTINEL MASTER within ${CLI_TIMEOUT} s (${state:-no reply})"; return; }
   [[ $flags == master ]] || { echo "the sentinel flags this master '$flags' (down, or a failover runs): Sentinel handles it"; return; }
   [[ $(sentinel INFO sentinel) == *sentinel_tilt:0* ]] || { echo "the sentinel on this node is in TILT mode (its timer stalled) and would not act for up to 30 s"; return; }
   quorum=$(sentinel SENTINEL CKQUORUM "$SENTINEL_MASTER_NAME") || true
