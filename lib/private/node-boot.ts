@@ -20,6 +20,7 @@ import {
   TlsSettings,
   tlsPart,
   tuningPart,
+  updatesPart,
 } from "../boot";
 import { openFilesLimitFor } from "../node/instance-tuning";
 import { resolveRedisConf, resolveSentinelConf } from "../options";
@@ -158,7 +159,7 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
         tls: tlsSettings,
       })
     : undefined;
-  const parts: BootPart[] = [tuningPart({ tcpBacklog: redis?.tcpBacklog ?? 511 }), secretFetchPart(nodeSecrets(spec, users, plan.monitoring !== undefined))];
+  const parts: BootPart[] = [tuningPart({ tcpBacklog: redis?.tcpBacklog ?? 511 }), updatesPart(), secretFetchPart(nodeSecrets(spec, users, plan.monitoring !== undefined))];
   if (tls) parts.push(tlsPart({ material: tls, nodeAddress }));
   if (dataVolumeId) parts.push(dataVolumePart({ volumeId: dataVolumeId }));
   if (redis) {

@@ -9,3 +9,4 @@ export * from "./sentinel-events";
 export * from "./planned-failover";
 export * from "./metrics";
 export * from "./dns";
+export * from "./updates";
