@@ -188,7 +188,7 @@ describe("renewal on the nodes", () => {
     // The step the service runs is the node's tls step, which enables the timer once the boot reaches its start phase.
     expect(TLS_STEP_PATH).toMatch(/^\/usr\/local\/lib\/redis-node\/parts\/(\d\d-)?tls\.sh$/);
     expect(step).toMatch(/^ {2}renew\) renew ;;$/m);
-    expect(step).toMatch(new RegExp(`^ {2}start\\) systemctl enable --now ${TLS_RENEW_UNIT}\\.timer ;;$`, "m"));
+    expect(step).toMatch(new RegExp(`^ {2}start\\) systemctl enable --no-reload --now ${TLS_RENEW_UNIT}\\.timer ;;$`, "m"));
   });
 
   test.each(NODES)("%s: a certificate Terraform re-issues lands in the parameter the timer reads, with the grants the boot already has", (node) => {

@@ -407,6 +407,43 @@ function scenarios(): void {
     });
   }), TEST_TIMEOUT_MS + 60_000);
 
+  vmTest("a package upgrade never restarts Redis (policy-rc.d of the updates part); redis-node-restart then restarts a replica " +
+    "under systemd and waits until it is back in sync", tracked(async () => {
+    const master = await currentMaster();
+    const node = c().node("replica-2") === master ? c().node("replica-1") : c().node("replica-2");
+    const pids = async () => (await node.vm.check("systemctl show -p MainPID --value redis-server redis-sentinel")).trim().split("\n");
+    const before = await pids();
+    // The maintainer scripts' way in is refused for Redis and Sentinel only.
+    for (const [args, code] of [["redis-server restart", 101], ["redis-sentinel.service start", 101], ["cron restart", 0]] as const) {
+      expect({ args, code: (await node.vm.exec(`/usr/sbin/policy-rc.d ${args}`)).code }).toEqual({ args, code });
+    }
+    expect((await node.vm.exec("invoke-rc.d --query redis-server restart")).code).toBe(101);
+    // The real thing: apt installs the packages again (their postinst restarts the services through
+    // deb-systemd-invoke), and the same processes keep running.
+    const reinstall = await node.vm.exec("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall redis-server redis-sentinel", 300_000);
+    expect({ code: reinstall.code, stderr: reinstall.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    expect(reinstall.stdout).toMatch(/Setting up redis-server /);
+    expect(await pids()).toEqual(before);
+    expect(await node.vm.check("systemctl is-active redis-server redis-sentinel")).toBe("active\nactive\n");
+    // The boot said whether unattended-upgrades is there (this image, like a minimal one, lacks it).
+    expect(await node.vm.check("grep -c '^redis-node-setup: updates: ' /var/log/cloud-init-output.log")).toBe("1\n");
+    expect(await node.vm.check("apt-config dump | grep -E '^(APT::Periodic::(Update-Package-Lists|Unattended-Upgrade)|Unattended-Upgrade::Automatic-Reboot) '"))
+      .toBe('APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\nUnattended-Upgrade::Automatic-Reboot "false";\n');
+
+    // The rolling restart's step, as an operator runs it: the group is healthy, then this replica restarts and comes back.
+    const check = await node.vm.exec("redis-node-restart --check", 120_000);
+    expect({ code: check.code, out: check.stdout + check.stderr }).toEqual({ code: 0, out: expect.stringContaining("may restart now: yes") });
+    const restart = await node.vm.exec("redis-node-restart", 600_000);
+    expect({ code: restart.code, out: restart.stdout + restart.stderr })
+      .toEqual({ code: 0, out: expect.stringMatching(new RegExp(`done in \\d+s: this node is a replica of ${master.address.replace(/\./g, "\\.")}:`)) });
+    const after = await pids();
+    expect(after[0]).not.toBe(before[0]);
+    expect(after[1]).not.toBe(before[1]);
+    const fields = infoFields(await cli(node, "redis", ["INFO", "replication"]));
+    expect(fields).toMatchObject({ role: "slave", master_host: master.address, master_link_status: "up" });
+    expect(await currentMaster()).toBe(master);
+  }), 15 * 60_000);
+
   vmTest("Redis cannot reach instance metadata (the units' IPAddressDeny): MIGRATE to it never connects, while root on the node reaches it", tracked(async () => {
     const master = await currentMaster();
     // A probe port on the metadata address: root's own units read instance metadata (port 80) every minute, nothing uses this one.
