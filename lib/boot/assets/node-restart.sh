@@ -193,7 +193,9 @@ main() {
   # shellcheck disable=SC2034 # the sourced helpers' logins: node-ops, sentinel-peer (TLS: the node's files)
   OPS_PASSWORD=$(<"$NODE_OPS_PASSWORD_FILE")
   # The logins of the sourced redis and sentinel helpers (no sessions: one redis-cli a command).
+  # shellcheck disable=SC2034,SC2154 # SESSION_LOGIN: planned-failover.sh's associative array
   SESSION_LOGIN[redis]=127.0.0.1:$REDIS_PORT:node-ops:$OPS_PASSWORD
+  # shellcheck disable=SC2034,SC2154
   SESSION_LOGIN[sentinel]=127.0.0.1:$SENTINEL_PORT:node-ops:$OPS_PASSWORD
   [[ -z ${TLS_DIR:-} ]] || TLS_ARGS=(--tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/node.crt" --key "$TLS_DIR/node.key")
   # shellcheck disable=SC2034
