@@ -133,7 +133,7 @@ describe("the step without a hand-over (no Redis needed)", () => {
     const r = spawnSync("bash", [join(PARTS, "planned-failover.sh"), phase], {
       encoding: "utf8",
       timeout: 30_000,
-      env: { ...process.env, REDIS_NODE_LIB: BOOT_LIB, REDIS_NODE_ENV: nodeEnv, REDIS_NODE_CLI_TIMEOUT: "1", ...env },
+      env: { ...process.env, REDIS_NODE_LIB: BOOT_LIB, REDIS_NODE_ENV: nodeEnv, REDIS_NODE_STATE_DIR: join(dir, "state"), REDIS_NODE_CLI_TIMEOUT: "1", ...env },
     });
     return { status: r.status, stderr: r.stderr };
   }

@@ -139,7 +139,14 @@ function scenarios(): void {
   async function runStep(node: GroupNode, env: Record<string, string> = {}): Promise<RunResult> {
     const dirs = stepDirs(node);
     const result = await topology!.exec(node.name, ["bash", path.join(dirs.lib, "parts", path.basename(PLANNED_FAILOVER_STEP_PATH)), "stop"], {
-      env: { REDIS_NODE_LIB: dirs.lib, REDIS_NODE_ENV: dirs.env, REDIS_NODE_SENTINEL_CONF: path.join(node.dir, "sentinel.conf"), ...env },
+      env: {
+        REDIS_NODE_LIB: dirs.lib,
+        REDIS_NODE_ENV: dirs.env,
+        REDIS_NODE_SENTINEL_CONF: path.join(node.dir, "sentinel.conf"),
+        // The node's state directory, as the role decision has it (failover-timeout.pending).
+        REDIS_NODE_STATE_DIR: path.join(layout!.workRoot, `${node.name}-state`),
+        ...env,
+      },
       timeoutMs: 60_000,
       allowFailure: true,
     });

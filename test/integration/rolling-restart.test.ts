@@ -117,7 +117,8 @@ function scenarios(): void {
       // ExecStop=: the planned failover step, then SIGTERM of the main process.
       const dirs = dirsOf(node);
       const stepRun = await topology!.exec(node.name, ["bash", path.join(dirs.lib, "parts", path.basename(PLANNED_FAILOVER_STEP_PATH)), "stop"], {
-        env: { REDIS_NODE_LIB: dirs.lib, REDIS_NODE_ENV: dirs.env },
+        // The node's state directory, as the role decision has it (failover-timeout.pending).
+        env: { REDIS_NODE_LIB: dirs.lib, REDIS_NODE_ENV: dirs.env, REDIS_NODE_STATE_DIR: path.join(layout!.workRoot, `${node.name}-state`) },
         timeoutMs: 60_000,
         allowFailure: true,
       });

@@ -29,6 +29,70 @@ sentinel_conf_setting() {
   printf '%s' "${value%\"}"
 }
 
+# field NAME: the value after the line NAME in a flat key/value reply on stdin
+# (SENTINEL MASTER as redis-cli prints it to a pipe).
+field() {
+  awk -v k="$1" 'NR % 2 == 1 && $0 == k { getline; print; exit }'
+}
+
+# While the planned failover has the local sentinel's failover-timeout at
+# 1 ms (it ends the sentinel's failover at once, then puts the value back),
+# "<master name> <ms>": the value to put back. Root only. A step killed in
+# between (SIGKILL, OOM) leaves it, and the sentinel keeps 1 ms (saved in
+# sentinel.conf): every failover it led would end at once, failed. The
+# next run on the node (the step, the role decision at every start of
+# redis-server) puts the value back.
+FAILOVER_TIMEOUT_PENDING=$STATE_DIR/failover-timeout.pending
+
+# record_failover_timeout MASTER MS: writes the file above (whole or not at all).
+record_failover_timeout() {
+  local tmp
+  mkdir -p "$STATE_DIR" || return 1
+  tmp=$(umask 077 && mktemp "$FAILOVER_TIMEOUT_PENDING.XXXXXX") || return 1
+  if ! { printf '%s %s\n' "$1" "$2" >"$tmp" && mv -f "$tmp" "$FAILOVER_TIMEOUT_PENDING"; }; then
+    rm -f "$tmp"
+    return 1
+  fi
+}
+
+# restore_failover_timeout_left ASK: when the file above is there and this
+# node's sentinel still has failover-timeout 1 ms, puts the recorded value
+# back (SENTINEL SET); then removes the file. ASK is a command that sends its
+# arguments to this node's sentinel as node-ops, bounded in time. A value
+# other than 1 ms was set since (an operator): left alone. Never fails: a
+# sentinel that does not answer keeps the file for the next run, and says so.
+restore_failover_timeout_left() {
+  local ask=$1 line="" name="" value="" state current reply
+  [[ -f $FAILOVER_TIMEOUT_PENDING ]] || return 0
+  line=$(<"$FAILOVER_TIMEOUT_PENDING") || true
+  read -r name value _ <<<"$line" || true
+  if [[ -z $name || ! $value =~ ^[0-9]+$ ]] || ((value <= 1)); then
+    log "WARNING: $FAILOVER_TIMEOUT_PENDING holds no master name and failover-timeout ('$line'): removed; check failover-timeout in SENTINEL MASTER on this node's sentinel"
+    rm -f "$FAILOVER_TIMEOUT_PENDING"
+    return 0
+  fi
+  state=$("$ask" SENTINEL MASTER "$name") || true
+  current=$(field failover-timeout <<<"$state") || true
+  if [[ $state == *"No such master"* ]]; then
+    log "failover-timeout: this node's sentinel no longer monitors $name: nothing to put back"
+  elif [[ $current == "$value" ]]; then
+    log "failover-timeout of $name is $value ms: nothing to put back"
+  elif [[ $current =~ ^[0-9]+$ ]] && ((current != 1)); then
+    log "failover-timeout of $name is $current ms, set since the planned failover shortened it: left alone (it was $value ms)"
+  elif [[ $current == 1 ]]; then
+    reply=$("$ask" SENTINEL SET "$name" failover-timeout "$value") || true
+    if [[ $reply != OK ]]; then
+      log "WARNING: this node's sentinel still has failover-timeout 1 ms for $name (a planned failover was stopped before it put $value ms back), and SENTINEL SET failed: ${reply:-no reply}; kept $FAILOVER_TIMEOUT_PENDING for the next run (as admin: SENTINEL SET $name failover-timeout $value)"
+      return 0
+    fi
+    log "failover-timeout of $name put back to $value ms: a planned failover was stopped before it could (the sentinel had 1 ms)"
+  else
+    log "WARNING: this node's sentinel did not answer SENTINEL MASTER $name (${state:-no reply}): cannot check that failover-timeout is $value ms again; kept $FAILOVER_TIMEOUT_PENDING for the next run"
+    return 0
+  fi
+  rm -f "$FAILOVER_TIMEOUT_PENDING"
+}
+
 # A user's password from the secrets directory; refuses what configs cannot hold.
 secret_password() {
   local file="$SECRETS_DIR/$1.password" password

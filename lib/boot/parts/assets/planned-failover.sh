@@ -27,7 +27,9 @@
 #      the failover's leader, only when its failover ends, which it would do
 #      at the other replicas' next INFO, up to a second later: a
 #      failover-timeout already past (SENTINEL SET, put back at once) ends
-#      it now;
+#      it now; the value is recorded first (redis.sh's
+#      FAILOVER_TIMEOUT_PENDING), so a step killed in between leaves it to
+#      the next run on the node (this step, the role decision) to put back;
 #   7. closes the clients' connections: their paused writes were never run,
 #      and Sentinel-aware clients reconnect through Sentinel to the new
 #      master (ioredis sends them again), whichever sentinel they ask first.
@@ -69,6 +71,9 @@ NODE_USER="" NODE_PASSWORD="" PEER_USER="" PEER_PASSWORD=""
 RESTORE_FAILOVER_TIMEOUT=""
 FAILOVER_TIMEOUT=""
 SHORTENED=""
+# Set once the value to put back is in $FAILOVER_TIMEOUT_PENDING (redis.sh):
+# only then may step 6 shorten it.
+RECORDED=""
 OTHER_SENTINELS=()
 
 # cli HOST PORT USER PASSWORD ARG...: one command, bounded in time.
@@ -156,11 +161,6 @@ redis() { ask redis "$@"; }
 sentinel() { ask sentinel "$@"; }
 
 now_ms() { date +%s%3N; }
-
-# field NAME: the value after the line NAME in a flat key/value reply on stdin.
-field() {
-  awk -v k="$1" 'NR % 2 == 1 && $0 == k { getline; print; exit }'
-}
 
 # The replicas Sentinel could promote ("ip port" per line): not down, not
 # disconnected, priority above 0 (the flags and fields of SENTINEL REPLICAS).
@@ -315,9 +315,11 @@ replicas_follow() {
 # replica only failover-timeout later.
 end_failover_now() {
   SHORTENED=yes
-  [[ $FAILOVER_TIMEOUT =~ ^[0-9]+$ ]] && ((FAILOVER_TIMEOUT > 1)) || return 0
+  [[ -n $RECORDED ]] || return 0
   RESTORE_FAILOVER_TIMEOUT=$FAILOVER_TIMEOUT
-  [[ $(sentinel SENTINEL SET "$SENTINEL_MASTER_NAME" failover-timeout 1) == OK ]] || RESTORE_FAILOVER_TIMEOUT=""
+  [[ $(sentinel SENTINEL SET "$SENTINEL_MASTER_NAME" failover-timeout 1) == OK ]] || { RESTORE_FAILOVER_TIMEOUT=""; return 0; }
+  # The tests' stand-in for a step killed right here (set by them only).
+  [[ -z ${HANDOVER_TEST_SLEEP_AFTER_SHORTEN:-} ]] || { log "test hook: failover-timeout is 1 ms, sleeping ${HANDOVER_TEST_SLEEP_AFTER_SHORTEN} s"; sleep "$HANDOVER_TEST_SLEEP_AFTER_SHORTEN"; }
 }
 
 # wait_until_named IP PORT REPLICA...: waits (bounded) until every sentinel
@@ -380,6 +382,15 @@ hand_over() {
   mapfile -t replicas < <(promotable_replicas | tr ' ' ':')
   mapfile -t OTHER_SENTINELS < <(other_sentinels)
   FAILOVER_TIMEOUT=$(sentinel SENTINEL MASTER "$SENTINEL_MASTER_NAME" | field failover-timeout) || true
+  # Recorded before writes pause: a step killed while the value is short
+  # leaves it to the next run on this node, which puts it back.
+  if [[ $FAILOVER_TIMEOUT =~ ^[0-9]+$ ]] && ((FAILOVER_TIMEOUT > 1)); then
+    if record_failover_timeout "$SENTINEL_MASTER_NAME" "$FAILOVER_TIMEOUT"; then
+      RECORDED=yes
+    else
+      log "cannot write $FAILOVER_TIMEOUT_PENDING: the sentinel's failover-timeout stays $FAILOVER_TIMEOUT ms (its failover ends on its own, up to a second later)"
+    fi
+  fi
   # Connected now, so that asking them while writes wait is quick.
   local -a logins=()
   [[ -z $NODE_USER ]] || for replica in "${replicas[@]}"; do logins+=("replica-$replica=${replica%:*}:${replica##*:}:$NODE_USER:$NODE_PASSWORD"); done
@@ -453,6 +464,11 @@ hand_over() {
 on_stop_exit() {
   local status=$?
   restore_failover_timeout
+  if [[ -n $RESTORE_FAILOVER_TIMEOUT ]]; then
+    log "kept $FAILOVER_TIMEOUT_PENDING: the next run on this node (this step, the role decision when redis-server starts) puts failover-timeout back"
+  elif [[ -n $RECORDED ]]; then
+    rm -f "$FAILOVER_TIMEOUT_PENDING"
+  fi
   close_sessions
   ((status == 0)) || log "failed (exit $status): redis-server stops without a hand-over"
   exit 0
@@ -473,7 +489,7 @@ main() {
       : "${REDIS_PORT:?}" "${NODE_ADDRESS:?}" "${NODE_OPS_PASSWORD_FILE:?}"
       [[ -z ${TLS_DIR:-} ]] || TLS_ARGS=(--tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/node.crt" --key "$TLS_DIR/node.key")
       local reason
-      if [[ -z ${EXIT_CODE:-} ]] && ! OPS_PASSWORD=$(cat "$NODE_OPS_PASSWORD_FILE" 2>/dev/null); then
+      if ! OPS_PASSWORD=$(cat "$NODE_OPS_PASSWORD_FILE" 2>/dev/null) && [[ -z ${EXIT_CODE:-} ]]; then
         log "cannot read $NODE_OPS_PASSWORD_FILE: stopping without a hand-over"
         return 0
       fi
@@ -486,6 +502,12 @@ main() {
       # A write to a session whose redis-cli is gone fails instead of ending the step.
       trap '' PIPE
       [[ -n ${EXIT_CODE:-} ]] || open_sessions "redis=127.0.0.1:$REDIS_PORT:$OPS_USER:$OPS_PASSWORD" ${SENTINEL_PORT:+"sentinel=127.0.0.1:$SENTINEL_PORT:$OPS_USER:$OPS_PASSWORD"}
+      # A run killed while failover-timeout was short (after a crash too:
+      # Sentinel fails over now, maybe led by this node's sentinel).
+      if [[ -n ${SENTINEL_PORT:-} && -f $FAILOVER_TIMEOUT_PENDING ]]; then
+        SESSION_LOGIN[sentinel]=127.0.0.1:$SENTINEL_PORT:$OPS_USER:$OPS_PASSWORD
+        restore_failover_timeout_left sentinel
+      fi
       reason=$(reason_to_just_stop)
       if [[ -n $reason ]]; then
         log "no hand-over: $reason"

@@ -21,6 +21,8 @@
 #   after ROLE_ASK_SECONDS a node follows its redis.conf, except an empty
 #   node configured as master, which waits ROLE_WAIT_SECONDS and then starts
 #   as master only when it is the planned one.
+# First, when a planned failover was stopped while this node's sentinel had
+# failover-timeout 1 ms (its state file says so), the value is put back.
 set -euo pipefail
 # shellcheck source=/dev/null
 source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/redis.sh"
@@ -40,16 +42,35 @@ VIEW_IP="" VIEW_PORT="" VIEW_EPOCH=-1 VIEW_REPLICAS=0 ANSWERS=0 UNKNOWN=0 REFUSE
 # Whether this round of a wait logs (the first, then one every 5 s).
 LOUD=true
 
+# role_cli ADDRESS USER PASSWORD ARG...: one command to the sentinel at
+# ADDRESS, bounded, over TLS with the node's certificate when TLS is on.
+role_cli() {
+  local address=$1 user=$2 password=$3
+  local -a tls=()
+  shift 3
+  [[ -z $TLS ]] || tls=(--tls --cacert "$TLS/ca.crt" --cert "$TLS/node.crt" --key "$TLS/node.key")
+  REDISCLI_AUTH=$password timeout "$ROLE_ASK_TIMEOUT" redis-cli "${tls[@]}" -h "$address" -p "$ROLE_SENTINEL_PORT" --user "$user" --no-auth-warning "$@" 2>&1
+}
+
+# This node's sentinel, as node-ops (the planned failover's login, which may
+# SENTINEL SET; only root holds its password): read only when a planned
+# failover left failover-timeout to put back.
+local_sentinel() {
+  local password
+  password=$(cat "${NODE_OPS_PASSWORD_FILE:-}" 2>/dev/null) || {
+    echo "cannot read the node-ops password (${NODE_OPS_PASSWORD_FILE:-node.env names no NODE_OPS_PASSWORD_FILE})"
+    return 1
+  }
+  role_cli 127.0.0.1 node-ops "$password" "$@"
+}
+
 # One sentinel's view of the master: "ip port config-epoch num-slaves flags";
 # "unknown" when it monitors no master of that name, "refused" when it
 # answers with an error (a sentinel made before sentinel-peer could send
 # SENTINEL MASTER, a wrong password); fails when it does not answer.
 sentinel_view() {
   local address=$1 out
-  local -a tls=()
-  [[ -z $TLS ]] || tls=(--tls --cacert "$TLS/ca.crt" --cert "$TLS/node.crt" --key "$TLS/node.key")
-  out=$(REDISCLI_AUTH=$PEER_PASSWORD timeout "$ROLE_ASK_TIMEOUT" redis-cli "${tls[@]}" -h "$address" -p "$ROLE_SENTINEL_PORT" \
-    --user "$PEER_USER" --no-auth-warning SENTINEL MASTER "$ROLE_MASTER_NAME" 2>&1) || true
+  out=$(role_cli "$address" "$PEER_USER" "$PEER_PASSWORD" SENTINEL MASTER "$ROLE_MASTER_NAME") || true
   if [[ $out == *"No such master"* ]]; then
     echo unknown
     return 0
@@ -224,6 +245,9 @@ main() {
       TLS=""
       if grep -q '^tls-port ' "$ROLE_SENTINEL_CONF"; then TLS=${REDIS_NODE_TLS_DIR:-${TLS_DIR:?TLS is on but node.env has no TLS_DIR}}; fi
       readonly PEER_USER PEER_PASSWORD TLS
+      # Runs after redis-sentinel at every start: a planned failover killed
+      # while it had this node's sentinel's failover-timeout at 1 ms is undone here.
+      restore_failover_timeout_left local_sentinel
       decide
       ;;
     *) fail "usage: $0 check|prepare|start|decide" ;;
