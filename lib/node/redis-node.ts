@@ -121,10 +121,13 @@ export class RedisNode extends Construct implements IRedisNode {
       // After a failover the master is another node than the one Terraform
       // created as master; Redis and Sentinel own their config files from the
       // first boot on. A changed template or a newer AMI must not stop,
-      // restart or replace a running node: replace nodes deliberately
-      // (terraform apply -replace=...), one at a time.
+      // restart or replace a running node, nor may a new instance type (EC2
+      // changes it in place by stopping the instance: every node at once)
+      // or key pair (a replacement of every node at once). Each of them
+      // reaches a node when it is replaced, deliberately and one at a time
+      // (terraform apply -replace=...): a create uses the current config.
       lifecycle: {
-        ignoreChanges: ["user_data", "user_data_base64", "ami"],
+        ignoreChanges: ["user_data", "user_data_base64", "ami", "instance_type", "key_name"],
         ...(props.preconditions?.length ? { precondition: props.preconditions } : {}),
       },
       // Simplified automatic recovery: when AWS finds the host impaired, it

@@ -13,6 +13,7 @@ import { RedisConnections } from "../network/connections";
 import { RedisSecurityGroup } from "../network/security-group";
 import { datasetLimitOf, SubnetZones } from "../node/data-volume";
 import { defaultIoThreads, vcpuPreconditions } from "../node/instance-tuning";
+import { addInstanceTypeCheck } from "../node/instance-type-check";
 import { defaultMaxMemory, lookupInstanceType, lookupUbuntuAmi } from "../node/machine-image";
 import { RedisBootLibrary } from "../node/boot-library";
 import { IRedisNode, RedisNode } from "../node/redis-node";
@@ -283,6 +284,16 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
       if (spec.kind === NodeKind.MASTER) masterAddress = node.privateIp;
       return { spec, node };
     });
+    addInstanceTypeCheck(
+      this,
+      "instance-types",
+      nodes.map(({ spec, node }) => ({
+        node: node.node.path,
+        instance: node.instance,
+        instanceType: spec.instanceType,
+        prop: spec.kind === NodeKind.SENTINEL ? "sentinel.dedicatedInstanceType" : "instanceType",
+      })),
+    );
     const ofKind = (kind: NodeKind) => nodes.filter((n) => n.spec.kind === kind).map((n) => n.node);
     this.nodes = nodes.map((n) => n.node);
     this.master = ofKind(NodeKind.MASTER)[0];
