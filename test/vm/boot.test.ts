@@ -312,11 +312,15 @@ function scenarios(): void {
   /** The address and port the sentinel on `node` names as the group's master. */
   const namedMaster = async (node: BootedNode) =>
     (await cli(node, "sentinel", ["SENTINEL", "get-master-addr-by-name", monitored(node).name], "sentinel-client")).split("\n");
-  /** The node the sentinels name as master now (the reboot of the master moves the role). */
+  /**
+   * The node most sentinels name as master now (the reboot of the master moves the role; a replaced node's
+   * sentinel starts from its first-boot config and learns the current one from the others).
+   */
   const currentMaster = async () => {
-    const [address] = await namedMaster(c().node("replica-2"));
+    const named = await Promise.all(nodes().map(async (n) => (await namedMaster(n))[0]));
+    const address = named.find((a) => named.filter((b) => b === a).length * 2 > named.length);
     const node = nodes().find((n) => n.address === address);
-    if (!node) throw new Error(`the sentinels name ${address}, which is no node of the group`);
+    if (!node) throw new Error(`no node is named master by most sentinels: ${named.join(", ")}`);
     return node;
   };
 
@@ -516,6 +520,43 @@ function scenarios(): void {
     expect(aws.rejected.filter((r) => /route53|Route 53|AccessDenied|SignatureDoesNotMatch/.test(r))).toEqual([]);
     expect(await master.vm.check("systemctl is-enabled redis-dns.path redis-dns.timer")).toBe("enabled\nenabled\n");
   }), TEST_TIMEOUT_MS + 8 * 60_000);
+
+  vmTest("a replica's VM replaced (as Terraform replaces an instance: a clean shutdown, then a new instance on the same ENI and " +
+    "data volume, from the same user data): the volume is kept, not formatted, and the node resumes with a partial resync", tracked(async () => {
+    const master = await currentMaster();
+    const replica = nodes().find((n) => n !== master && n.name !== "replica-1") ?? nodes().find((n) => n !== master)!;
+    const syncStats = async () => {
+      const stats = infoFields(await cli(master, "redis", ["INFO", "stats"]));
+      return { full: Number(stats.sync_full), partial: Number(stats.sync_partial_ok) };
+    };
+    const mountBefore = await dataVolumeMount(replica);
+    const key = `vm-before-replacement-${Date.now()}`;
+    expect(await cli(master, "redis", ["SET", key, "acknowledged"])).toBe("OK");
+    expect(await cli(master, "redis", ["WAIT", "2", "5000"])).toBe("2");
+    const before = await syncStats();
+
+    const { node, poweroffSeconds } = await c().replace(replica.name, BOOT_TIMEOUT_MS);
+    c().time(`${replica.name}: shutdown for the replacement`, `${poweroffSeconds.toFixed(0)} s`);
+    expect(node.vm).not.toBe(replica.vm);
+    expect(node.cloudInit?.status).toBe("done");
+    // The new root disk knew nothing; the volume's file system was found and kept, at the same UUID.
+    const log = await node.vm.check("cat /var/log/cloud-init-output.log");
+    expect(log).toContain(`(${node.env.DATA_VOLUME_ID}) has an XFS file system: keeping its data`);
+    expect(log).not.toContain("is blank: formatting it");
+    expect(await dataVolumeMount(node)).toEqual(mountBefore);
+    // The role decision asked the sentinels: a replica of the current master, not what the user data planned.
+    expect(await node.vm.check("cat /var/lib/redis-node/role-decision")).toMatch(
+      new RegExp(`^\\S+ replica of ${master.address.replace(/\./g, "\\.")}:${master.env.REDIS_PORT}: the sentinels name `));
+    await waitFor(`${node.name} (replaced) in sync with the master`, 180_000, 2000, async () => {
+      const fields = infoFields(await cli(node, "redis", ["INFO", "replication"]));
+      return fields.role === "slave" && fields.master_host === master.address && fields.master_link_status === "up" ? true : undefined;
+    });
+    expect(await cli(node, "redis", ["GET", key])).toBe("acknowledged");
+    // It resumed from the snapshot Redis saved at the shutdown: a partial resync, no full one.
+    const after = await syncStats();
+    expect({ partial: after.partial - before.partial, full: after.full - before.full }).toEqual({ partial: 1, full: 0 });
+    expect(await currentMaster()).toBe(master);
+  }), BOOT_TIMEOUT_MS + 10 * 60_000);
 
   /** Redis and Sentinel stopped, disabled and masked; nothing listens on their ports; no process of theirs. */
   async function expectLockedDown(node: BootedNode): Promise<void> {

@@ -137,6 +137,9 @@ export class VmCluster {
   private network: BridgeNetwork | undefined;
   /** VMs started by bootExtra(), after the nodes. */
   private readonly extras: BootedNode[] = [];
+  /** VMs that replace() shut down, for the teardown. */
+  private readonly retired: BootedNode[] = [];
+  private readonly dataDisks = new Map<string, VmOptions["dataDisk"]>();
   private subnet = "";
   private destroyed: Promise<void> | undefined;
   private starting: Promise<void> | undefined;
@@ -249,8 +252,9 @@ export class VmCluster {
   }
 
   /** A VM on the tap of `slot`, at `address`, with `userData` as its seed's user data. */
-  private newVm(name: string, address: string, slot: number, userData: Buffer, dataDisk?: VmOptions["dataDisk"]): Vm {
+  private newVm(name: string, address: string, slot: number, userData: Buffer, dataDisk?: VmOptions["dataDisk"], generation = 0): Vm {
     const image = this.image!;
+    this.dataDisks.set(name, dataDisk);
     return new Vm({
       name,
       address,
@@ -259,10 +263,10 @@ export class VmCluster {
       tap: this.network!.taps[slot],
       gateway: image.bridgeHost,
       metadataAddress: METADATA_ADDRESS,
-      instanceId: `i-${this.network!.prefix}${slot}`,
+      instanceId: `i-${this.network!.prefix}${slot}${generation ? `r${generation}` : ""}`,
       userData,
       image,
-      dir: path.join(this.runDir, name),
+      dir: path.join(this.runDir, generation ? `${name}-replacement-${generation}` : name),
       memoryMb: this.opts.memoryMb,
       dataDisk,
     });
@@ -310,6 +314,32 @@ export class VmCluster {
     return started;
   }
 
+  /**
+   * Replaces a node's VM as Terraform replaces an instance: the old VM shuts
+   * down cleanly (as at a termination; its logs are copied first), then a
+   * new VM boots on the same tap, address and data disk (the ENI and the EBS
+   * volume outlive the instance) from the same user data, with a fresh root
+   * disk and a new instance id. Waits (bounded) for cloud-init on it.
+   */
+  async replace(name: string, timeoutMs: number): Promise<{ node: BootedNode; poweroffSeconds: number }> {
+    const old = this.node(name);
+    const slot = this.nodes.indexOf(old);
+    const generation = this.retired.filter((n) => n.name === name).length + 1;
+    await old.vm.collectLogs(path.join(this.runDir, name, "guest-before-replacement")).catch(() => undefined);
+    const poweroffSeconds = await old.vm.poweroff(Math.min(timeoutMs, 5 * 60_000));
+    this.retired.push(old);
+    this.checkNotStopping();
+    const vm = this.newVm(name, old.address, slot, old.userData, this.dataDisks.get(name), generation);
+    const node: BootedNode = { name, address: old.address, vm, userData: old.userData, env: old.env };
+    this.nodes[slot] = node;
+    await vm.prepare();
+    this.network!.recordQemuPid(vm.start());
+    node.cloudInit = await vm.waitForCloudInit(timeoutMs);
+    this.time(`${name} (replacement): QEMU start -> cloud-init ${node.cloudInit.status}`, `${node.cloudInit.seconds.toFixed(0)} s`);
+    this.time(`${name} (replacement): in the guest`, await bootBreakdown(vm));
+    return { node, poweroffSeconds };
+  }
+
   /** Kills the VMs, closes the servers, removes the network; keeps the logs when `keepLogs`. Idempotent. */
   destroy(keepLogs: boolean): Promise<void> {
     this.destroyed ??= this.destroyNow(keepLogs);
@@ -335,7 +365,7 @@ export class VmCluster {
         fs.writeFileSync(path.join(this.runDir, "apt-requests.json"), JSON.stringify(this.servers.aptRequests, null, 2));
       }
     }
-    for (const node of [...this.nodes, ...this.extras]) await node.vm.kill().catch((e: Error) => errors.push(`stopping ${node.name}: ${e.message}`));
+    for (const node of [...this.nodes, ...this.extras, ...this.retired]) await node.vm.kill().catch((e: Error) => errors.push(`stopping ${node.name}: ${e.message}`));
     await this.servers?.close().catch((e: Error) => errors.push(`closing the servers: ${e.message}`));
     try {
       await this.network?.destroy();
@@ -344,8 +374,8 @@ export class VmCluster {
     }
     if (keepLogs) {
       // The disks are large and say nothing the logs do not.
-      for (const node of [...this.nodes, ...this.extras]) {
-        for (const f of ["root.qcow2", "seed.iso", "qga.sock"]) fs.rmSync(path.join(this.runDir, node.name, f), { force: true });
+      for (const node of [...this.nodes, ...this.extras, ...this.retired]) {
+        for (const f of ["root.qcow2", "seed.iso", "qga.sock"]) fs.rmSync(path.join(node.vm.opts.dir, f), { force: true });
       }
       console.error(`VM logs kept in ${this.runDir} (serial consoles, cloud-init logs, journals)`);
     } else {

@@ -256,6 +256,25 @@ export class Vm {
     throw new Error(`${this.name}: no new boot within ${timeoutMs / 1000} s of the reboot; serial console: ${this.serialLog}`);
   }
 
+  /**
+   * Shuts the guest down from inside, as EC2 does at a termination (systemd
+   * stops every unit, ExecStop= steps included), and waits (bounded) until
+   * QEMU has exited. Returns the seconds it took.
+   */
+  async poweroff(timeoutMs: number): Promise<number> {
+    const child = this.process;
+    if (!child) throw new Error(`${this.name}: not started`);
+    const started = Date.now();
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    // Detached, so guest-exec returns before systemd tears the agent down.
+    await this.check("setsid sh -c 'sleep 1; systemctl poweroff' </dev/null >/dev/null 2>&1 &");
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
+    clearTimeout(timer);
+    if (timedOut) throw new Error(`${this.name}: QEMU still runs ${timeoutMs / 1000} s after the poweroff; serial console: ${this.serialLog}`);
+    return (Date.now() - started) / 1000;
+  }
+
   /** Copies the guest's logs into `dir` (each bounded; a guest that does not answer leaves a note). */
   async collectLogs(dir: string): Promise<void> {
     fs.mkdirSync(dir, { recursive: true });
