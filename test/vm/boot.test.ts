@@ -415,8 +415,10 @@ function scenarios(): void {
     "under systemd and waits until it is back in sync", tracked(async () => {
     const master = await currentMaster();
     const node = c().node("replica-2") === master ? c().node("replica-1") : c().node("replica-2");
-    const pids = async () => (await node.vm.check("systemctl show -p MainPID --value redis-server redis-sentinel")).trim().split("\n");
+    // systemctl show puts an empty line between the units.
+    const pids = async () => (await node.vm.check("systemctl show -p MainPID --value redis-server redis-sentinel")).split("\n").filter((l) => l !== "");
     const before = await pids();
+    expect(before).toEqual([expect.stringMatching(/^[1-9]\d*$/), expect.stringMatching(/^[1-9]\d*$/)]);
     // The maintainer scripts' way in is refused for Redis and Sentinel only.
     for (const [args, code] of [["redis-server restart", 101], ["redis-sentinel.service start", 101], ["cron restart", 0]] as const) {
       expect({ args, code: (await node.vm.exec(`/usr/sbin/policy-rc.d ${args}`)).code }).toEqual({ args, code });
