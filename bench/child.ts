@@ -14,7 +14,7 @@ const [scenario, outdir] = process.argv.slice(2);
 const VPC = "vpc-0123456789abcdef0";
 const SUBNETS = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1", "subnet-0123456789abcdef2"];
 
-function groupsStack(groups: number, replicaCount: number): void {
+function groupsStack(groups: number, replicaCount: number, props: Partial<import("../lib").RedisReplicationGroupProps> = {}): void {
   const { App, TerraformStack } = require("cdktf") as Cdktf;
   const { AwsProvider } = require("@cdktf/provider-aws/lib/provider") as Provider;
   const { RedisReplicationGroup } = require("../lib") as Lib;
@@ -22,7 +22,7 @@ function groupsStack(groups: number, replicaCount: number): void {
   const stack = new TerraformStack(app, "bench");
   new AwsProvider(stack, "aws", { region: "us-east-1" });
   for (let i = 0; i < groups; i++) {
-    new RedisReplicationGroup(stack, `redis-${i}`, { vpcId: VPC, subnetIds: SUBNETS, replicaCount });
+    new RedisReplicationGroup(stack, `redis-${i}`, { vpcId: VPC, subnetIds: SUBNETS, replicaCount, ...props });
   }
   app.synth();
 }
@@ -53,6 +53,10 @@ switch (scenario) {
   }
   case "group-1m2r":
     groupsStack(1, 2);
+    break;
+  case "group-1m2r-given-amis":
+    // Images the user gives: each one's architecture is checked against its instance type at plan.
+    groupsStack(1, 2, { amiId: "ami-0123456789abcdef0", sentinel: { dedicatedNodeCount: 3, dedicatedAmiId: "ami-0fedcba9876543210" } });
     break;
   case "group-1m5r":
     groupsStack(1, 5);

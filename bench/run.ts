@@ -13,6 +13,7 @@ const SCENARIOS: [id: string, label: string][] = [
   ["floor-provider", "floor + AwsProvider (an empty app that deploys to AWS)"],
   ["group-1m2r", "1 RedisReplicationGroup, 1 master + 2 replicas (+ provider)"],
   ["basic", "examples/basic (BasicExampleStack)"],
+  ["group-1m2r-given-amis", "the same + 3 dedicated sentinels, amiId and sentinel.dedicatedAmiId given"],
   ["group-1m5r", "1 RedisReplicationGroup, 1 master + 5 replicas"],
   ["groups-10x3", "10 RedisReplicationGroups x 3 nodes"],
   ["ref-provider-aws-root", 'REFERENCE: require("@cdktf/provider-aws") only, no synth'],

@@ -1,6 +1,6 @@
 import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
 import { DataAwsEc2InstanceType } from "@cdktf/provider-aws/lib/data-aws-ec2-instance-type";
-import { Fn, Op, Token } from "cdktf";
+import { Fn, Op, Precondition, Token } from "cdktf";
 import { Construct } from "constructs";
 import { CpuArchitecture } from "../private/architecture";
 
@@ -20,6 +20,57 @@ export function lookupUbuntuAmi(scope: Construct, id: string, architecture: CpuA
       { name: "virtualization-type", values: ["hvm"] },
     ],
   }).id;
+}
+
+/**
+ * Reads a given image at plan, for its architecture. By id alone: the id is
+ * unique in the region, and owners would exclude images shared from other
+ * accounts or from the Marketplace, which EC2 launches. Deprecated images too:
+ * EC2 launches them by id, but DescribeImages leaves them out by default.
+ */
+export function lookupImage(scope: Construct, id: string, amiId: string): DataAwsAmi {
+  return new DataAwsAmi(scope, id, {
+    filter: [{ name: "image-id", values: [amiId] }],
+    includeDeprecated: true,
+  });
+}
+
+/** A node whose given image Terraform checks against its instance type. */
+export interface ImageArchitectureCheck {
+  /** Construct path of the node, for the message. */
+  readonly node: string;
+  /** The given image id (a literal or a token). */
+  readonly amiId: string;
+  /** The image's `architecture` (x86_64, arm64, ...), as a Terraform expression. */
+  readonly imageArchitecture: string;
+  /** The instance type's name (a literal or a token). */
+  readonly instanceType: string;
+  /** The type's `supported_architectures`, as a Terraform expression. */
+  readonly typeArchitectures: string[];
+  /** The prop that gives the image: "amiId", "sentinel.dedicatedAmiId". */
+  readonly prop: string;
+  /** When the node inherits the image: the prop that gives it its own ("sentinel.dedicatedAmiId"). */
+  readonly overrideProp?: string;
+}
+
+/**
+ * A lifecycle precondition of the node's instance: its image's architecture
+ * is one its instance type runs. Terraform evaluates it at plan, before it
+ * changes anything (at apply, before the create, when the image id is known
+ * only then); EC2 would otherwise refuse the launch in the middle of a
+ * replacement.
+ */
+export function imageArchitecturePrecondition(check: ImageArchitectureCheck): Precondition {
+  const { node, amiId, imageArchitecture, instanceType, typeArchitectures, prop, overrideProp } = check;
+  const fix = overrideProp
+    ? `Set ${overrideProp} to an image built for one of those (these nodes take ${prop} while their type's name suggests the data nodes' architecture).`
+    : `Set ${prop} to an image built for one of those, or leave it unset to get the default image of the type's architecture.`;
+  return {
+    condition: Fn.contains(typeArchitectures, imageArchitecture),
+    errorMessage:
+      `${node}: its image ${amiId} (${prop}) is built for ${imageArchitecture}, but its instance type ${instanceType} runs only ` +
+      `${Token.asString(Fn.join(", ", typeArchitectures))}: EC2 would refuse to launch it. ${fix}`,
+  };
 }
 
 /** An instance type as Terraform reads it at plan: its memory, its hypervisor. */

@@ -1,5 +1,6 @@
+import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami";
 import { DataAwsEc2InstanceType } from "@cdktf/provider-aws/lib/data-aws-ec2-instance-type";
-import { Annotations, Fn, Lazy, Token } from "cdktf";
+import { Annotations, Fn, Lazy, Precondition, Token } from "cdktf";
 import { Construct } from "constructs";
 import { RedisCertificateAuthority } from "../auth/certificate-authority";
 import { RedisClientCertificate } from "../auth/client-certificate";
@@ -14,7 +15,7 @@ import { RedisSecurityGroup } from "../network/security-group";
 import { datasetLimitOf, SubnetZones } from "../node/data-volume";
 import { defaultIoThreads, vcpuPreconditions } from "../node/instance-tuning";
 import { addInstanceTypeCheck } from "../node/instance-type-check";
-import { defaultMaxMemory, lookupInstanceType, lookupUbuntuAmi } from "../node/machine-image";
+import { defaultMaxMemory, imageArchitecturePrecondition, lookupImage, lookupInstanceType, lookupUbuntuAmi } from "../node/machine-image";
 import { RedisBootLibrary } from "../node/boot-library";
 import { IRedisNode, RedisNode } from "../node/redis-node";
 import { CpuArchitecture } from "../private/architecture";
@@ -145,6 +146,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
   protected readonly passwordKmsKeyArn?: string;
   protected readonly sentinelClientPasswordSecretArn?: string;
   private readonly amis = new Map<CpuArchitecture, string>();
+  private readonly givenImages = new Map<string, DataAwsAmi>();
   private readonly certificateAuthority?: RedisCertificateAuthority;
   private readonly tags?: { [key: string]: string };
   private clientCertificates?: Construct;
@@ -212,10 +214,19 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     const tag = groupTag(this);
     const nodeTags = { ...props.tags, [tag.key]: tag.value };
 
-    // One lookup of the data nodes' instance type: the default maxmemory and io-threads, the vCPU and data volume checks.
+    // One lookup per distinct instance type, made only when something needs it. The data nodes':
+    // the default maxmemory and io-threads, the vCPU and data volume checks; any node's: the image check.
     const dataType = plan.nodes[0].instanceType;
-    let typeLookup: DataAwsEc2InstanceType | undefined;
-    const lookupDataType = () => (typeLookup ??= lookupInstanceType(this, "instance-type", dataType));
+    const typeLookups = new Map<string, DataAwsEc2InstanceType>();
+    const lookupType = (name: string) => {
+      let lookup = typeLookups.get(name);
+      if (lookup === undefined) {
+        lookup = lookupInstanceType(this, name === dataType ? "instance-type" : "sentinel-instance-type", name);
+        typeLookups.set(name, lookup);
+      }
+      return lookup;
+    };
+    const lookupDataType = () => lookupType(dataType);
     // Events name the group by its construct path, which is unique in the app.
     const events = plan.eventsEnabled ? new RedisFailoverEvents(this, "events", this.node.path, props.events ?? {}, props.tags) : undefined;
     this.eventBusArn = events?.eventBusArn;
@@ -276,7 +287,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
         keyName: props.keyName,
         tags: nodeTags,
         dataVolume: dataVolumeOf(spec, subnetId),
-        preconditions: spec.runsRedis ? dataNodeChecks : undefined,
+        preconditions: [...(spec.runsRedis ? dataNodeChecks : []), ...this.imageChecks(spec, props, lookupType)],
         bootLibrary,
         bootParts: ({ address, dataVolumeId }) =>
           nodeBootParts(spec, { address, dataVolumeId, tls: certificateAuthority?.issueNodeCertificate(spec.id, address) }, masterAddress, boot),
@@ -367,6 +378,32 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
    */
   public addToNodePolicy(statement: RedisPolicyStatement): void {
     for (const node of this.nodes) node.role.addToPolicy(statement);
+  }
+
+  /**
+   * A given image's architecture against the node's instance type, at plan:
+   * one image lookup per distinct given image, shared by the nodes.
+   */
+  private imageChecks(spec: NodeSpec, props: RedisReplicationGroupProps, lookupType: (name: string) => DataAwsEc2InstanceType): Precondition[] {
+    if (spec.amiId === undefined) return [];
+    const sentinel = spec.kind === NodeKind.SENTINEL;
+    const own = sentinel && props.sentinel?.dedicatedAmiId !== undefined;
+    let image = this.givenImages.get(spec.amiId);
+    if (image === undefined) {
+      image = lookupImage(this, own ? "sentinel-given-ami" : "given-ami", spec.amiId);
+      this.givenImages.set(spec.amiId, image);
+    }
+    return [
+      imageArchitecturePrecondition({
+        node: `${this.node.path}/${spec.id}`,
+        amiId: spec.amiId,
+        imageArchitecture: image.architecture,
+        instanceType: spec.instanceType,
+        typeArchitectures: lookupType(spec.instanceType).supportedArchitectures,
+        prop: own ? "sentinel.dedicatedAmiId" : "amiId",
+        overrideProp: sentinel && !own ? "sentinel.dedicatedAmiId" : undefined,
+      }),
+    ];
   }
 
   /** One image lookup per CPU architecture, shared by the nodes. */

@@ -81,9 +81,9 @@ describe("every node", () => {
     }
   });
 
-  test("uses the given AMI without a lookup", () => {
+  test("launches the given AMI itself; its one lookup only checks its architecture (image-architecture.test.ts)", () => {
     for (const instance of instances()) expect(instance.ami).toBe(AMI);
-    expect(dataSources(json, "aws_ami")).toEqual({});
+    expect(Object.values(dataSources(json, "aws_ami"))).toEqual([{ filter: [{ name: "image-id", values: [AMI] }], include_deprecated: true }]);
   });
 
   test("binds and announces its own network interface address", () => {
