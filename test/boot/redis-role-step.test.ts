@@ -170,6 +170,14 @@ describe("redis-role decide", () => {
     expect(r.decision).toBeUndefined();
   });
 
+  test("a data node of dedicated sentinels whose password file is empty: refuses to start before asking anyone, saying how to fetch it again", () => {
+    const r = decide({ planned: "replica", replicaof: `${A} 6379`, sentinels: `${A} ${B}`, login: { user: "sentinel-client", password: "" }, answers: { [A]: masterReply(A, 1, 2) } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/ERROR: role: cannot read \S+role\.password, the password of sentinel-client that asks the sentinels, or it is empty \(rerun \/usr\/local\/sbin\/redis-node-boot/);
+    expect(r.calls).toEqual([]);
+    expect(r.replicaof).toEqual([`replicaof ${A} 6379`]);
+  });
+
   test("the newest view wins (highest config epoch), whatever the count", () => {
     const r = decide({ planned: "master", answers: { [A]: masterReply(SELF, 0, 2), [B]: masterReply(A, 3, 2) } });
     expect(r.replicaof).toEqual([`replicaof ${A} 6379`]);

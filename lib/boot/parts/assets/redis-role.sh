@@ -249,13 +249,14 @@ keep_login_password() {
 read_login() {
   if [[ -n ${ROLE_USER:-} ]]; then
     PEER_USER=$ROLE_USER
-    PEER_PASSWORD=$(cat "${ROLE_PASSWORD_FILE:?}" 2>/dev/null) || fail "role: cannot read $ROLE_PASSWORD_FILE, the password of $ROLE_USER that asks the sentinels (rerun /usr/local/sbin/redis-node-boot as root to fetch it again)"
+    PEER_PASSWORD=$(cat "${ROLE_PASSWORD_FILE:?}" 2>/dev/null) || PEER_PASSWORD=""
+    [[ -n $PEER_PASSWORD ]] || fail "role: cannot read $ROLE_PASSWORD_FILE, the password of $ROLE_USER that asks the sentinels, or it is empty (rerun /usr/local/sbin/redis-node-boot as root to fetch it again)"
   else
     [[ -f $ROLE_SENTINEL_CONF ]] || fail "role: no $ROLE_SENTINEL_CONF, whose sentinel-peer login asks the other sentinels"
     PEER_USER=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-user)
     PEER_PASSWORD=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-pass)
+    [[ -n $PEER_USER && -n $PEER_PASSWORD ]] || fail "role: $ROLE_SENTINEL_CONF has no sentinel-user and sentinel-pass"
   fi
-  [[ -n $PEER_USER && -n $PEER_PASSWORD ]] || fail "role: no login to ask the sentinels with (${ROLE_USER:+$ROLE_PASSWORD_FILE is empty}${ROLE_USER:-$ROLE_SENTINEL_CONF has no sentinel-user and sentinel-pass})"
 }
 
 main() {
