@@ -38,6 +38,10 @@ for (const [name, stack] of [
   ["basic", new BasicExampleStack(Testing.app(), "basic", {})],
   ["basic, monitoring on", new BasicExampleStack(Testing.app(), "basic", { monitoring: { enabled: true } })],
   ["basic, monitoring and dns on", new BasicExampleStack(Testing.app(), "basic", { monitoring: { enabled: true }, dns: { zoneName: "redis.internal" } })],
+  [
+    "basic, dedicated sentinels, monitoring and dns on",
+    new BasicExampleStack(Testing.app(), "basic", { sentinel: { dedicatedNodeCount: 3 }, monitoring: { enabled: true }, dns: { zoneName: "redis.internal" } }),
+  ],
   ["existing-app", new ExistingAppStack(Testing.app(), "existing-app")],
 ] as const) {
   const json = JSON.parse(Testing.synth(stack));

@@ -14,7 +14,7 @@ import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
 import { App, Fn, TerraformOutput, TerraformStack } from "cdktf";
 import { Construct } from "constructs";
-import { RedisDnsOptions, RedisMonitoringOptions, RedisReplicationGroup } from "../../lib";
+import { RedisDnsOptions, RedisMonitoringOptions, RedisReplicationGroup, SentinelOptions } from "../../lib";
 
 export interface BasicExampleStackProps {
   /** @default "us-east-1" */
@@ -27,6 +27,8 @@ export interface BasicExampleStackProps {
   readonly monitoring?: RedisMonitoringOptions;
   /** Writer and reader names in Route 53 (see the README's "Writer and reader names"). @default - none */
   readonly dns?: RedisDnsOptions;
+  /** Sentinel settings, e.g. dedicated sentinel nodes (see the README's "Sentinel and failover"). @default - a sentinel on each data node */
+  readonly sentinel?: SentinelOptions;
 }
 
 export class BasicExampleStack extends TerraformStack {
@@ -88,6 +90,7 @@ export class BasicExampleStack extends TerraformStack {
       dataVolume: { preventDestroy: false },
       monitoring: props.monitoring,
       dns: props.dns,
+      sentinel: props.sentinel,
     });
     new TerraformOutput(this, "app-security-group-id", { value: this.appSecurityGroup.id });
   }

@@ -103,6 +103,9 @@ export function nodeSecrets(spec: NodeSpec, users: GroupBootUsers, monitoring = 
     if (users.sentinel) need(users.sentinel, SecretForm.SHA256);
     for (const app of users.applications) need(app.user, SecretForm.SHA256);
   }
+  // A data node of dedicated sentinels asks them for the master (the role
+  // decision) as sentinel-client: the one login it holds on them.
+  if (spec.runsRedis && !spec.runsSentinel && users.sentinelClient) need(users.sentinelClient, SecretForm.PASSWORD);
   if (spec.runsSentinel) {
     need(required(users.sentinel, "sentinel"), SecretForm.PASSWORD);
     need(required(users.sentinelPeer, "sentinel-peer"), SecretForm.PASSWORD);
@@ -175,9 +178,11 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
       }),
     );
   }
-  if (redis && spec.runsSentinel) {
-    // The decision logs in as sentinel-peer with the password of the node's
-    // own sentinel; data nodes of dedicated sentinels hold no such login.
+  if (redis && plan.sentinelEnabled) {
+    // With a sentinel on the node, the decision logs in as sentinel-peer with
+    // the password of its sentinel.conf; a data node of dedicated sentinels
+    // holds no such login and asks them as sentinel-client, the discovery user.
+    const sentinelClient = spec.runsSentinel ? undefined : required(users.sentinelClient, "sentinel-client");
     parts.push(
       redisRolePart({
         nodeAddress,
@@ -187,6 +192,7 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
         masterName: plan.masterName,
         // Failure detection and the election, with room to spare.
         waitSeconds: restartDelayFor(plan.sentinel.downAfterMilliseconds) + 30,
+        loginUser: sentinelClient?.name,
       }),
     );
   }

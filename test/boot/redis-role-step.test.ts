@@ -62,6 +62,8 @@ interface Setup {
   waitSeconds?: number;
   /** ROLE_SENTINELS. @default this node and A and B */
   sentinels?: string;
+  /** ROLE_USER with its password file (a data node of dedicated sentinels: no sentinel.conf). @default - sentinel.conf's login */
+  login?: { user: string; password: string };
 }
 
 interface Outcome {
@@ -88,14 +90,17 @@ function decide(s: Setup): Outcome {
     if (s.data === "aof" || s.data === "empty-aof-dir") mkdirSync(join(data, "appendonlydir"));
     if (s.data === "aof") writeFileSync(join(data, "appendonlydir", "appendonly.aof.1.base.rdb"), "REDIS0010...");
     const conf = join(dir, "redis.conf");
-    writeFileSync(conf, ["bind 10.0.1.10 127.0.0.1", "port 0", ...(s.replicaof ? [`replicaof ${s.replicaof}`] : []), "replica-read-only yes", ""].join("\n"));
+    writeFileSync(conf, ["bind 10.0.1.10 127.0.0.1", "port 0", ...(s.tls ? ["tls-port 6379"] : []), ...(s.replicaof ? [`replicaof ${s.replicaof}`] : []), "replica-read-only yes", ""].join("\n"));
     chmodSync(conf, 0o640);
     const sentinelConf = join(dir, "sentinel.conf");
-    writeFileSync(sentinelConf, [...(s.tls ? ["tls-port 26379"] : ["port 26379"]), "sentinel sentinel-user sentinel-peer", 'sentinel sentinel-pass "Peer.pw+1"', ""].join("\n"));
+    const passwordFile = join(dir, "role.password");
+    if (s.login) writeFileSync(passwordFile, s.login.password, { mode: 0o600 });
+    else writeFileSync(sentinelConf, [...(s.tls ? ["tls-port 26379"] : ["port 26379"]), "sentinel sentinel-user sentinel-peer", 'sentinel sentinel-pass "Peer.pw+1"', ""].join("\n"));
     const env = join(dir, "node.env");
     writeFileSync(env, [
       `ROLE_SELF='${SELF}'`, `ROLE_PLANNED='${s.planned}'`, `ROLE_SENTINELS='${s.sentinels ?? `${SELF} ${A} ${B}`}'`, "ROLE_SENTINEL_PORT='26379'", "ROLE_MASTER_NAME='main'",
-      `ROLE_ASK_SECONDS='${s.askSeconds ?? 1}'`, `ROLE_WAIT_SECONDS='${s.waitSeconds ?? 3}'`, "TLS_DIR='/etc/redis/tls'", "DATA_DIR='/var/lib/redis'", "REDIS_PORT='6379'", "",
+      `ROLE_ASK_SECONDS='${s.askSeconds ?? 1}'`, `ROLE_WAIT_SECONDS='${s.waitSeconds ?? 3}'`, "TLS_DIR='/etc/redis/tls'", "DATA_DIR='/var/lib/redis'", "REDIS_PORT='6379'",
+      ...(s.login ? [`ROLE_USER='${s.login.user}'`, `ROLE_PASSWORD_FILE='${passwordFile}'`] : []), "",
     ].join("\n"));
     const state = join(dir, "state");
     const r = spawnSync("bash", [STEP, "decide"], {
@@ -146,6 +151,31 @@ describe("redis-role decide", () => {
     expect(r.status).toBe(0);
     expect(r.calls.map((c) => c.split(" ")[0]).sort()).toEqual([A, B]);
     for (const call of r.calls) expect(call).toMatch(/ user=sentinel-peer auth=Peer\.pw\+1 tls=yes cert=\S+\/tls\/node\.crt --no-auth-warning SENTINEL MASTER main$/);
+  });
+
+  test("a data node of dedicated sentinels (no sentinel.conf): asks every sentinel as ROLE_USER with the password of ROLE_PASSWORD_FILE", () => {
+    const r = decide({ planned: "replica", replicaof: `${A} 6379`, tls: true, sentinels: `${A} ${B}`, login: { user: "sentinel-client", password: "Client.pw+2" }, answers: { [A]: masterReply(B, 3, 2), [B]: masterReply(B, 3, 2) } });
+    expect(r.status).toBe(0);
+    expect(r.calls.map((c) => c.split(" ")[0]).sort()).toEqual([A, B]);
+    for (const call of r.calls) expect(call).toMatch(/ user=sentinel-client auth=Client\.pw\+2 tls=yes cert=\S+\/tls\/node\.crt --no-auth-warning SENTINEL MASTER main$/);
+    expect(r.replicaof).toEqual([`replicaof ${B} 6379`]);
+  });
+
+  test("a data node of dedicated sentinels whose password the sentinels refuse: each refusal logged; the empty planned master does not start, naming the password file", () => {
+    const wrongpass = "AUTH failed: WRONGPASS invalid username-password pair or user is disabled.\nNOAUTH Authentication required.\n";
+    const r = decide({ planned: "master", sentinels: `${A} ${B}`, login: { user: "sentinel-client", password: "old" }, askSeconds: 1, waitSeconds: 2, answers: { [A]: wrongpass, [B]: wrongpass } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`role: the sentinel at ${A}:26379 refuses: AUTH failed: WRONGPASS invalid username-password pair`);
+    expect(r.stderr).toMatch(/ERROR: role: 2 sentinel\(s\) refused SENTINEL MASTER to user sentinel-client \(see above\) and none answered in 2s: not starting this empty node as master while the sentinels run\. Check the password in \S+role\.password/);
+    expect(r.decision).toBeUndefined();
+  });
+
+  test("a data node of dedicated sentinels whose password file is empty: refuses to start before asking anyone, saying how to fetch it again", () => {
+    const r = decide({ planned: "replica", replicaof: `${A} 6379`, sentinels: `${A} ${B}`, login: { user: "sentinel-client", password: "" }, answers: { [A]: masterReply(A, 1, 2) } });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/ERROR: role: cannot read \S+role\.password, the password of sentinel-client that asks the sentinels, or it is empty \(rerun \/usr\/local\/sbin\/redis-node-boot/);
+    expect(r.calls).toEqual([]);
+    expect(r.replicaof).toEqual([`replicaof ${A} 6379`]);
   });
 
   test("the newest view wins (highest config epoch), whatever the count", () => {

@@ -2,7 +2,7 @@
 // own refusals, run for real in bash; the rotation itself, on real Redis and
 // Sentinel, is in test/integration/password-rotation.test.ts.
 import { spawnSync } from "child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
 import { bootAsset, renderRotatePasswordDocument, ROTATION_STEPS, ROTATION_USER_PATTERN, rotatePasswordScript, unescapeTerraformTemplate } from "../../lib/boot";
@@ -118,5 +118,83 @@ describe("the script refuses before it touches anything", () => {
     const r = run("add", "monitor");
     expect({ status: r.status, stdout: r.stdout.trim() }).toEqual({ status: 0, stdout: "rotate-password: monitor is not a user of this node's redis-server or sentinel: nothing to do" });
     expect(spawnSync("ls", ["-A", join(dir, "run")], { encoding: "utf8" }).stdout).toBe("");
+  });
+});
+
+describe("switch of sentinel-client on a data node of dedicated sentinels (its role decision's login)", () => {
+  let dir = "";
+  const ROLE_STEP = resolve(__dirname, "../../lib/boot/parts/assets/redis-role.sh");
+  const SENTINELS = ["10.0.9.1", "10.0.9.2"];
+  // Answers PING with PONG, or WRONGPASS for the hosts in $REFUSING; logs each call's host, user and password.
+  const FAKE_CLI = `#!/bin/bash
+host="" user=""
+while (($#)); do
+  case $1 in
+    -h) host=$2; shift ;;
+    --user) user=$2; shift ;;
+    -p|--cacert|--cert|--key) shift ;;
+  esac
+  shift
+done
+echo "$host $user $REDISCLI_AUTH" >>"\${FAKE_DIR:?}/calls.log"
+if [[ " \${REFUSING:-} " == *" $host "* ]]; then echo "AUTH failed: WRONGPASS invalid username-password pair or user is disabled."; echo "NOAUTH Authentication required."; exit 0; fi
+echo PONG
+`;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "rotate-client-"));
+    // The boot library as a node has it: redis.sh, common.sh and parts/redis-role.sh side by side.
+    mkdirSync(join(dir, "lib", "parts"), { recursive: true });
+    for (const file of ["common.sh", "redis.sh"]) symlinkSync(join(BOOT_LIB, file), join(dir, "lib", file));
+    symlinkSync(ROLE_STEP, join(dir, "lib", "parts", "redis-role.sh"));
+    mkdirSync(join(dir, "bin"));
+    writeFileSync(join(dir, "bin", "redis-cli"), FAKE_CLI, { mode: 0o755 });
+    // The secret store's new value, as fetch_secret of the secret-fetch step would return it.
+    writeFileSync(join(dir, "fetch.sh"), "fetch_secret() { printf '%s' 'New.pw-1'; }\n");
+    writeFileSync(join(dir, "secrets.list"), "sentinel-client password ssm /redis/sentinel-client\n");
+    writeFileSync(join(dir, "node-ops.password"), "f".repeat(64), { mode: 0o600 });
+    writeFileSync(join(dir, "role.password"), "Old.pw-0", { mode: 0o600 });
+    writeFileSync(
+      join(dir, "node.env"),
+      [
+        `SECRETS_LIST='${dir}/secrets.list'`, `SECRET_FETCH_STEP='${dir}/fetch.sh'`, `NODE_OPS_PASSWORD_FILE='${dir}/node-ops.password'`,
+        "REDIS_PORT=''", "ROLE_USER='sentinel-client'", `ROLE_PASSWORD_FILE='${dir}/role.password'`, `ROLE_SENTINELS='${SENTINELS.join(" ")}'`, "ROLE_SENTINEL_PORT='26379'", "",
+      ].join("\n"),
+    );
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const run = (step: string, refusing = "") => {
+    writeFileSync(join(dir, "script.sh"), scriptFor(step, "sentinel-client"), { mode: 0o700 });
+    return spawnSync("bash", [join(dir, "script.sh")], {
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        PATH: `${join(dir, "bin")}:${process.env.PATH}`,
+        FAKE_DIR: dir,
+        REFUSING: refusing,
+        REDIS_NODE_LIB: join(dir, "lib"),
+        REDIS_NODE_ENV: join(dir, "node.env"),
+        REDIS_NODE_RUN_DIR: join(dir, "run"),
+        REDIS_NODE_STATE_DIR: join(dir, "state"),
+      },
+    });
+  };
+  const calls = () => (existsSync(join(dir, "calls.log")) ? readFileSync(join(dir, "calls.log"), "utf8").trim().split("\n") : []);
+
+  test("every sentinel takes the new password: the password file gets it (root only), and retire then finds the node switched", () => {
+    const r = run("switch");
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(calls()).toEqual(SENTINELS.map((ip) => `${ip} sentinel-client New.pw-1`));
+    expect(readFileSync(join(dir, "role.password"), "utf8")).toBe("New.pw-1");
+    expect(statSync(join(dir, "role.password")).mode & 0o777).toBe(0o600);
+    expect(r.stdout).toContain(`rotate-password: role decision: asks the sentinels with the new password of sentinel-client (${dir}/role.password)`);
+    expect(existsSync(join(dir, "state", "rotation", "sentinel-client.switched"))).toBe(true);
+  });
+
+  test("a sentinel that refuses it (add has not run there): fails, the password file keeps the old one", () => {
+    const r = run("switch", SENTINELS[1]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`the sentinel at ${SENTINELS[1]}:26379 does not accept the new password of sentinel-client: run the add step on every node first; nothing was switched`);
+    expect(readFileSync(join(dir, "role.password"), "utf8")).toBe("Old.pw-0");
   });
 });

@@ -42,8 +42,40 @@ describe("redis-role on a default group (a sentinel on each data node)", () => {
   });
 });
 
-test("with dedicated sentinels the data nodes hold no sentinel login: no role decision yet", () => {
+describe("redis-role on a group with dedicated sentinels", () => {
   const userData = userDataOf(synthGroup({ sentinel: { dedicatedNodeCount: 3 } }));
+
+  test.each([
+    ["master", "master"],
+    ["replica-1", "replica"],
+    ["replica-2", "replica"],
+  ])("%s: the same drop-in; asks the dedicated sentinels as sentinel-client with the password the boot keeps root-only", (node, planned) => {
+    const text = userData[`redis/${node}`];
+    const env = (name: string) => nodeEnvVariable(text, name);
+    expect(cloudConfigFiles(text)[REDIS_ROLE_DROP_IN]).toContain(`ExecStartPre=+${REDIS_ROLE_STEP} decide`);
+    expect(env("BOOT_PARTS")).toMatch(/ redis-server redis-role$/);
+    const sentinels = (env("ROLE_SENTINELS") ?? "").split(" ");
+    expect(sentinels).toHaveLength(3);
+    ["sentinel-1", "sentinel-2", "sentinel-3"].forEach((n, i) => expect(sentinels[i]).toMatch(eniIp(n)));
+    expect(env("ROLE_SELF")).toMatch(eniIp(node));
+    expect(env("ROLE_PLANNED")).toBe(planned);
+    expect(env("ROLE_USER")).toBe("sentinel-client");
+    expect(env("ROLE_PASSWORD_FILE")).toBe("/etc/redis-node/sentinel-client.password");
+  });
+
+  test("the sentinel nodes run no redis-server: no decision there; data nodes with their own sentinel keep sentinel.conf's login", () => {
+    for (const node of ["sentinel-1", "sentinel-2", "sentinel-3"]) {
+      expect({ node, dropIn: cloudConfigFiles(userData[`redis/${node}`])[REDIS_ROLE_DROP_IN] }).toEqual({ node, dropIn: undefined });
+      expect(nodeEnvVariable(userData[`redis/${node}`], "BOOT_PARTS")).not.toMatch(/redis-role/);
+    }
+    const defaultGroup = userDataOf(synthGroup())["redis/master"];
+    expect(nodeEnvVariable(defaultGroup, "ROLE_USER")).toBeUndefined();
+    expect(nodeEnvVariable(defaultGroup, "ROLE_PASSWORD_FILE")).toBeUndefined();
+  });
+});
+
+test("without Sentinel there is no one to ask: no role decision", () => {
+  const userData = userDataOf(synthGroup({ sentinel: { enabled: false, allowFewerThanThreeSentinels: true } }));
   for (const [node, text] of Object.entries(userData)) {
     expect({ node, dropIn: cloudConfigFiles(text)[REDIS_ROLE_DROP_IN] }).toEqual({ node, dropIn: undefined });
     expect(nodeEnvVariable(text, "BOOT_PARTS")).not.toMatch(/redis-role/);

@@ -228,6 +228,31 @@ describe("RedisReplicationGroup: users and their secrets", () => {
     }
   });
 
+  test("with dedicated sentinels a data node reads sentinel-client's password too (its role decision asks them as that user), nothing else more", () => {
+    const json = synthGroup({ sentinel: { dedicatedNodeCount: 3 } });
+    for (const node of ["master", "replica-1", "replica-2"]) {
+      const statements = passwordPolicy(json, node).Statement.filter((st: { Action: string[] }) => !["events:PutEvents", "ssm:GetParameters"].includes(st.Action[0]));
+      expect(statements).toHaveLength(1);
+      expect({ node, reads: [...statements[0].Resource].filter(isUserParameterArn).sort() }).toEqual({
+        node,
+        reads: [
+          `${param(json, "replication")}.arn}`,
+          `${param(json, "sentinel-client")}.arn}`,
+          `${param(json, "app", "-sha256")}.arn}`,
+          `${param(json, "admin", "-sha256")}.arn}`,
+          `${param(json, "monitor", "-sha256")}.arn}`,
+          `${param(json, "sentinel", "-sha256")}.arn}`,
+        ].sort(),
+      });
+      const list = cloudConfigFiles(userDataOf(json)[`redis/${node}`])[SECRETS_LIST_PATH].trim().split("\n");
+      expect(list.filter((l) => l.startsWith("sentinel-client ")).map((l) => l.split(" ").slice(0, 3).join(" "))).toEqual(["sentinel-client password ssm"]);
+    }
+    // The sentinels still check only its hash.
+    const sentinelReads = [...passwordPolicy(json, "sentinel-1").Statement.flatMap((st: { Resource: string[] }) => st.Resource)];
+    expect(sentinelReads).toContain(`${param(json, "sentinel-client", "-sha256")}.arn}`);
+    expect(sentinelReads).not.toContain(`${param(json, "sentinel-client")}.arn}`);
+  });
+
   test("the nodes may read the passwords they log in with and only the hashes of the others", () => {
     const json = synthGroup();
     // The other statements: publishing the failover events (test/constructs/failover-events.test.ts)

@@ -46,6 +46,9 @@ export interface GroupNode {
   readonly dir: string;
   /** Private directory where the boot's secret-fetch step leaves the node's secrets (<user>.password, <user>.sha256). */
   readonly secretsDir: string;
+  /** Whether the node runs redis-server (a data node) and redis-sentinel; a dedicated sentinel runs only the latter. */
+  readonly runsRedis: boolean;
+  readonly runsSentinel: boolean;
 }
 
 export interface GroupLayout {
@@ -99,16 +102,27 @@ export async function decideRole(layout: GroupLayout, node: GroupNode): Promise<
   const lib = bootDirOf(layout, node);
   const step = path.join(lib, "parts", path.basename(REDIS_ROLE_STEP));
   fs.writeFileSync(step, layout.fileOf(node, REDIS_ROLE_STEP), { mode: 0o755 });
-  const nodeEnv = path.join(lib, "node.env");
-  const wait = Number(/^ROLE_WAIT_SECONDS='(\d+)'$/m.exec(fs.readFileSync(nodeEnv, "utf8"))?.[1]);
+  let nodeEnv = path.join(lib, "node.env");
+  const envText = fs.readFileSync(nodeEnv, "utf8");
+  const wait = Number(/^ROLE_WAIT_SECONDS='(\d+)'$/m.exec(envText)?.[1]);
   if (!(wait > 0)) throw new Error(`${node.name}'s node.env has no ROLE_WAIT_SECONDS`);
+  const stateDir = path.join(layout.workRoot, `${node.name}-state`);
+  if (/^ROLE_PASSWORD_FILE=/m.test(envText)) {
+    // A node that logs in with a user of its own keeps that user's password
+    // in a root-only file: here in the run's directory, written as the boot
+    // writes it (the step's prepare, from the secrets the boot fetched).
+    nodeEnv = path.join(lib, "node.role.env");
+    fs.writeFileSync(nodeEnv, `${envText}ROLE_PASSWORD_FILE='${path.join(stateDir, "role-login.password")}'\n`, { mode: 0o600 });
+    fs.mkdirSync(stateDir, { recursive: true });
+    await run(["bash", step, "prepare"], { env: { REDIS_NODE_LIB: lib, REDIS_NODE_ENV: nodeEnv, REDIS_NODE_SECRETS_DIR: node.secretsDir, REDIS_NODE_STATE_DIR: stateDir } });
+  }
   const result = await layout.topology.exec(node.name, ["bash", step, ...line], {
     allowFailure: true,
     timeoutMs: (wait + 60) * 1000,
     env: {
       REDIS_NODE_LIB: lib,
       REDIS_NODE_ENV: nodeEnv,
-      REDIS_NODE_STATE_DIR: path.join(layout.workRoot, `${node.name}-state`),
+      REDIS_NODE_STATE_DIR: stateDir,
       REDIS_NODE_REDIS_CONF: path.join(node.dir, "redis.conf"),
       REDIS_NODE_SENTINEL_CONF: path.join(node.dir, "sentinel.conf"),
       REDIS_NODE_DATA_DIR: node.dir,
@@ -203,6 +217,8 @@ export async function layOutGroup(example: SynthesizedExample): Promise<GroupLay
     ip: topo.addressOf(n.name),
     dir: path.join(workRoot, n.name),
     secretsDir: path.join(workRoot, `${n.name}-secrets`),
+    runsRedis: n.files[TEMPLATES.redis] !== undefined,
+    runsSentinel: n.files[TEMPLATES.sentinel] !== undefined,
   }));
   const addressesByEni = Object.fromEntries(example.nodes.map((n) => [n.eni, topo.addressOf(n.name)]));
   const fileOf = (node: GroupNode, file: string) => {
@@ -228,7 +244,7 @@ export async function startGroup(
   const pki = path.join(workRoot, "pki");
   fs.mkdirSync(pki);
   const ca = makeCa(pki, "group-ca");
-  const rendered = new Map<string, { redis: string; sentinel: string }>();
+  const rendered = new Map<string, { redis?: string; sentinel?: string }>();
   const events = new Map<string, NodeEvents>();
   const dns = new Map<string, NodeDns>();
   for (const node of nodes) {
@@ -251,45 +267,53 @@ export async function startGroup(
     write(path.join(lib, "common.sh"), COMMON_SCRIPT_PATH);
     write(path.join(lib, "aws.sh"), AWS_SCRIPT_PATH);
     write(helpers, REDIS_HELPERS_PATH);
-    // The notification script Sentinel checks at startup and runs: the node's
-    // own, copied here; sentinel.conf names this copy instead of its path on a node.
-    const nodeEvents: NodeEvents = { step: path.join(lib, "parts", path.basename(SENTINEL_NOTIFY_SCRIPT)), spool: path.join(node.dir, "events"), nodeEnv: write(path.join(lib, "node.env"), NODE_ENV_PATH), lib };
-    write(nodeEvents.step, SENTINEL_NOTIFY_SCRIPT);
-    fs.chmodSync(nodeEvents.step, 0o755);
-    fs.mkdirSync(path.join(nodeEvents.spool, ".tmp"), { recursive: true });
-    events.set(node.name, nodeEvents);
+    const nodeEnv = write(path.join(lib, "node.env"), NODE_ENV_PATH);
     const render = async (source: string, dest: string) => {
       const template = write(`${dest}.template`, source);
       await run(["bash", "-c", 'source "$1" && render_template "$2" "$3"', "render", helpers, template, dest], { env: { REDIS_NODE_SECRETS_DIR: node.secretsDir } });
       return dest;
     };
-    await render(TEMPLATES.acl, path.join(node.dir, "users.acl"));
-    const sentinel = await render(TEMPLATES.sentinel, path.join(workRoot, `${node.name}-sentinel.conf`));
-    const scriptLine = new RegExp(`^(sentinel notification-script \\S+ )${SENTINEL_NOTIFY_SCRIPT.replace(/[.]/g, "\\.")}$`, "m");
-    const conf = fs.readFileSync(sentinel, "utf8");
-    if (!scriptLine.test(conf)) throw new Error(`${node.name}'s sentinel.conf has no notification-script ${SENTINEL_NOTIFY_SCRIPT}:\n${conf}`);
-    let edited = conf.replace(scriptLine, `$1${nodeEvents.step}`);
-    // The same for the client-reconfig-script, when the group has names.
-    const reconfigLine = new RegExp(`^(sentinel client-reconfig-script \\S+ )${DNS_RECONFIG_SCRIPT.replace(/[.]/g, "\\.")}$`, "m");
-    if (reconfigLine.test(edited)) {
-      const nodeDns: NodeDns = { step: path.join(lib, "parts", path.basename(DNS_RECONFIG_SCRIPT)), triggers: path.join(node.dir, "dns"), lib };
-      write(nodeDns.step, DNS_RECONFIG_SCRIPT);
-      fs.chmodSync(nodeDns.step, 0o755);
-      fs.mkdirSync(path.join(nodeDns.triggers, ".tmp"), { recursive: true });
-      dns.set(node.name, nodeDns);
-      edited = edited.replace(reconfigLine, `$1${nodeDns.step}`);
+    // A data node of dedicated sentinels has no sentinel.conf, a dedicated sentinel no redis.conf.
+    if (node.runsSentinel) {
+      // The notification script Sentinel checks at startup and runs: the node's
+      // own, copied here; sentinel.conf names this copy instead of its path on a node.
+      const nodeEvents: NodeEvents = { step: path.join(lib, "parts", path.basename(SENTINEL_NOTIFY_SCRIPT)), spool: path.join(node.dir, "events"), nodeEnv, lib };
+      write(nodeEvents.step, SENTINEL_NOTIFY_SCRIPT);
+      fs.chmodSync(nodeEvents.step, 0o755);
+      fs.mkdirSync(path.join(nodeEvents.spool, ".tmp"), { recursive: true });
+      events.set(node.name, nodeEvents);
+      const sentinel = await render(TEMPLATES.sentinel, path.join(workRoot, `${node.name}-sentinel.conf`));
+      const scriptLine = new RegExp(`^(sentinel notification-script \\S+ )${SENTINEL_NOTIFY_SCRIPT.replace(/[.]/g, "\\.")}$`, "m");
+      const conf = fs.readFileSync(sentinel, "utf8");
+      if (!scriptLine.test(conf)) throw new Error(`${node.name}'s sentinel.conf has no notification-script ${SENTINEL_NOTIFY_SCRIPT}:\n${conf}`);
+      let edited = conf.replace(scriptLine, `$1${nodeEvents.step}`);
+      // The same for the client-reconfig-script, when the group has names.
+      const reconfigLine = new RegExp(`^(sentinel client-reconfig-script \\S+ )${DNS_RECONFIG_SCRIPT.replace(/[.]/g, "\\.")}$`, "m");
+      if (reconfigLine.test(edited)) {
+        const nodeDns: NodeDns = { step: path.join(lib, "parts", path.basename(DNS_RECONFIG_SCRIPT)), triggers: path.join(node.dir, "dns"), lib };
+        write(nodeDns.step, DNS_RECONFIG_SCRIPT);
+        fs.chmodSync(nodeDns.step, 0o755);
+        fs.mkdirSync(path.join(nodeDns.triggers, ".tmp"), { recursive: true });
+        dns.set(node.name, nodeDns);
+        edited = edited.replace(reconfigLine, `$1${nodeDns.step}`);
+      }
+      fs.writeFileSync(sentinel, edited);
     }
-    fs.writeFileSync(sentinel, edited);
-    rendered.set(node.name, { redis: await render(TEMPLATES.redis, path.join(workRoot, `${node.name}-redis.conf`)), sentinel });
+    if (node.runsRedis) {
+      await render(TEMPLATES.acl, path.join(node.dir, "users.acl"));
+      await render(TEMPLATES.redis, path.join(workRoot, `${node.name}-redis.conf`));
+    }
+    const configs = renderedConfigsOf(layout, node);
+    rendered.set(node.name, { redis: node.runsRedis ? configs.redis : undefined, sentinel: node.runsSentinel ? configs.sentinel : undefined });
   }
 
-  const sentinelConf = fs.readFileSync(rendered.get(nodes[0].name)!.sentinel, "utf8");
+  const sentinelConf = fs.readFileSync(rendered.get(nodes.find((n) => n.runsSentinel)!.name)!.sentinel!, "utf8");
   const monitor = /^sentinel monitor (\S+) (\S+) (\d+) (\d+)$/m.exec(sentinelConf);
   if (!monitor) throw new Error(`no 'sentinel monitor' line in:\n${sentinelConf}`);
   const masterName = monitor[1];
   // The example keeps the default: TLS only, on the usual ports, with the files the tls part writes.
   const tlsLines = ["port 0", `tls-cert-file ${TLS_PATHS.certificate}`, `tls-key-file ${TLS_PATHS.key}`, `tls-ca-cert-file ${TLS_PATHS.caCertificate}`, "tls-replication yes"];
-  for (const [name, conf] of [["redis.conf", fs.readFileSync(rendered.get(nodes[0].name)!.redis, "utf8")], ["sentinel.conf", sentinelConf]]) {
+  for (const [name, conf] of [["redis.conf", fs.readFileSync(rendered.get(nodes.find((n) => n.runsRedis)!.name)!.redis!, "utf8")], ["sentinel.conf", sentinelConf]]) {
     const missing = tlsLines.filter((line) => !conf.split("\n").includes(line));
     if (missing.length > 0) throw new Error(`${name} of the example lacks ${missing.join(", ")}`);
   }
@@ -309,10 +333,10 @@ export async function startGroup(
   const rules: FirewallRule[] = [...sourcesByPort].map(([port, allowedSources]) => ({ port, allowedSources }));
   for (const node of nodes) await applyFirewall(topology, node.name, rules);
 
-  for (const node of nodes) await startRedis(topology, node.name, rendered.get(node.name)!.redis, node.dir);
-  for (const node of nodes) {
+  for (const node of nodes.filter((n) => n.runsRedis)) await startRedis(topology, node.name, rendered.get(node.name)!.redis!, node.dir);
+  for (const node of nodes.filter((n) => n.runsSentinel)) {
     const env = { REDIS_NODE_EVENTS_DIR: events.get(node.name)!.spool, ...(dns.has(node.name) ? { REDIS_NODE_DNS_DIR: dns.get(node.name)!.triggers } : {}) };
-    await startSentinel(topology, node.name, rendered.get(node.name)!.sentinel, node.dir, env);
+    await startSentinel(topology, node.name, rendered.get(node.name)!.sentinel!, node.dir, env);
   }
   return {
     masterName,

@@ -6,8 +6,10 @@
 # parameter or secret. Each step is idempotent:
 #   add     the user accepts the new password besides the old one
 #   switch  this node logs in with the new one: replication (masterauth),
-#           sentinel (auth-pass), sentinel-peer (sentinel-pass); the nodes
-#           never log in as the other users, whose clients move instead
+#           sentinel (auth-pass), sentinel-peer (sentinel-pass), and on data
+#           nodes of dedicated sentinels sentinel-client (the role
+#           decision's password file); the nodes never log in as the other
+#           users, whose clients move instead
 #   retire  the user accepts only the new password
 # Nothing restarts and no connection is closed. The new value comes from the
 # secret store in the form this node reads at boot (the password, or only its
@@ -266,6 +268,21 @@ switch_sentinel_peer() {
   log "sentinel: logs in to the other sentinels with the new password of sentinel-peer (sentinel.conf saved)"
 }
 
+# A data node of dedicated sentinels asks them for the master as
+# sentinel-client before every start of redis-server (the role decision):
+# its password file gets the new password once every sentinel takes it.
+switch_sentinel_client() {
+  local password=$1 address
+  for address in $ROLE_SENTINELS; do
+    require_accepted "the sentinel at $address:$ROLE_SENTINEL_PORT" "$address" "$ROLE_SENTINEL_PORT" sentinel-client "$password"
+  done
+  # keep_login_password, from the boot's redis-role part.
+  # shellcheck source=/dev/null
+  source "$LIB_DIR/parts/redis-role.sh"
+  keep_login_password
+  log "role decision: asks the sentinels with the new password of sentinel-client ($ROLE_PASSWORD_FILE)"
+}
+
 # The node's metrics exporter logs in as monitor: its password file gets the
 # new password (through the metrics step's own function, from the private
 # directory), and a restart hands it to the exporter (systemd copies the
@@ -288,6 +305,7 @@ switches_here() {
     replication) [[ -n ${REDIS_PORT:-} ]] ;;
     sentinel | sentinel-peer) [[ -n ${SENTINEL_PORT:-} ]] ;;
     monitor) [[ -n ${EXPORTER_PASSWORDS:-} ]] ;;
+    sentinel-client) [[ ${ROLE_USER:-} == sentinel-client ]] ;;
     *) return 1 ;;
   esac
 }
@@ -295,7 +313,7 @@ switches_here() {
 step_switch() {
   local user=$1 password
   case $user in
-    replication | sentinel | sentinel-peer | monitor) ;;
+    replication | sentinel | sentinel-peer | monitor | sentinel-client) ;;
     *)
       log "the nodes never log in as $user: its clients move to the new password (after add, before retire); nothing to do on the nodes"
       return 0
@@ -312,6 +330,7 @@ step_switch() {
     sentinel) switch_sentinel "$password" ;;
     sentinel-peer) switch_sentinel_peer "$password" ;;
     monitor) switch_monitor "$password" ;;
+    sentinel-client) switch_sentinel_client "$password" ;;
   esac
   mkdir -p "$ROTATION_DIR"
   (umask 077 && secret_sha256 "$user" >"$ROTATION_DIR/$user.switched")

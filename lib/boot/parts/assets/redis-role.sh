@@ -21,6 +21,10 @@
 #   after ROLE_ASK_SECONDS a node follows its redis.conf, except an empty
 #   node configured as master, which waits ROLE_WAIT_SECONDS and then starts
 #   as master only when it is the planned one.
+# The login: on a node with its own sentinel, sentinel-peer with the password
+# of its sentinel.conf (rotation keeps it current); on a data node of
+# dedicated sentinels, ROLE_USER (sentinel-client: SENTINEL MASTER is a
+# discovery command) with the password the boot copied to ROLE_PASSWORD_FILE.
 # First, when a planned failover was stopped while this node's sentinel had
 # failover-timeout 1 ms (its state file says so), the value is put back.
 set -euo pipefail
@@ -75,7 +79,8 @@ sentinel_view() {
     echo unknown
     return 0
   fi
-  if [[ $out =~ ^(NOPERM|WRONGPASS|NOAUTH|ERR) ]]; then
+  # A refused login: redis-cli says "AUTH failed: WRONGPASS ...", then the command's NOAUTH.
+  if [[ $out =~ ^(AUTH\ failed:\ )?(NOPERM|WRONGPASS|NOAUTH|ERR) ]]; then
     [[ $LOUD == false ]] || say "the sentinel at $address:$ROLE_SENTINEL_PORT refuses: $(head -n 1 <<<"$out")"
     echo refused
     return 0
@@ -166,7 +171,7 @@ decided() {
 }
 
 decide() {
-  local start=$SECONDS round empty=false configured waited last_said=0
+  local start=$SECONDS round empty=false configured waited last_said=0 refusals
   holds_data || empty=true
   configured=$(configured_master)
   if [[ -z $(other_sentinels) ]]; then
@@ -206,7 +211,9 @@ decide() {
       return 0
     elif [[ -n $configured || $empty == false ]] && ((waited >= ROLE_ASK_SECONDS)); then
       # A replica cannot make anyone flush; a node with data keeps the role it had.
-      follow_config "no sentinel answered in ${waited}s: as redis.conf says"
+      refusals=""
+      ((REFUSED == 0)) || refusals=" ($REFUSED refused user $PEER_USER, see above)"
+      follow_config "no sentinel answered in ${waited}s$refusals: as redis.conf says"
       return 0
     fi
     ((SECONDS - start < ROLE_WAIT_SECONDS)) || break
@@ -214,6 +221,9 @@ decide() {
   done
   if [[ $VIEW_IP == "$ROLE_SELF" ]]; then
     fail "role: the sentinels still name this empty node as master after ${ROLE_WAIT_SECONDS}s and know $VIEW_REPLICAS replica(s) of it: not starting redis-server as an empty master that its replicas would follow and flush. Have a replica promoted (SENTINEL FAILOVER $ROLE_MASTER_NAME, or REPLICAOF NO ONE on the replica with the most data), then start redis-server again"
+  fi
+  if ((REFUSED > 0)) && [[ -n ${ROLE_USER:-} ]]; then
+    fail "role: $REFUSED sentinel(s) refused SENTINEL MASTER to user $PEER_USER (see above) and none answered in ${ROLE_WAIT_SECONDS}s: not starting this empty node as master while the sentinels run. Check the password in $ROLE_PASSWORD_FILE against the sentinels' $PEER_USER (after a rotation: its switch step on this node), then start redis-server again"
   fi
   if ((REFUSED > 0)); then
     fail "role: $REFUSED sentinel(s) refused SENTINEL MASTER to user $PEER_USER (see above) and none answered in ${ROLE_WAIT_SECONDS}s: not starting this empty node as master while the sentinels run. Sentinels made by an older version lack the right: on each, as admin, ACL SETUSER $PEER_USER +sentinel|master, then SENTINEL FLUSHCONFIG; then start redis-server again"
@@ -225,6 +235,30 @@ decide() {
   fail "role: no sentinel answered in ${ROLE_WAIT_SECONDS}s, and this empty node's redis.conf makes it a master it was not planned to be: not starting redis-server. Check the sentinels ($ROLE_SENTINELS), then start redis-server again"
 }
 
+# ROLE_USER's password, from the secrets the boot fetched, kept root only.
+keep_login_password() {
+  local password tmp
+  : "${ROLE_PASSWORD_FILE:?node.env names ROLE_USER but no ROLE_PASSWORD_FILE}"
+  password=$(secret_password "$ROLE_USER") || exit 1
+  tmp=$(umask 077 && mktemp "$ROLE_PASSWORD_FILE.XXXXXX")
+  printf '%s' "$password" >"$tmp"
+  mv -f "$tmp" "$ROLE_PASSWORD_FILE"
+}
+
+# PEER_USER and PEER_PASSWORD: the login the decision asks the sentinels with.
+read_login() {
+  if [[ -n ${ROLE_USER:-} ]]; then
+    PEER_USER=$ROLE_USER
+    PEER_PASSWORD=$(cat "${ROLE_PASSWORD_FILE:?}" 2>/dev/null) || PEER_PASSWORD=""
+    [[ -n $PEER_PASSWORD ]] || fail "role: cannot read $ROLE_PASSWORD_FILE, the password of $ROLE_USER that asks the sentinels, or it is empty (rerun /usr/local/sbin/redis-node-boot as root to fetch it again)"
+  else
+    [[ -f $ROLE_SENTINEL_CONF ]] || fail "role: no $ROLE_SENTINEL_CONF, whose sentinel-peer login asks the other sentinels"
+    PEER_USER=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-user)
+    PEER_PASSWORD=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-pass)
+    [[ -n $PEER_USER && -n $PEER_PASSWORD ]] || fail "role: $ROLE_SENTINEL_CONF has no sentinel-user and sentinel-pass"
+  fi
+}
+
 main() {
   load_node_env
   : "${ROLE_SENTINELS:?}" "${ROLE_SENTINEL_PORT:?}" "${ROLE_MASTER_NAME:?}" "${ROLE_SELF:?}" "${ROLE_PLANNED:?}" "${ROLE_ASK_SECONDS:?}" "${ROLE_WAIT_SECONDS:?}"
@@ -233,21 +267,21 @@ main() {
       require_command redis-cli "$APT_HINT"
       require_command timeout "coreutils is part of every image"
       ;;
-    prepare) ;;
+    # The login's password outlives the boot's secrets: every start asks.
+    prepare) [[ -z ${ROLE_USER:-} ]] || keep_login_password ;;
     # The decision ran in redis-server's start (ExecStartPre); its line for the boot's log.
     start) [[ ! -f $ROLE_DECISION_FILE ]] || say "redis-server started as $(cut -d' ' -f2- "$ROLE_DECISION_FILE")" ;;
     decide)
       [[ -f $ROLE_REDIS_CONF ]] || fail "role: no $ROLE_REDIS_CONF"
-      [[ -f $ROLE_SENTINEL_CONF ]] || fail "role: no $ROLE_SENTINEL_CONF, whose sentinel-peer login asks the other sentinels"
-      PEER_USER=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-user)
-      PEER_PASSWORD=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-pass)
-      [[ -n $PEER_USER && -n $PEER_PASSWORD ]] || fail "role: $ROLE_SENTINEL_CONF has no sentinel-user and sentinel-pass"
+      read_login
       TLS=""
-      if grep -q '^tls-port ' "$ROLE_SENTINEL_CONF"; then TLS=${REDIS_NODE_TLS_DIR:-${TLS_DIR:?TLS is on but node.env has no TLS_DIR}}; fi
+      # redis.conf and sentinel.conf of a group listen alike: TLS for one is TLS for both.
+      if grep -q '^tls-port ' "$ROLE_REDIS_CONF"; then TLS=${REDIS_NODE_TLS_DIR:-${TLS_DIR:?TLS is on but node.env has no TLS_DIR}}; fi
       readonly PEER_USER PEER_PASSWORD TLS
       # Runs after redis-sentinel at every start: a planned failover killed
-      # while it had this node's sentinel's failover-timeout at 1 ms is undone here.
-      restore_failover_timeout_left local_sentinel
+      # while it had this node's sentinel's failover-timeout at 1 ms is undone
+      # here. A node without a sentinel has no such file.
+      [[ -n ${ROLE_USER:-} ]] || restore_failover_timeout_left local_sentinel
       decide
       ;;
     *) fail "usage: $0 check|prepare|start|decide" ;;
