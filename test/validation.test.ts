@@ -89,6 +89,18 @@ describe("bad props fail synth with a RedisReplicationValidationError naming pat
       message: /^\[test\/redis\] sentinel\.downAfterMilliseconds must be a whole number from 1000 to 3600000, got 500$/,
     },
     {
+      // Below 3 s a failover could give up on a promotion that Sentinel sees only at its next INFO, a second later.
+      case: "failoverTimeoutMilliseconds 2000",
+      build: () => build({ sentinel: { failoverTimeoutMilliseconds: 2000 } }),
+      message: /^\[test\/redis\] sentinel\.failoverTimeoutMilliseconds must be a whole number from 3000 to 600000, got 2000$/,
+    },
+    {
+      // A split first vote costs 2 x failover-timeout: above 10 minutes, over 20 minutes without a master.
+      case: "failoverTimeoutMilliseconds 900000",
+      build: () => build({ sentinel: { failoverTimeoutMilliseconds: 900000 } }),
+      message: /^\[test\/redis\] sentinel\.failoverTimeoutMilliseconds must be a whole number from 3000 to 600000, got 900000$/,
+    },
+    {
       case: 'masterName "bad name"',
       build: () => build({ sentinel: { masterName: "bad name" } }),
       message: /^\[test\/redis\] sentinel\.masterName "bad name" is invalid: use 1-64 letters, digits, '\.', '_' or '-'/,

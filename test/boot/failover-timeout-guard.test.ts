@@ -11,13 +11,14 @@ import { tmpdir } from "os";
 import { join, resolve } from "path";
 import { Redis } from "ioredis";
 import { dataNodeUsers, renderAclFile, renderRedisConf, renderSentinelConf } from "../../lib/boot";
-import { resolveRedisConf, resolveSentinelConf } from "../../lib/options";
+import { DEFAULT_FAILOVER_TIMEOUT_MS, resolveRedisConf, resolveSentinelConf } from "../../lib/options";
 import { freePort, testNeeding } from "../helpers";
 import { LocalRedis } from "./local-redis";
 
 const PARTS = resolve(__dirname, "../../lib/boot/parts/assets");
 const BOOT_LIB = resolve(__dirname, "../../lib/boot/assets");
-const FAILOVER_TIMEOUT = "60000";
+// The default the sentinel.conf below gets.
+const FAILOVER_TIMEOUT = String(DEFAULT_FAILOVER_TIMEOUT_MS);
 const USERS = ["replication", "sentinel", "admin", "monitor", "node-ops", "sentinel-peer", "sentinel-client"];
 // Letters and digits: the step's sessions split a login at ':'.
 const passwordOf = (user: string) => `pw${user.replace(/-/g, "")}0123456789`;

@@ -194,12 +194,12 @@ describe("sentinel.conf defaults on every sentinel", () => {
   test.each<[string, Partial<RedisReplicationGroupProps>, number]>([
     ["on the data nodes", {}, 3],
     ["dedicated", { sentinel: { dedicatedNodeCount: 3 } }, 3],
-  ])("%s: down-after-milliseconds 5000, failover-timeout 60000, parallel-syncs 1", (_case, props, count) => {
+  ])("%s: down-after-milliseconds 5000, failover-timeout 10000, parallel-syncs 1", (_case, props, count) => {
     const confs = Object.values(configsOf(synthGroup(props), SENTINEL_CONF));
     expect(confs).toHaveLength(count);
     for (const conf of confs) {
       expect(directiveArgs(conf, "sentinel", "down-after-milliseconds")).toEqual(["main", "5000"]);
-      expect(directiveArgs(conf, "sentinel", "failover-timeout")).toEqual(["main", "60000"]);
+      expect(directiveArgs(conf, "sentinel", "failover-timeout")).toEqual(["main", "10000"]);
       expect(directiveArgs(conf, "sentinel", "parallel-syncs")).toEqual(["main", "1"]);
     }
   });
