@@ -191,7 +191,7 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
         sentinelPort: plan.sentinelPort,
         masterName: plan.masterName,
         // Failure detection and the election, with room to spare.
-        waitSeconds: restartDelayFor(plan.sentinel.downAfterMilliseconds) + 30,
+        waitSeconds: restartDelayFor(plan.sentinel.downAfterMilliseconds, plan.sentinel.failoverTimeoutMilliseconds) + 30,
         loginUser: sentinelClient?.name,
       }),
     );

@@ -3,6 +3,7 @@
 import { Token } from "cdktf";
 import {
   DEFAULT_DOWN_AFTER_MS,
+  DEFAULT_FAILOVER_TIMEOUT_MS,
   DEFAULT_MASTER_NAME,
   MAX_REPLICA_PRIORITY,
   RedisServerOptions,
@@ -101,10 +102,20 @@ export interface GroupPlan {
   readonly warnings: string[];
 }
 
-/** Restart delay that lets Sentinel promote a replica first. */
-export function restartDelayFor(downAfterMilliseconds: number | undefined): number {
+/**
+ * Restart delay that lets Sentinel promote a replica first, also after a
+ * split first vote: the sentinels try again 2 x failover-timeout + up to
+ * 1 s (Sentinel's SENTINEL_MAX_DESYNC) after their first try. A crashed
+ * master that came back before would be named master again and reload an
+ * older snapshot, which its replicas would then follow.
+ */
+export function restartDelayFor(downAfterMilliseconds: number | undefined, failoverTimeoutMilliseconds: number | undefined): number {
   const downAfter = downAfterMilliseconds ?? DEFAULT_DOWN_AFTER_MS;
-  return Token.isUnresolved(downAfter) ? 60 : Math.ceil(downAfter / 1000) + 10;
+  const failoverTimeout = failoverTimeoutMilliseconds ?? DEFAULT_FAILOVER_TIMEOUT_MS;
+  const detection = Token.isUnresolved(downAfter) ? 50 : Math.ceil(downAfter / 1000);
+  // A token (known only at apply): the default, as the value most groups keep.
+  const splitVoteRetry = Math.ceil(((Token.isUnresolved(failoverTimeout) ? DEFAULT_FAILOVER_TIMEOUT_MS : failoverTimeout) * 2 + 1000) / 1000);
+  return detection + splitVoteRetry + 10;
 }
 
 /**
@@ -409,7 +420,7 @@ export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
     },
     sentinel,
     // With dedicated sentinels the data nodes run none, but still need the delay.
-    crashRestartDelaySeconds: sentinelEnabled ? restartDelayFor(sentinel.downAfterMilliseconds) : undefined,
+    crashRestartDelaySeconds: sentinelEnabled ? restartDelayFor(sentinel.downAfterMilliseconds, sentinel.failoverTimeoutMilliseconds) : undefined,
     tls: {
       enabled: tlsEnabled,
       requireClientCertificates: tlsEnabled && (props.tls?.requireClientCertificates ?? false),

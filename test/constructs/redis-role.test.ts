@@ -18,7 +18,7 @@ describe("redis-role on a default group (a sentinel on each data node)", () => {
   test.each(["master", "replica-1", "replica-2"])("%s: the decision runs as redis-server's ExecStartPre, as root, with a bounded start", (node) => {
     const files = cloudConfigFiles(userData[`redis/${node}`]);
     expect(files[REDIS_ROLE_DROP_IN]).toBe(
-      ["# Written by cloud-init: ask the sentinels for the master before every start.", "[Service]", `ExecStartPre=+${REDIS_ROLE_STEP} decide`, "TimeoutStartSec=168", ""].join("\n"),
+      ["# Written by cloud-init: ask the sentinels for the master before every start.", "[Service]", `ExecStartPre=+${REDIS_ROLE_STEP} decide`, "TimeoutStartSec=189", ""].join("\n"),
     );
     expect(bootLibrary().paths).toContain("parts/redis-role.sh");
     expect(nodeEnvVariable(userData[`redis/${node}`], "BOOT_PARTS")).toMatch(/ redis-server redis-role /);
@@ -27,7 +27,7 @@ describe("redis-role on a default group (a sentinel on each data node)", () => {
   test.each([
     ["master", "master"],
     ["replica-1", "replica"],
-  ])("%s: asks every sentinel of the group, knows its own address and planned role, waits down-after + 40 s at most", (node, planned) => {
+  ])("%s: asks every sentinel of the group, knows its own address and planned role, waits the crash restart delay + 30 s at most", (node, planned) => {
     const env = (name: string) => nodeEnvVariable(userData[`redis/${node}`], name);
     const sentinels = (env("ROLE_SENTINELS") ?? "").split(" ");
     expect(sentinels).toHaveLength(3);
@@ -37,8 +37,8 @@ describe("redis-role on a default group (a sentinel on each data node)", () => {
     expect(env("ROLE_SENTINEL_PORT")).toBe("26379");
     expect(env("ROLE_MASTER_NAME")).toBe("main");
     expect(env("ROLE_ASK_SECONDS")).toBe("10");
-    // ceil(8000 / 1000) + 10 (the crash restart delay) + 30.
-    expect(env("ROLE_WAIT_SECONDS")).toBe("48");
+    // The crash restart delay (ceil(8000 / 1000) + 2 x 10 + 1 for a split vote's retry + 10) + 30.
+    expect(env("ROLE_WAIT_SECONDS")).toBe("69");
   });
 });
 

@@ -434,9 +434,11 @@ describe("RedisReplicationGroup: every node's user data", () => {
   });
 
   test.each([
-    [{}, "15"],
-    [{ sentinel: { downAfterMilliseconds: 20000 } }, "30"],
-    [{ sentinel: { downAfterMilliseconds: 20000, dedicatedNodeCount: 3 } }, "30"],
+    // down-after + a split vote's retry (2 x failover-timeout + 1 s) + 10 s.
+    [{}, "36"],
+    [{ sentinel: { downAfterMilliseconds: 20000 } }, "51"],
+    [{ sentinel: { downAfterMilliseconds: 20000, dedicatedNodeCount: 3 } }, "51"],
+    [{ sentinel: { failoverTimeoutMilliseconds: 60000 } }, "136"],
   ])("a crashed redis-server restarts only after Sentinel could fail over (%j: RestartSec=%s)", (props, seconds) => {
     const grouped = userDataOf(synthGroup(props as Partial<RedisReplicationGroupProps>));
     for (const node of ["redis/master", "redis/replica-1", "redis/replica-2"]) {

@@ -15,7 +15,7 @@ describe("planGroup", () => {
       ["replica-1", NodeKind.REPLICA, 1, "t3.medium", CpuArchitecture.AMD64, true, true, null],
       ["replica-2", NodeKind.REPLICA, 2, "t3.medium", CpuArchitecture.AMD64, true, true, null],
     ]);
-    expect(plan).toMatchObject({ sentinelCount: 3, quorum: 2, masterName: "main", redisPort: 6379, sentinelPort: 26379, crashRestartDelaySeconds: 15 });
+    expect(plan).toMatchObject({ sentinelCount: 3, quorum: 2, masterName: "main", redisPort: 6379, sentinelPort: 26379, crashRestartDelaySeconds: 36 });
     expect(plan.redis.minReplicasToWrite).toBe(1);
     expect(plan.warnings).toEqual([]);
   });
@@ -30,7 +30,7 @@ describe("planGroup", () => {
       ["sentinel-2", NodeKind.SENTINEL, 1, "t3.micro", CpuArchitecture.AMD64, false, true, null],
       ["sentinel-3", NodeKind.SENTINEL, 2, "t3.micro", CpuArchitecture.AMD64, false, true, null],
     ]);
-    expect(planGroup(props).crashRestartDelaySeconds).toBe(30);
+    expect(planGroup(props).crashRestartDelaySeconds).toBe(51);
   });
 
   test("Sentinel off: no sentinel anywhere, no restart delay, no even-count warning", () => {
