@@ -313,6 +313,16 @@ describe("the data volume: gp3's limits, and room for the dataset twice", () => 
       dataVolume: { enabled: false, sizeGiB: 50, preventDestroy: false },
       message: /^\[test\/redis\] dataVolume\.sizeGiB, dataVolume\.preventDestroy has no effect with dataVolume\.enabled false$/,
     },
+    {
+      case: "the instance store asked for with the data volume turned off",
+      dataVolume: { enabled: false, instanceStore: true },
+      message: /^\[test\/redis\] dataVolume\.instanceStore has no effect with dataVolume\.enabled false$/,
+    },
+    {
+      case: "an EBS volume's settings with the instance store",
+      dataVolume: { instanceStore: true, sizeGiB: 100, kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" },
+      message: /^\[test\/redis\] dataVolume\.sizeGiB, dataVolume\.kmsKeyArn has no effect with dataVolume\.instanceStore \(the instance type sets the disk's size and speed\)$/,
+    },
   ])("$case", ({ dataVolume, maxMemory, message }) => {
     const error = errorOf(() => build({ dataVolume, redis: { maxMemory } }));
     expect(error).toBeInstanceOf(RedisReplicationValidationError);

@@ -6,7 +6,7 @@ import { Problems, requireInteger, requirePattern } from "../private/validation"
  * The EBS volume of each data node (master and replicas), where Redis keeps
  * its RDB snapshot and append-only file. It lives apart from the instance: a
  * replaced instance gets the same volume back, and the node resumes with its
- * data.
+ * data. Or, with `instanceStore`, the instance type's local NVMe disk.
  */
 export interface RedisDataVolumeOptions {
   /**
@@ -15,6 +15,20 @@ export interface RedisDataVolumeOptions {
    * @default true
    */
   readonly enabled?: boolean;
+  /**
+   * Keep the data on the instance type's own NVMe disk (instance store:
+   * i4i, r6id, m6gd, ...) instead of an EBS volume: lower latency, no EBS
+   * charge, but the disk is **blank after every stop and start**, an
+   * instance replacement or a host failure. The node then
+   * starts empty, as a replica of the current master, and copies the whole
+   * dataset (a full resync); a reboot keeps the data. Every data node
+   * stopped at once loses the dataset. The size, IOPS, throughput, KMS and
+   * preventDestroy props do not apply (the disk is encrypted by the
+   * hardware). Terraform checks at plan that the type is a Nitro type with
+   * an instance store that holds the dataset twice.
+   * @default false
+   */
+  readonly instanceStore?: boolean;
   /**
    * Size in GiB. It must hold the dataset twice: BGSAVE and AOF rewrites
    * write the new file before they remove the old one. Synth checks it
@@ -50,8 +64,12 @@ export interface RedisDataVolumeOptions {
   readonly preventDestroy?: boolean;
 }
 
-/** A data node's volume, with the defaults applied. */
-export interface DataVolumeSpec {
+/** Where a data node keeps its data, with the defaults applied: an EBS volume or the instance store. */
+export type DataVolumeSpec = EbsVolumeSpec | InstanceStoreSpec;
+
+/** A data node's EBS volume, with the defaults applied. */
+export interface EbsVolumeSpec {
+  readonly kind: "ebs";
   readonly sizeGiB: number;
   readonly iops: number;
   readonly throughputMiBps: number;
@@ -66,10 +84,20 @@ export const GP3 = { maxGiB: 16384, baselineIops: 3000, maxIops: 16000, iopsPerG
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const GIB = 1024 ** 3;
 
+/** The instance type's local NVMe disk. */
+export interface InstanceStoreSpec {
+  readonly kind: "instance-store";
+}
+
+/** The props an EBS volume has and the instance store has not. */
+const EBS_PROPS = ["sizeGiB", "iops", "throughputMiBps", "kmsKeyArn", "preventDestroy"] as const;
+
 /** The volume spec, or undefined when the data nodes keep their data on the root volume. */
 export function resolveDataVolume(o: RedisDataVolumeOptions = {}): DataVolumeSpec | undefined {
   if (o.enabled === false) return undefined;
+  if (o.instanceStore === true) return { kind: "instance-store" };
   return {
+    kind: "ebs",
     sizeGiB: o.sizeGiB ?? DEFAULT_DATA_VOLUME_GIB,
     iops: o.iops ?? GP3.baselineIops,
     throughputMiBps: o.throughputMiBps ?? GP3.baselineMiBps,
@@ -85,12 +113,14 @@ const literal = (value: number | undefined): value is number => value !== undefi
  * A maxmemory of "0" (no limit), the default or a token is checked at plan.
  */
 export function validateDataVolumeOptions(p: Problems, o: RedisDataVolumeOptions = {}, maxMemory?: string): void {
-  if (o.enabled === false) {
-    const set = (["sizeGiB", "iops", "throughputMiBps", "kmsKeyArn", "preventDestroy"] as const).filter((k) => o[k] !== undefined);
-    if (set.length > 0) p.add(`dataVolume.${set.join(", dataVolume.")} has no effect with dataVolume.enabled false`);
-    return;
-  }
+  const unused = (props: readonly (keyof RedisDataVolumeOptions)[], because: string) => {
+    const set = props.filter((k) => o[k] !== undefined);
+    if (set.length > 0) p.add(`dataVolume.${set.join(", dataVolume.")} has no effect with ${because}`);
+  };
+  if (o.enabled === false) return unused([...EBS_PROPS, "instanceStore"], "dataVolume.enabled false");
+  if (o.instanceStore !== undefined && typeof o.instanceStore !== "boolean") p.add(`dataVolume.instanceStore must be true or false, got ${JSON.stringify(o.instanceStore)}`);
   const spec = resolveDataVolume(o)!;
+  if (spec.kind === "instance-store") return unused(EBS_PROPS, "dataVolume.instanceStore (the instance type sets the disk's size and speed)");
   requireInteger(p, "dataVolume.sizeGiB", o.sizeGiB, 1, GP3.maxGiB);
   requireInteger(p, "dataVolume.iops", o.iops, GP3.baselineIops, GP3.maxIops);
   requireInteger(p, "dataVolume.throughputMiBps", o.throughputMiBps, GP3.baselineMiBps, GP3.maxMiBps);

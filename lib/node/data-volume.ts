@@ -2,10 +2,10 @@ import { DataAwsEc2InstanceType } from "@cdktf/provider-aws/lib/data-aws-ec2-ins
 import { DataAwsSubnet } from "@cdktf/provider-aws/lib/data-aws-subnet";
 import { EbsVolume } from "@cdktf/provider-aws/lib/ebs-volume";
 import { VolumeAttachment } from "@cdktf/provider-aws/lib/volume-attachment";
-import { Op, Precondition, Token } from "cdktf";
+import { Fn, Op, Precondition, Token } from "cdktf";
 import { Construct } from "constructs";
 import { stableKeyOf } from "../private/stable-key";
-import { DataVolumeSpec, literalMaxMemoryMiB } from "./data-volume-options";
+import { EbsVolumeSpec, literalMaxMemoryMiB } from "./data-volume-options";
 import { defaultMaxMemoryMiB } from "./machine-image";
 
 /** The API's name for the attachment; the boot finds the disk by its serial, never by this name. */
@@ -28,20 +28,52 @@ export interface InstanceTypeRef {
 }
 
 /**
- * What Terraform checks the volume size against at plan: the default
+ * What Terraform checks the disk size against at plan: the default
  * maxmemory, or the whole memory with maxmemory "0"; a literal maxmemory
- * only when the size is a token (synth checked it otherwise). Nothing for a
- * maxmemory token.
+ * only when synth could not check it (an EBS size token, or the instance
+ * store, whose size the type sets). Nothing for a maxmemory token.
  */
-export function datasetLimitOf(maxMemory: string | undefined, sizeGiB: number, type: InstanceTypeRef): DatasetLimit | undefined {
+export function datasetLimitOf(maxMemory: string | undefined, sizeKnownAtSynth: boolean, type: InstanceTypeRef): DatasetLimit | undefined {
   if (maxMemory === undefined) return { mib: defaultMaxMemoryMiB(type.lookup), what: `maxmemory (70% of the memory of ${type.name})` };
   const mib = literalMaxMemoryMiB(maxMemory);
   if (mib === 0) return { mib: type.lookup.memorySize, what: `the memory of ${type.name} (maxmemory 0: no limit)` };
-  return mib !== undefined && Token.isUnresolved(sizeGiB) ? { mib, what: `maxmemory ${maxMemory}` } : undefined;
+  return mib !== undefined && !sizeKnownAtSynth ? { mib, what: `maxmemory ${maxMemory}` } : undefined;
+}
+
+/** Bytes per MiB, and per GB (instance store sizes are decimal). */
+const MIB = 1024 ** 2;
+const GB = 1000 ** 3;
+
+/**
+ * What Terraform checks at plan for data nodes on the instance store: the
+ * type has one, it is a Nitro type (whose NVMe disks show the serial the
+ * boot finds the disk by), and its first disk (the one the boot uses) holds
+ * the dataset twice.
+ */
+export function instanceStorePreconditions(type: InstanceTypeRef, limit: DatasetLimit | undefined): Precondition[] {
+  const { name, lookup } = type;
+  const checks: Precondition[] = [
+    {
+      condition: Op.and(Op.eq(lookup.instanceStorageSupported, true), Op.neq(lookup.hypervisor, "xen")),
+      errorMessage:
+        `${name} has no instance store the boot can use (dataVolume.instanceStore needs a Nitro type with local NVMe disks: i4i, r6id, m6id, m6gd, c6gd, ...). ` +
+        "Use such a type, or an EBS data volume (leave dataVolume.instanceStore unset).",
+    },
+  ];
+  if (limit) {
+    const firstDiskGB = Fn.try([lookup.instanceDisks.get(0).size, 0]);
+    checks.push({
+      condition: Op.gte(Op.mul(firstDiskGB, GB), Op.mul(2 * MIB, limit.mib)),
+      errorMessage:
+        `The instance store of ${name} (${Token.asString(firstDiskGB)} GB in its first disk) cannot hold 2 x ${limit.what}: ` +
+        "BGSAVE and AOF rewrites write the new file before they remove the old one. Use a type with a larger instance store, or a smaller redis.maxMemory.",
+    });
+  }
+  return checks;
 }
 
 export interface RedisDataVolumeProps {
-  readonly spec: DataVolumeSpec;
+  readonly spec: EbsVolumeSpec;
   /** From the node's subnet, never from the instance: known at plan, unchanged when the instance is replaced. */
   readonly availabilityZone: string;
   readonly tags: { [key: string]: string };

@@ -84,8 +84,8 @@ export class RedisNode extends Construct implements IRedisNode {
 
     this.role = new RedisNodeRole(this, "role", { tags: props.tags });
     // Before the instance, whose user data names it; attached after it.
-    const spec = props.spec.dataVolume;
-    if (spec && !props.dataVolume) throw new Error(`node ${id}: its spec has a data volume, but no zone for it`);
+    const spec = props.spec.dataVolume?.kind === "ebs" ? props.spec.dataVolume : undefined;
+    if ((spec !== undefined) !== (props.dataVolume !== undefined)) throw new Error(`node ${id}: an EBS data volume is ${spec ? "" : "not "}planned, but its zone is ${props.dataVolume ? "given" : "not"}`);
     const dataVolume = spec && new RedisDataVolume(this, "data-volume", { ...props.dataVolume!, spec, tags: { ...tags, Name: `${name}-data` } });
     this.dataVolumeId = dataVolume?.volumeId;
 

@@ -149,7 +149,8 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
   const master = spec.kind === NodeKind.MASTER ? nodeAddress : masterAddress;
   if (master === undefined) throw new Error(`node ${spec.id} is planned before the master`);
   if (plan.tls.enabled !== (tls !== undefined)) throw new Error(`node ${spec.id}: TLS is ${plan.tls.enabled ? "on" : "off"} in the plan, not in the node's material`);
-  if ((spec.dataVolume !== undefined) !== (dataVolumeId !== undefined)) throw new Error(`node ${spec.id}: a data volume is ${spec.dataVolume ? "" : "not "}planned, but the node has ${dataVolumeId ? "one" : "none"}`);
+  const ebs = spec.dataVolume?.kind === "ebs";
+  if (ebs !== (dataVolumeId !== undefined)) throw new Error(`node ${spec.id}: an EBS data volume is ${ebs ? "" : "not "}planned, but the node has ${dataVolumeId ? "one" : "none"}`);
   const tlsSettings: TlsSettings | undefined = tls && { requireClientCertificates: plan.tls.requireClientCertificates };
   const redis = spec.runsRedis
     ? resolveRedisConf(plan.redis, {
@@ -165,6 +166,7 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
   const parts: BootPart[] = [tuningPart({ tcpBacklog: redis?.tcpBacklog ?? 511 }), updatesPart(), secretFetchPart(nodeSecrets(spec, users, plan.monitoring !== undefined))];
   if (tls) parts.push(tlsPart({ material: tls, nodeAddress }));
   if (dataVolumeId) parts.push(dataVolumePart({ volumeId: dataVolumeId }));
+  else if (spec.dataVolume?.kind === "instance-store") parts.push(dataVolumePart({ instanceStore: true }));
   if (redis) {
     const applicationUsers: AclUser[] = users.applications.map((a) => ({ name: a.user.name, rules: a.rules }));
     parts.push(

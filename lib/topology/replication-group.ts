@@ -12,7 +12,7 @@ import { BUILTIN_USERS } from "../boot/render/acl";
 import { RedisPolicyStatement } from "../iam/policy-statement";
 import { RedisConnections } from "../network/connections";
 import { RedisSecurityGroup } from "../network/security-group";
-import { datasetLimitOf, SubnetZones } from "../node/data-volume";
+import { datasetLimitOf, instanceStorePreconditions, SubnetZones } from "../node/data-volume";
 import { defaultIoThreads, vcpuPreconditions } from "../node/instance-tuning";
 import { addInstanceTypeCheck } from "../node/instance-type-check";
 import { defaultMaxMemory, imageArchitecturePrecondition, lookupImage, lookupInstanceType, lookupUbuntuAmi } from "../node/machine-image";
@@ -270,12 +270,17 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
     // A volume's zone comes from its node's subnet, never from the instance.
     const zones = new SubnetZones(this);
     const dataVolumeOf = (spec: NodeSpec, subnetId: string) => {
-      if (!spec.dataVolume) return undefined;
+      if (spec.dataVolume?.kind !== "ebs") return undefined;
       const instanceType = { name: spec.instanceType, lookup: lookupDataType() };
-      return { availabilityZone: zones.of(subnetId), instanceType, datasetLimit: datasetLimitOf(plan.redis.maxMemory, spec.dataVolume.sizeGiB, instanceType) };
+      const sizeKnownAtSynth = !Token.isUnresolved(spec.dataVolume.sizeGiB);
+      return { availabilityZone: zones.of(subnetId), instanceType, datasetLimit: datasetLimitOf(plan.redis.maxMemory, sizeKnownAtSynth, instanceType) };
     };
     const bootLibrary = new RedisBootLibrary(this, "boot-library", { tags: props.tags });
-    const dataNodeChecks = vcpuPreconditions(plan.redis, dataType, lookupDataType);
+    const dataNodeChecks = [...vcpuPreconditions(plan.redis, dataType, lookupDataType)];
+    if (plan.nodes[0].dataVolume?.kind === "instance-store") {
+      const instanceType = { name: dataType, lookup: lookupDataType() };
+      dataNodeChecks.push(...instanceStorePreconditions(instanceType, datasetLimitOf(plan.redis.maxMemory, false, instanceType)));
+    }
     let masterAddress: string | undefined;
     const nodes = plan.nodes.map((spec) => {
       const subnetId = subnetAt(spec.subnetIndex);

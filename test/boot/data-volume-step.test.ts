@@ -7,7 +7,7 @@ import { spawnSync, SpawnSyncReturns } from "child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
-import { dataVolumePart, renderNodeEnv } from "../../lib/boot";
+import { dataVolumePart, DataVolumePartOptions, renderNodeEnv } from "../../lib/boot";
 import { missingTools, testUnlessMissing } from "../helpers";
 
 const STEP = resolve(__dirname, "../../lib/boot/parts/assets/data-volume.sh");
@@ -51,13 +51,13 @@ class Scene {
   private readonly stubs = join(this.dir, "bin");
   private readonly devices: string[] = [];
 
-  constructor() {
+  constructor(options: DataVolumePartOptions = { volumeId: VOLUME }) {
     mkdirSync(this.byId);
     mkdirSync(this.stubs);
     writeFileSync(join(this.stubs, "systemctl"), `#!/bin/sh\necho "$*" >>'${this.systemctlLog}'\n`, { mode: 0o755 });
     writeFileSync(this.fstab, "# /etc/fstab of a fresh root volume\nLABEL=cloudimg-rootfs / ext4 discard,errors=remount-ro 0 1\n");
     // The part's own variables, with the data directory moved into the test's.
-    const part = dataVolumePart({ volumeId: VOLUME });
+    const part = dataVolumePart(options);
     writeFileSync(this.env, renderNodeEnv([{ ...part, env: { ...part.env, DATA_DIR: this.dataDir } }]));
   }
 
@@ -74,6 +74,11 @@ class Scene {
   /** The link udev makes for an EBS NVMe disk (model, then the serial: the volume id without its dash). */
   link(volumeId: string, device: string, suffix = ""): void {
     symlinkSync(device, join(this.byId, `nvme-Amazon_Elastic_Block_Store_${volumeId.replace("-", "")}${suffix}`));
+  }
+
+  /** The link udev makes for an instance-store NVMe disk (serial AWS + 17 characters). */
+  storeLink(serial: string, device: string, suffix = ""): void {
+    symlinkSync(device, join(this.byId, `nvme-Amazon_EC2_NVMe_Instance_Storage_${serial}${suffix}`));
   }
 
   /** Runs `data-volume.sh <phase>` as the entry script would; `before` runs first, in the background. */
@@ -115,8 +120,8 @@ const fstabLine = (uuid: string, dir: string) => `UUID=${uuid} ${dir} xfs ${FSTA
 
 describe("the data-volume boot step on loop devices", () => {
   const scenes: Scene[] = [];
-  const scene = () => {
-    const s = new Scene();
+  const scene = (options?: DataVolumePartOptions) => {
+    const s = new Scene(options);
     scenes.push(s);
     return s;
   };
@@ -263,5 +268,90 @@ describe("the data-volume boot step on loop devices", () => {
     const r = s.run("check", { path: "/usr/bin:/bin" });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("ERROR: mkfs.xfs is not installed; apt could not install it");
+  });
+
+  describe("on the instance store (DATA_INSTANCE_STORE=1)", () => {
+    const STORE = "AWS1A2B3C4D5E6F7A8B9";
+    const NEW_HOST = "AWS9F8E7D6C5B4A3F2E1";
+    const store = () => scene({ instanceStore: true });
+
+    it("finds the disk by its AWS serial among EBS disks (root, other volumes), formats it because it is blank, mounts it without an fstab line", () => {
+      const s = store();
+      const ebs = s.disk();
+      const device = s.disk();
+      s.link(VOLUME, ebs);
+      s.link(VOLUME, ebs, "-part1");
+      s.storeLink(STORE, device);
+      // udev's links of the disk's namespace and of a partition: never matched.
+      s.storeLink(STORE, ebs, "_1");
+      s.storeLink(STORE, ebs, "-part1");
+      const fstab = readFileSync(s.fstab, "utf8");
+      const r = s.run("prepare");
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: expect.stringContaining(`redis-node-setup: ${device} (instance store) is blank: formatting it (XFS)\n`) });
+      expect(r.stderr).not.toContain("disks match");
+      expect(probe(device)).toMatchObject({ TYPE: "xfs", LABEL: "redis-data" });
+      expect(probe(ebs)).toEqual({});
+      expect(s.mountedDevice()).toBe(device);
+      expect(readFileSync(s.fstab, "utf8")).toBe(fstab);
+      expect(ownerAndMode(s.dataDir)).toBe("redis:redis 750");
+      expect(existsSync(s.systemctlLog)).toBe(false);
+    }, 60_000);
+
+    it("at a reboot (the unit runs it again): the file system and its data are kept; after a stop and start (a blank disk): formatted again", () => {
+      const s = store();
+      const device = s.disk();
+      s.storeLink(STORE, device);
+      expect(s.run("prepare").status).toBe(0);
+      const uuid = probe(device).UUID;
+      writeFileSync(join(s.dataDir, "dump.rdb"), "REDIS0011 the dataset");
+      s.unmount();
+
+      const reboot = s.run("prepare");
+      expect({ status: reboot.status, stderr: reboot.stderr }).toEqual({ status: 0, stderr: expect.stringContaining(`${device} (instance store) has an XFS file system: keeping its data`) });
+      expect(probe(device).UUID).toBe(uuid);
+      expect(readFileSync(join(s.dataDir, "dump.rdb"), "utf8")).toBe("REDIS0011 the dataset");
+      // Run again while mounted (the first boot's step, then the unit): nothing changes.
+      expect(s.run("prepare").stderr).not.toContain("formatting");
+
+      // Stop and start: another host, a blank disk with another serial.
+      s.unmount();
+      rmSync(join(s.byId, `nvme-Amazon_EC2_NVMe_Instance_Storage_${STORE}`));
+      const blank = s.disk();
+      s.storeLink(NEW_HOST, blank);
+      const restarted = s.run("prepare");
+      expect({ status: restarted.status, stderr: restarted.stderr }).toEqual({ status: 0, stderr: expect.stringContaining(`${blank} (instance store) is blank: formatting it (XFS)`) });
+      expect(s.mountedDevice()).toBe(blank);
+      expect(readdirSync(s.dataDir)).toEqual([]);
+    }, 60_000);
+
+    it("uses the first of several instance-store disks and says so; refuses one that holds something else", () => {
+      const s = store();
+      const [first, second] = [s.disk(), s.disk()];
+      s.storeLink(STORE, first);
+      s.storeLink(NEW_HOST, second);
+      const r = s.run("prepare");
+      expect(r.status).toBe(0);
+      expect(r.stderr).toContain(`redis-node-setup: 2 disks match (instance store): using the first, nvme-Amazon_EC2_NVMe_Instance_Storage_${STORE}\n`);
+      expect(s.mountedDevice()).toBe(first);
+      expect(probe(second)).toEqual({});
+
+      const t = store();
+      const ext4 = t.disk();
+      sh("mkfs.ext4", "-q", "-F", ext4);
+      t.storeLink(STORE, ext4);
+      const refused = t.run("prepare");
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain(`redis-node-setup: ERROR: ${ext4} (instance store) holds ext4 (blkid exit 0), not XFS: not formatting it\n`);
+      expect(t.mountedDevice()).toBe("");
+    }, 60_000);
+
+    it("gives up after its bounded wait on a type without an instance store, with a clear message", () => {
+      const s = store();
+      s.link(VOLUME, s.disk());
+      const r = s.run("prepare", { waitSeconds: 5 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain("redis-node-setup: waiting for the instance-store disk: 0 s of 5 s\n");
+      expect(r.stderr).toContain("redis-node-setup: ERROR: the instance-store disk not found after 5 s: does the instance type have an NVMe instance store?\n");
+    }, 60_000);
   });
 });

@@ -8,6 +8,7 @@ import {
   bootLibrary,
   DATA_VOLUME_DROP_IN,
   dataVolumePart,
+  INSTANCE_STORE_UNIT,
   partStepPath,
   REDIS_PATHS,
   redisServerPart,
@@ -75,6 +76,39 @@ describe("the data-volume part", () => {
       };
       expect(verify(files[DATA_VOLUME_DROP_IN])).toEqual([]);
       expect(verify(files[DATA_VOLUME_DROP_IN].replace("RequiresMountsFor", "RequiresMountFor"))).toEqual([expect.stringContaining("Unknown key")]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the data-volume part on the instance store", () => {
+  const part = dataVolumePart({ instanceStore: true });
+  const files = cloudConfigFiles(renderCloudConfig([part], TEST_LIBRARY));
+  const unitPath = `/etc/systemd/system/${INSTANCE_STORE_UNIT}`;
+
+  test("no volume id; a unit runs the step before every start of redis-server, which requires it (the disk is blank after a stop and start)", () => {
+    expect(part.env).toEqual({ DATA_INSTANCE_STORE: "1", DATA_DIR: REDIS_PATHS.dataDir });
+    expect(files[DATA_VOLUME_DROP_IN]).toMatch(/^\[Unit\]\nRequires=redis-data-volume\.service\nAfter=redis-data-volume\.service\n$/m);
+    expect(files[unitPath]).toContain(`ExecStart=${partStepPath(part)} prepare\n`);
+    expect(files[unitPath]).toMatch(/^Type=oneshot\nRemainAfterExit=yes$/m);
+  });
+
+  withSystemdAnalyze("systemd reads the unit and the drop-in without a warning", () => {
+    const dir = mkdtempSync(join(tmpdir(), "instance-store-unit-"));
+    try {
+      mkdirSync(join(dir, "redis-server.service.d"));
+      writeFileSync(join(dir, "redis-server.service"), "[Unit]\nDescription=stand-in\n[Service]\nExecStart=/bin/true\n");
+      writeFileSync(join(dir, "redis-server.service.d", "30-data-volume.conf"), files[DATA_VOLUME_DROP_IN]);
+      // The step's path as on the node: a stand-in executable of the same name in the test's directory.
+      const step = join(dir, "data-volume.sh");
+      writeFileSync(step, "#!/bin/sh\n", { mode: 0o755 });
+      writeFileSync(join(dir, INSTANCE_STORE_UNIT), files[unitPath].replace(partStepPath(part), step));
+      const r = spawnSync("systemd-analyze", ["verify", "--man=no", join(dir, "redis-server.service"), join(dir, INSTANCE_STORE_UNIT)], {
+        encoding: "utf8",
+        env: { ...process.env, SYSTEMD_UNIT_PATH: `${dir}:` },
+      });
+      expect(`${r.stdout}${r.stderr}`.split("\n").filter((l) => l.includes(dir))).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -163,3 +163,67 @@ describe("options", () => {
     }
   });
 });
+
+describe("instanceStore: the instance type's local NVMe disk", () => {
+  const instanceOf = (json: TerraformJson, node: string) => resources(json, "aws_instance")[logicalIdAt(json, "aws_instance", `redis/${node}/instance`)];
+  const conditionsOf = (json: TerraformJson, node: string) => (instanceOf(json, node).lifecycle.precondition ?? []) as Array<{ condition: string; error_message: string }>;
+
+  test("no EBS volume, attachment or subnet lookup; the boot's step finds the disk and a unit mounts it before every start of redis-server", () => {
+    const { json, group } = synthGroup({ instanceType: "i4i.large", dataVolume: { instanceStore: true } });
+    expect(resources(json, "aws_ebs_volume")).toEqual({});
+    expect(resources(json, "aws_volume_attachment")).toEqual({});
+    expect(dataSources(json, "aws_subnet")).toEqual({});
+    expect(group.master.dataVolumeId).toBeUndefined();
+    for (const node of DATA_NODES) {
+      const userData = userDataOf(json)[`redis/${node}`];
+      const files = cloudConfigFiles(userData);
+      expect(files["/etc/redis-node/node.env"]).toContain("DATA_INSTANCE_STORE='1'\n");
+      expect(files["/etc/redis-node/node.env"]).not.toContain("DATA_VOLUME_ID");
+      expect(nodeEnvVariable(userData, "BOOT_PARTS")).toMatch(/ data-volume redis-server/);
+      expect(files["/etc/systemd/system/redis-server.service.d/30-data-volume.conf"]).toBe(
+        "# Written by cloud-init: no Redis without its data volume.\n[Unit]\nRequires=redis-data-volume.service\nAfter=redis-data-volume.service\n",
+      );
+      const unit = files["/etc/systemd/system/redis-data-volume.service"];
+      expect(unit).toContain("Type=oneshot\nRemainAfterExit=yes\nExecStart=/usr/local/lib/redis-node/parts/data-volume.sh prepare\n");
+      expect(unit).toContain("Before=redis-server.service\n");
+      expect(parseCloudConfig(userData).packages).toContain("xfsprogs");
+    }
+  });
+
+  test("Terraform checks at plan that the type is a Nitro type with an instance store whose first disk holds the default maxmemory twice", () => {
+    const { json } = synthGroup({ instanceType: "r6id.large", dataVolume: { instanceStore: true }, sentinel: { dedicatedNodeCount: 3 } });
+    const type = Object.entries(dataSources(json, "aws_ec2_instance_type")).find(([, t]) => t.instance_type === "r6id.large")![0];
+    for (const node of DATA_NODES) {
+      expect(conditionsOf(json, node)).toEqual(
+        expect.arrayContaining([
+          {
+            condition: `\${((data.aws_ec2_instance_type.${type}.instance_storage_supported == true) && (data.aws_ec2_instance_type.${type}.hypervisor != "xen"))}`,
+            error_message: expect.stringMatching(/^r6id\.large has no instance store the boot can use .*leave dataVolume\.instanceStore unset/),
+          },
+          {
+            // tolist(...).0: Terraform's index by attribute syntax (checked with terraform 1.11: 0 when the type has no disk).
+            condition: `\${((try(tolist(data.aws_ec2_instance_type.${type}.instance_disks).0.size, 0) * 1000000000) >= (2097152 * floor((data.aws_ec2_instance_type.${type}.memory_size * 0.7))))}`,
+            error_message: expect.stringMatching(/^The instance store of r6id\.large \(\$\{try\(.*\)\} GB in its first disk\) cannot hold 2 x maxmemory \(70% of the memory of r6id\.large\)/),
+          },
+        ]),
+      );
+    }
+    for (const sentinel of ["sentinel-1", "sentinel-2", "sentinel-3"]) {
+      expect(JSON.stringify(conditionsOf(json, sentinel))).not.toMatch(/instance_storage_supported|instance_disks/);
+      expect(Object.keys(cloudConfigFiles(userDataOf(json)[`redis/${sentinel}`])).filter((p) => /data-volume/.test(p))).toEqual([]);
+    }
+  });
+
+  test("a literal maxMemory is checked against the disk at plan (synth cannot know its size); a maxMemory token only for the type", () => {
+    const literal = synthGroup({ instanceType: "m6gd.large", dataVolume: { instanceStore: true }, redis: { maxMemory: "2gb" } }).json;
+    const ours = (json: TerraformJson) => conditionsOf(json, "master").map((c) => c.condition).filter((c) => /instance_storage_supported|instance_disks/.test(c));
+    expect(ours(literal)).toEqual([
+      expect.stringContaining("instance_storage_supported == true"),
+      expect.stringMatching(/instance_disks\)\.0\.size, 0\) \* 1000000000\) >= \(2097152 \* 2048\)\)\}$/),
+    ]);
+    const stack = newStack();
+    const memory = new TerraformVariable(stack, "memory", { type: "string" }).stringValue;
+    new RedisReplicationGroup(stack, "redis", { vpcId: "vpc-1", subnetIds: ["subnet-a"], amiId: AMI, instanceType: "m6gd.large", dataVolume: { instanceStore: true }, redis: { maxMemory: memory } });
+    expect(ours(JSON.parse(Testing.synth(stack)))).toEqual([expect.stringContaining("instance_storage_supported == true")]);
+  });
+});

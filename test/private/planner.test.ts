@@ -41,7 +41,7 @@ describe("planGroup", () => {
 
   test("a data volume on each data node, with gp3's baseline by default; none on dedicated sentinels, none when turned off", () => {
     const volumes = (props: Parameters<typeof planGroup>[0]) => planGroup(props).nodes.map((n) => [n.id, n.dataVolume ?? null]);
-    const defaults = { sizeGiB: 20, iops: 3000, throughputMiBps: 125, kmsKeyArn: undefined, preventDestroy: true };
+    const defaults = { kind: "ebs", sizeGiB: 20, iops: 3000, throughputMiBps: 125, kmsKeyArn: undefined, preventDestroy: true };
     expect(volumes({ ...BASE, replicaCount: 1, sentinel: { dedicatedNodeCount: 3 } })).toEqual([
       ["master", defaults],
       ["replica-1", defaults],
@@ -51,9 +51,16 @@ describe("planGroup", () => {
     ]);
     expect(volumes({ ...BASE, dataVolume: { sizeGiB: 100, iops: 9000, preventDestroy: false } })[2]).toEqual([
       "replica-2",
-      { sizeGiB: 100, iops: 9000, throughputMiBps: 125, kmsKeyArn: undefined, preventDestroy: false },
+      { kind: "ebs", sizeGiB: 100, iops: 9000, throughputMiBps: 125, kmsKeyArn: undefined, preventDestroy: false },
     ]);
     expect(volumes({ ...BASE, dataVolume: { enabled: false } }).map(([, v]) => v)).toEqual([null, null, null]);
+    expect(volumes({ ...BASE, replicaCount: 1, sentinel: { dedicatedNodeCount: 3 }, dataVolume: { instanceStore: true } }).map(([, v]) => v)).toEqual([
+      { kind: "instance-store" },
+      { kind: "instance-store" },
+      null,
+      null,
+      null,
+    ]);
   });
 
   test("validateGroupProps collects; a valid group has no problem", () => {
