@@ -42,6 +42,10 @@ for (const [name, stack] of [
     "basic, dedicated sentinels, monitoring and dns on",
     new BasicExampleStack(Testing.app(), "basic", { sentinel: { dedicatedNodeCount: 3 }, monitoring: { enabled: true }, dns: { zoneName: "redis.internal" } }),
   ],
+  [
+    "basic, instance store (r6id.large), monitoring and dns on",
+    new BasicExampleStack(Testing.app(), "basic", { instanceType: "r6id.large", instanceStore: true, monitoring: { enabled: true }, dns: { zoneName: "redis.internal" } }),
+  ],
   ["existing-app", new ExistingAppStack(Testing.app(), "existing-app")],
 ] as const) {
   const json = JSON.parse(Testing.synth(stack));

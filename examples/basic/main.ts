@@ -29,6 +29,14 @@ export interface BasicExampleStackProps {
   readonly dns?: RedisDnsOptions;
   /** Sentinel settings, e.g. dedicated sentinel nodes (see the README's "Sentinel and failover"). @default - a sentinel on each data node */
   readonly sentinel?: SentinelOptions;
+  /** The data nodes' instance type. @default "t3.medium" (the library's default) */
+  readonly instanceType?: string;
+  /**
+   * The data on the instance type's NVMe instance store instead of EBS
+   * volumes (a type with one, such as r6id.large; see the README's "On the
+   * instance store"). @default false
+   */
+  readonly instanceStore?: boolean;
 }
 
 export class BasicExampleStack extends TerraformStack {
@@ -86,8 +94,9 @@ export class BasicExampleStack extends TerraformStack {
       subnetIds: privateSubnetIds,
       replicaCount: 2,
       allowedSecurityGroupIds: [this.appSecurityGroup.id],
+      instanceType: props.instanceType,
       // A demo you destroy when done: keep the default (true) where the data matters.
-      dataVolume: { preventDestroy: false },
+      dataVolume: props.instanceStore ? { instanceStore: true } : { preventDestroy: false },
       monitoring: props.monitoring,
       dns: props.dns,
       sentinel: props.sentinel,
