@@ -30,6 +30,8 @@ const REBOOT_TIMEOUT_MS = 8 * 60_000;
 // The two VMs whose boot must fail, each booted beside the nodes' scenarios.
 const FAILING_BOOT_TIMEOUT_MS = 15 * 60_000;
 type FailingBoot = "secrets-denied" | "redis-6";
+// This node boots from the example with its data on the instance store (its disk: an NVMe serial AWS...); the others on EBS.
+const INSTANCE_STORE_NODE = "replica-2";
 const VM_MEMORY_MB = 1024;
 
 const isRoot = process.getuid?.() === 0;
@@ -142,7 +144,13 @@ function scenarios(): void {
   beforeAll(async () => {
     if (!ready) return; // testNeeding skips (locally) or fails (CI) every test.
     unfinished++;
-    cluster = new VmCluster({ memoryMb: VM_MEMORY_MB, imageTimeoutMs: IMAGE_TIMEOUT_MS, bootTimeoutMs: BOOT_TIMEOUT_MS, extraSlots: 2 });
+    cluster = new VmCluster({
+      memoryMb: VM_MEMORY_MB,
+      imageTimeoutMs: IMAGE_TIMEOUT_MS,
+      bootTimeoutMs: BOOT_TIMEOUT_MS,
+      extraSlots: 2,
+      instanceStoreNodes: [INSTANCE_STORE_NODE],
+    });
     await cluster.start();
     // The VMs whose boot must fail boot beside the scenarios on the three
     // nodes, which keep at most one core busy, not after them: one now (its
@@ -247,8 +255,11 @@ function scenarios(): void {
     return { source, fstype, uuid: m[1], byId };
   }
 
-  vmTest("each data node keeps its data on its own volume: the NVMe disk of the volume id, XFS, mounted by UUID, required by redis-server", tracked(async () => {
-    await Promise.all(nodes().map(async (node) => {
+  const onEbs = (node: BootedNode) => node.env.DATA_VOLUME_ID !== undefined;
+
+  vmTest("each data node on EBS keeps its data on its own volume: the NVMe disk of the volume id, XFS, mounted by UUID, required by redis-server", tracked(async () => {
+    expect(nodes().filter(onEbs).map((n) => n.name)).toEqual(nodes().map((n) => n.name).filter((n) => n !== INSTANCE_STORE_NODE));
+    await Promise.all(nodes().filter(onEbs).map(async (node) => {
       expect(node.env.DATA_VOLUME_ID).toMatch(/^vol-[0-9a-f]{17}$/);
       const mount = await dataVolumeMount(node);
       expect({ node: node.name, source: mount.source, fstype: mount.fstype }).toEqual({ node: node.name, source: mount.byId, fstype: "xfs" });
@@ -261,6 +272,30 @@ function scenarios(): void {
       expect(await cli(node, "redis", ["SAVE"])).toBe("OK");
       expect((await node.vm.check("df --output=source /var/lib/redis/dump.rdb | tail -1")).trim()).toBe(mount.source);
     }));
+  }), TEST_TIMEOUT_MS);
+
+  /** The instance-store disk (the NVMe disk of an AWS... serial) and what is mounted at the data directory. */
+  async function instanceStoreMount(node: BootedNode): Promise<{ disk: string; source: string; fstype: string }> {
+    const links = (await node.vm.check("ls /dev/disk/by-id/")).split("\n").filter((l) => /^nvme-.+_AWS[0-9A-Z]+$/.test(l));
+    expect({ node: node.name, links: links.length }).toEqual({ node: node.name, links: 1 });
+    const disk = (await node.vm.check(`readlink -f /dev/disk/by-id/${links[0]}`)).trim();
+    const [source, fstype] = (await node.vm.check("findmnt -no SOURCE,FSTYPE /var/lib/redis")).trim().split(/\s+/);
+    return { disk, source, fstype };
+  }
+
+  vmTest(`the node on the instance store (${INSTANCE_STORE_NODE}): its NVMe disk of an AWS serial, XFS, mounted with no fstab line by a unit that redis-server requires`, tracked(async () => {
+    const node = c().node(INSTANCE_STORE_NODE);
+    expect(node.env.DATA_INSTANCE_STORE).toBe("1");
+    const mount = await instanceStoreMount(node);
+    expect(mount).toEqual({ disk: expect.stringMatching(/^\/dev\/nvme\d+n1$/), source: mount.disk, fstype: "xfs" });
+    expect(await node.vm.check("cat /var/log/cloud-init-output.log")).toContain(`${mount.disk} (instance store) is blank: formatting it (XFS)`);
+    expect(await node.vm.check("grep -c ' /var/lib/redis ' /etc/fstab || true")).toBe("0\n");
+    const requires = (await node.vm.check("systemctl show -p Requires -p After --value redis-server")).split(/\s+/);
+    expect(requires).toEqual(expect.arrayContaining(["redis-data-volume.service"]));
+    expect(await node.vm.check("systemctl show -p ActiveState -p SubState --value redis-data-volume")).toBe("active\nexited\n");
+    expect(await node.vm.check("stat -c '%U:%G %a' /var/lib/redis")).toBe("redis:redis 750\n");
+    expect(await cli(node, "redis", ["SAVE"])).toBe("OK");
+    expect((await node.vm.check("df --output=source /var/lib/redis/dump.rdb | tail -1")).trim()).toBe(mount.disk);
   }), TEST_TIMEOUT_MS);
 
   vmTest("replication works across the VMs: 2 replicas on the master, a write reaches both, the sentinels name the master", tracked(async () => {
@@ -309,6 +344,33 @@ function scenarios(): void {
 
   vmTest("the guest kernels run with overcommit 1, somaxconn >= 2048 and THP never", tracked(async () => {
     await Promise.all(nodes().map((node) => expectKernelTuning(node)));
+  }), TEST_TIMEOUT_MS);
+
+  vmTest(`the instance store blank again, as after a stop and start (${INSTANCE_STORE_NODE}): redis-server's start formats and mounts it first, ` +
+    "and the node comes back a replica with the master's data (a full resync)", tracked(async () => {
+    const node = c().node(INSTANCE_STORE_NODE);
+    const master = c().node("master");
+    const fullSyncs = async () => Number(infoFields(await cli(master, "redis", ["INFO", "stats"])).sync_full);
+    const key = `vm-instance-store-${Date.now()}`;
+    expect(await cli(master, "redis", ["SET", key, "acknowledged"])).toBe("OK");
+    expect(await cli(master, "redis", ["WAIT", "2", "5000"])).toBe("2");
+    const before = await fullSyncs();
+    const { disk } = await instanceStoreMount(node);
+    // What a stop and start leaves: the services down, the disk blank (the unit's mount gone with the host).
+    await node.vm.check(`systemctl stop redis-server redis-data-volume && umount /var/lib/redis && wipefs -a ${disk} >/dev/null`);
+    expect((await node.vm.exec(`blkid -p ${disk}`)).code).toBe(2);
+    const started = await node.vm.exec("systemctl start redis-server", 120_000);
+    expect({ code: started.code, stderr: started.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(await node.vm.check("journalctl -u redis-data-volume -b --no-pager -o cat")).toContain(`${disk} (instance store) is blank: formatting it (XFS)`);
+    expect(await instanceStoreMount(node)).toEqual({ disk, source: disk, fstype: "xfs" });
+    await waitFor(`${node.name} in sync with the master`, 120_000, 2000, async () => {
+      const fields = infoFields(await cli(node, "redis", ["INFO", "replication"]));
+      return fields.role === "slave" && fields.master_host === master.address && fields.master_link_status === "up" ? true : undefined;
+    });
+    expect(await cli(node, "redis", ["GET", key])).toBe("acknowledged");
+    expect((await fullSyncs()) - before).toBe(1);
+    expect(await node.vm.check("cat /var/lib/redis-node/role-decision")).toMatch(
+      new RegExp(`^\\S+ replica of ${master.address.replace(/\./g, "\\.")}:${master.env.REDIS_PORT}: the sentinels name `));
   }), TEST_TIMEOUT_MS);
 
   /** The address and port the sentinel on `node` names as the group's master. */
@@ -533,7 +595,9 @@ function scenarios(): void {
     // The Redis 6 VM boots beside the replacement: each keeps one core busy.
     void failingBoot("redis-6");
     const master = await currentMaster();
-    const replica = nodes().find((n) => n !== master && n.name !== "replica-1") ?? nodes().find((n) => n !== master)!;
+    // A node on EBS (the volume outlives the instance), other than replica-1 when there is one.
+    const candidates = nodes().filter((n) => n !== master && onEbs(n));
+    const replica = candidates.find((n) => n.name !== "replica-1") ?? candidates[0];
     const syncStats = async () => {
       const stats = infoFields(await cli(master, "redis", ["INFO", "stats"]));
       return { full: Number(stats.sync_full), partial: Number(stats.sync_partial_ok) };
@@ -591,7 +655,7 @@ function scenarios(): void {
     await expectLockedDown(node);
   }), TEST_TIMEOUT_MS);
 
-  // Two more VMs, each from a copy of replica-2's user data, started when a
+  // Two more VMs, each from a copy of replica-1's user data, started when a
   // core is free (see beforeAll and the replacement): one whose role may
   // read nothing, one whose apt repository has Redis 6.0.
   const failingBoots = new Map<FailingBoot, Promise<BootedNode>>();
@@ -600,7 +664,7 @@ function scenarios(): void {
     if (!boot) {
       boot = (async () => {
         const aptRoot = name === "redis-6" ? await buildOldRedisRepo(c().image!.repoDir, path.join(c().runDir, "old-redis-repo")) : undefined;
-        const [node] = await c().bootExtra([{ name, like: "replica-2", secretsDenied: name === "secrets-denied", aptRoot }], FAILING_BOOT_TIMEOUT_MS);
+        const [node] = await c().bootExtra([{ name, like: "replica-1", secretsDenied: name === "secrets-denied", aptRoot }], FAILING_BOOT_TIMEOUT_MS);
         return node;
       })();
       failingBoots.set(name, boot);

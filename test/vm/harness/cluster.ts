@@ -32,6 +32,12 @@ export interface ClusterOptions {
   readonly bootTimeoutMs: number;
   /** Taps kept free for VMs that bootExtra() starts later. @default 0 */
   readonly extraSlots?: number;
+  /**
+   * Nodes booted from the example with its data on the instance store
+   * (`dataVolume.instanceStore`): their user data comes from that stack, and
+   * their data disk has an instance-store serial. @default none
+   */
+  readonly instanceStoreNodes?: readonly string[];
 }
 
 /** A VM booted later from a copy of one node's user data, to see that node's boot fail. */
@@ -184,7 +190,16 @@ export class VmCluster {
       ? `built in ${(image.elapsedMs / 1000).toFixed(1)} s (cold cache)`
       : `cached, ${(image.elapsedMs / 1000).toFixed(2)} s (its build took ${image.buildSeconds} s)`);
 
-    const examples = synthesizeExampleNodes(image.region).sort((a, b) => Number(b.name === "master") - Number(a.name === "master"));
+    const onInstanceStore = new Set(this.opts.instanceStoreNodes ?? []);
+    const variant = onInstanceStore.size > 0 ? synthesizeExampleNodes(image.region, true) : [];
+    const examples = synthesizeExampleNodes(image.region)
+      .map((n) => {
+        if (!onInstanceStore.has(n.name)) return n;
+        const twin = variant.find((v) => v.name === n.name && v.eni === n.eni);
+        if (!twin) throw new Error(`${n.name}: the instance-store example has no node of that name and interface`);
+        return twin;
+      })
+      .sort((a, b) => Number(b.name === "master") - Number(a.name === "master"));
     const subnet = image.bridgeHost.replace(/\.\d+$/, "");
     this.subnet = subnet;
     const addressOf = new Map<ExampleNode, string>(examples.map((n, i) => [n, `${subnet}.${10 + i}`]));
@@ -230,8 +245,14 @@ export class VmCluster {
 
     examples.forEach((example, i) => {
       // The node's EBS volume: an NVMe disk with the volume id as serial, outside the VM's
-      // directory so that a VM replacing this one can be given the same disk.
-      const dataDisk = envs[i].DATA_VOLUME_ID ? { path: path.join(this.runDir, `${example.name}-data-volume.raw`), volumeId: envs[i].DATA_VOLUME_ID } : undefined;
+      // directory so that a VM replacing this one can be given the same disk. Or its
+      // instance-store disk: a serial of AWS and 17 characters.
+      const diskPath = path.join(this.runDir, `${example.name}-data-volume.raw`);
+      const dataDisk = envs[i].DATA_VOLUME_ID
+        ? { path: diskPath, serial: envs[i].DATA_VOLUME_ID.replace("-", "") }
+        : envs[i].DATA_INSTANCE_STORE === "1"
+          ? { path: diskPath, serial: `AWS1A2B3C4D5E6F7000${i}` }
+          : undefined;
       const vm = this.newVm(example.name, addressOf.get(example)!, i, userData[i], dataDisk);
       this.nodes.push({ name: example.name, address: vm.address, vm, userData: userData[i], env: envs[i] });
     });

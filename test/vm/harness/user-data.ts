@@ -28,10 +28,14 @@ export interface ExampleNode {
 /** The private zone of the VM nodes' writer and reader names (the fake Route 53 serves it). */
 export const VM_DNS_ZONE = "redis.internal";
 
-/** The region the image's /etc/hosts maps endpoint names for. */
-export function synthesizeExampleNodes(region: string): ExampleNode[] {
+/**
+ * `region`: the one the image's /etc/hosts maps endpoint names for.
+ * `instanceStore`: the group with its data on the instance store (the same
+ * nodes, addresses and parameters; another data-volume part).
+ */
+export function synthesizeExampleNodes(region: string, instanceStore = false): ExampleNode[] {
   // With writer and reader names: their boot part (Sentinel's reconfiguration hook, the root updater) runs too.
-  const stack = new BasicExampleStack(Testing.app(), "vm", { region, dns: { zoneName: VM_DNS_ZONE } });
+  const stack = new BasicExampleStack(Testing.app(), "vm", { region, dns: { zoneName: VM_DNS_ZONE }, instanceStore });
   const json = JSON.parse(Testing.synth(stack));
   const res = json.resource;
   const parameterNames = parameterNamesOf(json);

@@ -30,19 +30,23 @@ export interface VmOptions {
   readonly dir: string;
   readonly memoryMb: number;
   /**
-   * The node's data volume: a raw file (made blank when missing; kept by
-   * the caller so a replacing VM gets it back) shown to the guest as an
-   * NVMe disk whose serial is the volume id without its dash, as EC2 shows
-   * an EBS volume. QEMU cannot set EBS's model name; the boot finds the disk
-   * by serial (/dev/disk/by-id/nvme-<model>_<serial>), which works on both.
+   * The node's data disk: a raw file (made blank when missing; kept by the
+   * caller so a replacing VM gets it back) shown to the guest as an NVMe
+   * disk with the serial EC2 gives it: an EBS volume's id without its dash,
+   * or AWS... for an instance-store disk. QEMU cannot set EC2's model names;
+   * the boot finds the disk by serial (/dev/disk/by-id/nvme-<model>_<serial>),
+   * which works on both.
    */
-  readonly dataDisk?: { readonly path: string; readonly volumeId: string; readonly sizeMb?: number };
+  readonly dataDisk?: { readonly path: string; readonly serial: string; readonly sizeMb?: number };
 }
 
-/** QEMU's arguments for an NVMe disk that stands in for an EBS volume (NVMe serials are 20 characters at most: vol + 17). */
-export function nvmeDataDiskArgs(path: string, volumeId: string): string[] {
-  const serial = volumeId.replace("-", "");
-  if (!/^vol[0-9a-f]{17}$/.test(serial)) throw new Error(`not an EBS volume id: ${volumeId}`);
+/**
+ * QEMU's arguments for an NVMe disk that stands in for an EBS volume (serial:
+ * the volume id without its dash) or an instance-store disk (serial: AWS and
+ * 17 characters). NVMe serials are 20 characters at most.
+ */
+export function nvmeDataDiskArgs(path: string, serial: string): string[] {
+  if (!/^(vol[0-9a-f]{17}|AWS[0-9A-F]{17})$/.test(serial)) throw new Error(`not the NVMe serial of an EBS volume or an instance-store disk: ${serial}`);
   return ["-drive", `file=${path},if=none,id=data0,format=raw,cache=unsafe`, "-device", `nvme,serial=${serial},drive=data0`];
 }
 
@@ -154,7 +158,7 @@ export class Vm {
       // (a reboot, a replacing VM), and only a crash of the host could lose it.
       "-drive", `file=${path.join(dir, "root.qcow2")},if=virtio,format=qcow2,cache=unsafe`,
       "-drive", `file=${path.join(dir, "seed.iso")},if=virtio,format=raw,readonly=on`,
-      ...(this.opts.dataDisk ? nvmeDataDiskArgs(this.opts.dataDisk.path, this.opts.dataDisk.volumeId) : []),
+      ...(this.opts.dataDisk ? nvmeDataDiskArgs(this.opts.dataDisk.path, this.opts.dataDisk.serial) : []),
       "-netdev", `tap,id=net0,ifname=${tap},script=no,downscript=no`,
       "-device", `virtio-net-pci,netdev=net0,mac=${mac}`,
       "-chardev", `socket,id=qga0,path=${path.join(dir, "qga.sock")},server=on,wait=off`,
