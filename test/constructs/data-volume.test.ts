@@ -185,7 +185,7 @@ describe("instanceStore: the instance type's local NVMe disk", () => {
       );
       const unit = files["/etc/systemd/system/redis-data-volume.service"];
       expect(unit).toContain("Type=oneshot\nRemainAfterExit=yes\nExecStart=/usr/local/lib/redis-node/parts/data-volume.sh prepare\n");
-      expect(unit).toContain("Before=redis-server.service\n");
+      expect(unit).toContain("Before=redis-server.service redis-sentinel.service\n");
       expect(parseCloudConfig(userData).packages).toContain("xfsprogs");
     }
   });

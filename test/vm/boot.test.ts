@@ -356,11 +356,16 @@ function scenarios(): void {
     expect(await cli(master, "redis", ["WAIT", "2", "5000"])).toBe("2");
     const before = await fullSyncs();
     const { disk } = await instanceStoreMount(node);
-    // What a stop and start leaves: the services down, the disk blank (the unit's mount gone with the host).
-    await node.vm.check(`systemctl stop redis-server redis-data-volume && umount /var/lib/redis && wipefs -a ${disk} >/dev/null`);
+    // What a stop and start leaves: the services down, the disk blank (the unit's mount gone with the host). The
+    // sentinel too: its working directory is the data directory, which it would keep busy.
+    await node.vm.check("systemctl stop redis-server redis-sentinel redis-data-volume && umount /var/lib/redis && " +
+      `wipefs -a ${disk} >/dev/null`);
     expect((await node.vm.exec(`blkid -p ${disk}`)).code).toBe(2);
-    const started = await node.vm.exec("systemctl start redis-server", 120_000);
+    const started = await node.vm.exec("systemctl start redis-server redis-sentinel", 120_000);
     expect({ code: started.code, stderr: started.stderr }).toEqual({ code: 0, stderr: "" });
+    // The sentinel started after the mount (the unit is ordered before it): its working directory is on the disk.
+    expect(await node.vm.check("stat -L -c %d /proc/$(systemctl show -p MainPID --value redis-sentinel)/cwd /var/lib/redis | uniq | wc -l"))
+      .toBe("1\n");
     expect(await node.vm.check("journalctl -u redis-data-volume -b --no-pager -o cat")).toContain(`${disk} (instance store) is blank: formatting it (XFS)`);
     expect(await instanceStoreMount(node)).toEqual({ disk, source: disk, fstype: "xfs" });
     await waitFor(`${node.name} in sync with the master`, 120_000, 2000, async () => {

@@ -22,14 +22,17 @@ export function renderDataVolumeDropIn(dataDir: string, instanceStore = false): 
 /**
  * The instance store's unit: the disk is blank again after every stop and
  * start, so the step runs before every start of redis-server (formatting
- * only a blank disk), not only at the instance's first boot.
+ * only a blank disk), not only at the instance's first boot. redis-sentinel
+ * starts after it too (ordering only: a sentinel runs without the disk), as
+ * its working directory is the data directory: started first, it would hold
+ * the root disk's directory under the mount.
  */
 export function renderInstanceStoreUnit(): string {
   return [
     "# Written by cloud-init: the instance-store disk, formatted when blank, mounted at Redis' data directory.",
     "[Unit]",
     "Description=Redis data on the instance store",
-    "Before=redis-server.service",
+    "Before=redis-server.service redis-sentinel.service",
     "[Service]",
     "Type=oneshot",
     "RemainAfterExit=yes",
