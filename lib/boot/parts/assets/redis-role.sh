@@ -237,12 +237,7 @@ decide() {
 
 # ROLE_USER's password, from the secrets the boot fetched, kept root only.
 keep_login_password() {
-  local password tmp
-  : "${ROLE_PASSWORD_FILE:?node.env names ROLE_USER but no ROLE_PASSWORD_FILE}"
-  password=$(secret_password "$ROLE_USER") || exit 1
-  tmp=$(umask 077 && mktemp "$ROLE_PASSWORD_FILE.XXXXXX")
-  printf '%s' "$password" >"$tmp"
-  mv -f "$tmp" "$ROLE_PASSWORD_FILE"
+  keep_password "$ROLE_USER" "${ROLE_PASSWORD_FILE:?node.env names ROLE_USER but no ROLE_PASSWORD_FILE}"
 }
 
 # PEER_USER and PEER_PASSWORD: the login the decision asks the sentinels with.
