@@ -555,7 +555,7 @@ main() {
         log "no hand-over: $reason"
         return 0
       fi
-      log "this node is the master: handing the role over before redis-server stops"
+      log "this node is the master: handing the role over${HANDOVER_USER:+ through $SENTINEL_AT (as $HANDOVER_USER)} before redis-server stops"
       hand_over
       ;;
     *) fail "usage: $0 check|prepare|start|stop" ;;
