@@ -143,7 +143,7 @@ describe("bad props fail synth with a RedisReplicationValidationError naming pat
     {
       case: "a user named like one of the library's",
       build: () => build({ users: [{ name: "admin" }] }),
-      message: /^\[test\/redis\] users\[0\]\.name "admin" is taken by the library \(default, replication, sentinel, sentinel-peer, sentinel-client, admin, monitor, node-ops\)$/,
+      message: /^\[test\/redis\] users\[0\]\.name "admin" is taken by the library \(default, replication, sentinel, sentinel-peer, sentinel-client, admin, monitor, node-handover, node-ops\)$/,
     },
     {
       case: "a user name with a space",

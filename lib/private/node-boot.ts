@@ -41,6 +41,8 @@ export interface GroupBootUsers {
   readonly sentinel?: BootUser;
   readonly sentinelPeer?: BootUser;
   readonly sentinelClient?: BootUser;
+  /** With dedicated sentinels: the data nodes' planned failover logs in to them with it. */
+  readonly nodeHandover?: BootUser;
   /** Application users and their ACL rules. */
   readonly applications: ReadonlyArray<{ readonly user: BootUser; readonly rules: readonly string[] }>;
 }
@@ -106,6 +108,9 @@ export function nodeSecrets(spec: NodeSpec, users: GroupBootUsers, monitoring = 
   // A data node of dedicated sentinels asks them for the master (the role
   // decision) as sentinel-client: the one login it holds on them.
   if (spec.runsRedis && !spec.runsSentinel && users.sentinelClient) need(users.sentinelClient, SecretForm.PASSWORD);
+  // Its planned failover logs in to them as node-handover; they check it.
+  if (spec.runsRedis && !spec.runsSentinel && users.nodeHandover) need(users.nodeHandover, SecretForm.PASSWORD);
+  if (spec.runsSentinel && !spec.runsRedis && users.nodeHandover) need(users.nodeHandover, SecretForm.SHA256);
   if (spec.runsSentinel) {
     need(required(users.sentinel, "sentinel"), SecretForm.PASSWORD);
     need(required(users.sentinelPeer, "sentinel-peer"), SecretForm.PASSWORD);
@@ -211,11 +216,16 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
     const monitorUser = plan.monitoring !== undefined;
     const dns = ctx.dns;
     const scripts = { notificationScript: events && SENTINEL_NOTIFY_SCRIPT, clientReconfigScript: dns && DNS_RECONFIG_SCRIPT };
-    parts.push(sentinelPart({ conf: { ...conf, ...scripts, monitorUser }, minRedisMajor: MIN_REDIS_MAJOR }));
+    const handoverUser = !spec.runsRedis && users.nodeHandover !== undefined;
+    parts.push(sentinelPart({ conf: { ...conf, ...scripts, monitorUser, handoverUser }, minRedisMajor: MIN_REDIS_MAJOR }));
     if (events) parts.push(sentinelEventsPart({ ...events, nodeAddress }));
     if (dns) parts.push(dnsPart(dns));
-    // The hand-over logs in to the local sentinel as node-ops: only where one runs.
-    if (redis) parts.push(plannedFailoverPart({ nodeAddress, redisPort: redis.port }));
+  }
+  // The hand-over logs in to the node's own sentinel as node-ops; a data
+  // node of dedicated sentinels logs in to them as node-handover.
+  if (redis && plan.sentinelEnabled) {
+    const remoteUser = spec.runsSentinel ? undefined : required(users.nodeHandover, "node-handover").name;
+    parts.push(plannedFailoverPart({ nodeAddress, redisPort: redis.port, remoteUser }));
   }
   if (plan.monitoring) {
     const monitoring = ctx.monitoring;

@@ -193,6 +193,8 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
           sentinel: userNamed(BUILTIN_USERS.sentinel),
           sentinelPeer: userNamed(BUILTIN_USERS.sentinelPeer),
           sentinelClient: userNamed(BUILTIN_USERS.sentinelClient),
+          // The data nodes' planned failover on dedicated sentinels (a node with its own uses node-ops).
+          nodeHandover: plan.nodes.some((n) => n.runsSentinel && !n.runsRedis) ? userNamed(BUILTIN_USERS.nodeHandover) : undefined,
         }
       : undefined;
     this.sentinelClientUser = sentinelUsers?.sentinelClient;
@@ -250,6 +252,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
         sentinel: sentinelUsers && asBootUser(sentinelUsers.sentinel),
         sentinelPeer: sentinelUsers && asBootUser(sentinelUsers.sentinelPeer),
         sentinelClient: sentinelUsers && asBootUser(sentinelUsers.sentinelClient),
+        nodeHandover: sentinelUsers?.nodeHandover && asBootUser(sentinelUsers.nodeHandover),
         applications: applicationUsers.map((options, i) => ({ user: asBootUser(this.users[i]), rules: rulesOf(options) })),
       },
       defaultMaxMemory: plan.redis.maxMemory ?? defaultMaxMemory(lookupDataType()),

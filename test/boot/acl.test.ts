@@ -56,8 +56,18 @@ describe("renderAclFile", () => {
     expect(dataNodeUsers([], false).map((u) => u.name)).toEqual(["replication", "admin", "monitor", "node-ops"]);
   });
 
-  test("the sentinels' users", () => {
+  test("the sentinels' users; node-handover only where asked (dedicated sentinels)", () => {
     expect(sentinelUsers().map((u) => u.name)).toEqual(["sentinel-peer", "sentinel-client", "admin", "node-ops"]);
+    expect(sentinelUsers(true, true).map((u) => u.name)).toEqual(["sentinel-peer", "sentinel-client", "admin", "monitor", "node-handover", "node-ops"]);
+  });
+
+  // Shared by every data node of the group: never SENTINEL SET (quorum, auth-pass on every sentinel), CONFIG, RESET, REMOVE, MONITOR, ACL, PUBLISH.
+  test("node-handover: the planned failover's checks and SENTINEL FAILOVER, nothing that changes a sentinel's settings", () => {
+    const rules = sentinelUsers(false, true).find((u) => u.name === "node-handover")!.rules;
+    expect(rules).toEqual([
+      "resetkeys", "resetchannels", "-@all", "+ping", "+info",
+      "+sentinel|get-master-addr-by-name", "+sentinel|master", "+sentinel|replicas", "+sentinel|sentinels", "+sentinel|ckquorum", "+sentinel|failover",
+    ]);
   });
 
   // Password rotation and the planned failover log in as node-ops on the node itself: what they need, no keys, no CONFIG GET.

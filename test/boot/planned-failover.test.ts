@@ -5,7 +5,7 @@
 // hand-over on real processes).
 import { spawnSync } from "child_process";
 import { TerraformVariable } from "cdktf";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, unlinkSync, writeFileSync } from "fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
 import { RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
@@ -75,13 +75,28 @@ describe("which nodes hand over", () => {
     }
   });
 
-  test("with dedicated sentinels the data nodes have no local sentinel to ask (node-ops is local): no drop-in anywhere", () => {
+  test("with dedicated sentinels every data node hands over through them, as node-handover (its password kept root only); the sentinel nodes run no step", () => {
     const json = synthGroup({ sentinel: { dedicatedNodeCount: 3 } });
     const files = filesOf(json);
+    const userData = userDataOf(json);
     expect(Object.keys(files).length).toBe(6);
-    // The step is in every node's boot library; no node runs it or has the drop-in.
-    expect(Object.entries(files).filter(([, f]) => f[PLANNED_FAILOVER_DROP_IN] !== undefined)).toEqual([]);
-    expect(Object.values(userDataOf(json)).filter((u) => /planned-failover/.test(nodeEnvVariable(u, "BOOT_PARTS") ?? ""))).toEqual([]);
+    for (const node of ["redis/master", "redis/replica-1", "redis/replica-2"]) {
+      expect({ node, dropIn: files[node][PLANNED_FAILOVER_DROP_IN] }).toEqual({ node, dropIn: renderPlannedFailoverDropIn() });
+      const env = (name: string) => nodeEnvVariable(userData[node], name);
+      expect(env("BOOT_PARTS")).toMatch(/ planned-failover$/);
+      expect(env("NODE_ADDRESS")).toBe(eniAddressRef(json, node));
+      expect([env("HANDOVER_USER"), env("HANDOVER_PASSWORD_FILE")]).toEqual(["node-handover", "/etc/redis-node/node-handover.password"]);
+      // The sentinels it asks: the role decision's.
+      expect(env("ROLE_SENTINELS")?.split(" ")).toHaveLength(3);
+      expect(env("SENTINEL_PORT")).toBeUndefined();
+    }
+    for (const node of ["redis/sentinel-1", "redis/sentinel-2", "redis/sentinel-3"]) {
+      expect({ node, dropIn: files[node][PLANNED_FAILOVER_DROP_IN] }).toEqual({ node, dropIn: undefined });
+      expect(nodeEnvVariable(userData[node], "BOOT_PARTS")).not.toMatch(/planned-failover/);
+      expect(nodeEnvVariable(userData[node], "HANDOVER_USER")).toBeUndefined();
+    }
+    // A group whose sentinels run on the data nodes asks its own, as node-ops.
+    for (const u of Object.values(userDataOf(synthGroup()))) expect(nodeEnvVariable(u, "HANDOVER_USER")).toBeUndefined();
   });
 
   test("without Sentinel there is nobody to hand over to: no drop-in", () => {
@@ -121,14 +136,14 @@ describe("the step without a hand-over (no Redis needed)", () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Runs the step with `phase`; nothing listens on the ports it is given. */
-  function step(phase: string, env: Record<string, string> = {}, withPassword = true) {
+  function step(phase: string, env: Record<string, string> = {}, withPassword = true, moreEnv = "", localSentinel = true) {
     const nodeEnv = join(dir, "node.env");
     const password = join(dir, "node-ops.password");
     writeFileSync(password, "0".repeat(64), { mode: 0o600 });
     if (!withPassword) unlinkSync(password);
     writeFileSync(
       nodeEnv,
-      `REDIS_PORT='1'\nSENTINEL_PORT='2'\nSENTINEL_MASTER_NAME='main'\nNODE_ADDRESS='10.0.0.10'\nNODE_OPS_PASSWORD_FILE='${password}'\n`,
+      `REDIS_PORT='1'\n${localSentinel ? "SENTINEL_PORT='2'\nSENTINEL_MASTER_NAME='main'\n" : ""}NODE_ADDRESS='10.0.0.10'\nNODE_OPS_PASSWORD_FILE='${password}'\n${moreEnv}`,
     );
     const r = spawnSync("bash", [join(PARTS, "planned-failover.sh"), phase], {
       encoding: "utf8",
@@ -141,6 +156,32 @@ describe("the step without a hand-over (no Redis needed)", () => {
   test("the boot's prepare phase does nothing", () => {
     expect(step("prepare", { REDIS_NODE_SBIN: dir })).toEqual({ status: 0, stderr: "" });
     expect(readdirSync(dir).sort()).toEqual(["node-ops.password", "node.env"]);
+  });
+
+  test("with dedicated sentinels, prepare keeps node-handover's password root only, from the secrets the boot fetched", () => {
+    const secrets = join(dir, "secrets");
+    mkdirSync(secrets);
+    writeFileSync(join(secrets, "node-handover.password"), "Handover.pw+1", { mode: 0o600 });
+    const file = join(dir, "node-handover.password");
+    const r = step("prepare", { REDIS_NODE_SECRETS_DIR: secrets }, true, `HANDOVER_USER='node-handover'\nHANDOVER_PASSWORD_FILE='${file}'\n`);
+    expect(r).toEqual({ status: 0, stderr: "" });
+    expect(readFileSync(file, "utf8")).toBe("Handover.pw+1");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  test("with dedicated sentinels the start phase links no rolling restart command (it needs a sentinel on the node)", () => {
+    expect(step("start", { REDIS_NODE_SBIN: dir }, true, "HANDOVER_USER='node-handover'\n", false)).toEqual({ status: 0, stderr: "" });
+    expect(existsSync(join(dir, "redis-node-restart"))).toBe(false);
+  });
+
+  test("with dedicated sentinels none of which answers, the stop goes on (exit 0) and the log says why", () => {
+    const file = join(dir, "node-handover.password");
+    writeFileSync(file, "Handover.pw+1", { mode: 0o600 });
+    const remote = `HANDOVER_USER='node-handover'\nHANDOVER_PASSWORD_FILE='${file}'\nROLE_SENTINELS='127.0.0.1 127.0.0.2'\nROLE_SENTINEL_PORT='3'\nROLE_MASTER_NAME='main'\n`;
+    const r = step("stop", {}, true, remote, false);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/the sentinel at 127\.0\.0\.1:3 does not answer as node-handover\n[^]*the sentinel at 127\.0\.0\.2:3 does not answer as node-handover\n/);
+    expect(r.stderr).toMatch(/no hand-over: no sentinel to ask: none runs on this node, and none of the sentinels \(127\.0\.0\.1 127\.0\.0\.2\) answered as node-handover\n$/);
   });
 
   test("the boot's start phase links the rolling restart's command (a library file) into the PATH", () => {

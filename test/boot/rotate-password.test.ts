@@ -121,7 +121,10 @@ describe("the script refuses before it touches anything", () => {
   });
 });
 
-describe("switch of sentinel-client on a data node of dedicated sentinels (its role decision's login)", () => {
+describe.each([
+  { user: "sentinel-client", who: "role decision", env: "ROLE" },
+  { user: "node-handover", who: "planned failover", env: "HANDOVER" },
+])("switch of $user on a data node of dedicated sentinels (the $who's login)", ({ user, who, env }) => {
   let dir = "";
   const ROLE_STEP = resolve(__dirname, "../../lib/boot/parts/assets/redis-role.sh");
   const SENTINELS = ["10.0.9.1", "10.0.9.2"];
@@ -150,21 +153,21 @@ echo PONG
     writeFileSync(join(dir, "bin", "redis-cli"), FAKE_CLI, { mode: 0o755 });
     // The secret store's new value, as fetch_secret of the secret-fetch step would return it.
     writeFileSync(join(dir, "fetch.sh"), "fetch_secret() { printf '%s' 'New.pw-1'; }\n");
-    writeFileSync(join(dir, "secrets.list"), "sentinel-client password ssm /redis/sentinel-client\n");
+    writeFileSync(join(dir, "secrets.list"), `${user} password ssm /redis/${user}\n`);
     writeFileSync(join(dir, "node-ops.password"), "f".repeat(64), { mode: 0o600 });
     writeFileSync(join(dir, "role.password"), "Old.pw-0", { mode: 0o600 });
     writeFileSync(
       join(dir, "node.env"),
       [
         `SECRETS_LIST='${dir}/secrets.list'`, `SECRET_FETCH_STEP='${dir}/fetch.sh'`, `NODE_OPS_PASSWORD_FILE='${dir}/node-ops.password'`,
-        "REDIS_PORT=''", "ROLE_USER='sentinel-client'", `ROLE_PASSWORD_FILE='${dir}/role.password'`, `ROLE_SENTINELS='${SENTINELS.join(" ")}'`, "ROLE_SENTINEL_PORT='26379'", "",
+        "REDIS_PORT=''", `${env}_USER='${user}'`, `${env}_PASSWORD_FILE='${dir}/role.password'`, `ROLE_SENTINELS='${SENTINELS.join(" ")}'`, "ROLE_SENTINEL_PORT='26379'", "",
       ].join("\n"),
     );
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   const run = (step: string, refusing = "") => {
-    writeFileSync(join(dir, "script.sh"), scriptFor(step, "sentinel-client"), { mode: 0o700 });
+    writeFileSync(join(dir, "script.sh"), scriptFor(step, user), { mode: 0o700 });
     return spawnSync("bash", [join(dir, "script.sh")], {
       encoding: "utf8",
       env: {
@@ -184,17 +187,17 @@ echo PONG
   test("every sentinel takes the new password: the password file gets it (root only), and retire then finds the node switched", () => {
     const r = run("switch");
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
-    expect(calls()).toEqual(SENTINELS.map((ip) => `${ip} sentinel-client New.pw-1`));
+    expect(calls()).toEqual(SENTINELS.map((ip) => `${ip} ${user} New.pw-1`));
     expect(readFileSync(join(dir, "role.password"), "utf8")).toBe("New.pw-1");
     expect(statSync(join(dir, "role.password")).mode & 0o777).toBe(0o600);
-    expect(r.stdout).toContain(`rotate-password: role decision: asks the sentinels with the new password of sentinel-client (${dir}/role.password)`);
-    expect(existsSync(join(dir, "state", "rotation", "sentinel-client.switched"))).toBe(true);
+    expect(r.stdout).toContain(`rotate-password: ${who}: asks the sentinels with the new password of ${user} (${dir}/role.password)`);
+    expect(existsSync(join(dir, "state", "rotation", `${user}.switched`))).toBe(true);
   });
 
   test("a sentinel that refuses it (add has not run there): fails, the password file keeps the old one", () => {
     const r = run("switch", SENTINELS[1]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain(`the sentinel at ${SENTINELS[1]}:26379 does not accept the new password of sentinel-client: run the add step on every node first; nothing was switched`);
+    expect(r.stderr).toContain(`the sentinel at ${SENTINELS[1]}:26379 does not accept the new password of ${user}: run the add step on every node first; nothing was switched`);
     expect(readFileSync(join(dir, "role.password"), "utf8")).toBe("Old.pw-0");
   });
 });

@@ -228,7 +228,7 @@ describe("RedisReplicationGroup: users and their secrets", () => {
     }
   });
 
-  test("with dedicated sentinels a data node reads sentinel-client's password too (its role decision asks them as that user), nothing else more", () => {
+  test("with dedicated sentinels a data node reads sentinel-client's and node-handover's passwords too (its role decision and its planned failover ask them as those users), nothing else more", () => {
     const json = synthGroup({ sentinel: { dedicatedNodeCount: 3 } });
     for (const node of ["master", "replica-1", "replica-2"]) {
       const statements = passwordPolicy(json, node).Statement.filter((st: { Action: string[] }) => !["events:PutEvents", "ssm:GetParameters"].includes(st.Action[0]));
@@ -238,6 +238,7 @@ describe("RedisReplicationGroup: users and their secrets", () => {
         reads: [
           `${param(json, "replication")}.arn}`,
           `${param(json, "sentinel-client")}.arn}`,
+          `${param(json, "node-handover")}.arn}`,
           `${param(json, "app", "-sha256")}.arn}`,
           `${param(json, "admin", "-sha256")}.arn}`,
           `${param(json, "monitor", "-sha256")}.arn}`,
@@ -245,12 +246,33 @@ describe("RedisReplicationGroup: users and their secrets", () => {
         ].sort(),
       });
       const list = cloudConfigFiles(userDataOf(json)[`redis/${node}`])[SECRETS_LIST_PATH].trim().split("\n");
-      expect(list.filter((l) => l.startsWith("sentinel-client ")).map((l) => l.split(" ").slice(0, 3).join(" "))).toEqual(["sentinel-client password ssm"]);
+      const logins = list.filter((l) => /^(sentinel-client|node-handover) /.test(l)).map((l) => l.split(" ").slice(0, 3).join(" "));
+      expect(logins).toEqual(["sentinel-client password ssm", "node-handover password ssm"]);
     }
-    // The sentinels still check only its hash.
-    const sentinelReads = [...passwordPolicy(json, "sentinel-1").Statement.flatMap((st: { Resource: string[] }) => st.Resource)];
-    expect(sentinelReads).toContain(`${param(json, "sentinel-client", "-sha256")}.arn}`);
-    expect(sentinelReads).not.toContain(`${param(json, "sentinel-client")}.arn}`);
+    // The sentinels check only their hashes.
+    for (const node of ["sentinel-1", "sentinel-2", "sentinel-3"]) {
+      const sentinelReads = [...passwordPolicy(json, node).Statement.flatMap((st: { Resource: string[] }) => st.Resource)];
+      for (const user of ["sentinel-client", "node-handover"]) {
+        const reads = sentinelReads.filter((r) => r.startsWith(`\${aws_ssm_parameter.redis_users_${user}_`));
+        expect({ node, user, reads }).toEqual({ node, user, reads: [`${param(json, user, "-sha256")}.arn}`] });
+      }
+    }
+  });
+
+  test("node-handover exists only with dedicated sentinels: its own generated secret and hash, read by no node of a group whose sentinels run on the data nodes", () => {
+    const dedicated = synthGroup({ sentinel: { dedicatedNodeCount: 3 } });
+    expect(userParameters(dedicated)).toHaveLength((USERS.length + 1) * 2);
+    expect(resources(dedicated, "aws_ssm_parameter")[logicalIdAt(dedicated, "aws_ssm_parameter", "redis/users/node-handover/password")]).toMatchObject({
+      type: "SecureString",
+      name: "/redis-replication/test/redis/users/node-handover/password",
+      lifecycle: { ignore_changes: ["value"] },
+    });
+    const coLocated = synthGroup();
+    expect(userParameters(coLocated).filter((id) => pathOfLogicalId(id).includes("node-handover"))).toEqual([]);
+    // No node reads it, no sentinel has it, no planned failover logs in as it.
+    for (const [node, userData] of Object.entries(userDataOf(coLocated))) {
+      expect({ node, mentions: userData.includes("node-handover") }).toEqual({ node, mentions: false });
+    }
   });
 
   test("the nodes may read the passwords they log in with and only the hashes of the others", () => {

@@ -28,7 +28,10 @@ import { describeIntegration, ScenarioRun } from "./harness/suite";
 const SUITE = "Password rotation on the synthesized nodes with the script of the synthesized SSM document";
 const generated = () => randomBytes(24).toString("base64").replace(/[^A-Za-z0-9]/g, "").slice(0, 32);
 // The users' current passwords, as the secret store holds them; a rotation replaces one.
-const PASSWORDS: Record<string, string> = Object.fromEntries(Object.values(BUILTIN_USERS).map((user) => [user, generated()]));
+// The example's sentinels run on its data nodes: node-handover (dedicated sentinels only) is not made.
+const PASSWORDS: Record<string, string> = Object.fromEntries(
+  Object.values(BUILTIN_USERS).filter((user) => user !== BUILTIN_USERS.nodeHandover).map((user) => [user, generated()]),
+);
 PASSWORDS.app = `rot pw "q" \\ #h ${randomBytes(4).toString("hex")}`;
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const login = (username: string): Login => ({ username, password: PASSWORDS[username] });

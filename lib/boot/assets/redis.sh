@@ -105,6 +105,17 @@ secret_password() {
   printf '%s' "$password"
 }
 
+# keep_password USER FILE: USER's password, from the secrets the boot
+# fetched, into FILE (root only, whole or not at all): a login that outlives
+# the boot's secrets (the role decision's, the planned failover's).
+keep_password() {
+  local password tmp
+  password=$(secret_password "$1") || exit 1
+  tmp=$(umask 077 && mktemp "$2.XXXXXX")
+  printf '%s' "$password" >"$tmp"
+  mv -f "$tmp" "$2"
+}
+
 # A user's password hash: read at boot, or made from the password.
 secret_sha256() {
   local file="$SECRETS_DIR/$1.sha256" hash

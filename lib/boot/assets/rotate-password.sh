@@ -8,8 +8,9 @@
 #   switch  this node logs in with the new one: replication (masterauth),
 #           sentinel (auth-pass), sentinel-peer (sentinel-pass), and on data
 #           nodes of dedicated sentinels sentinel-client (the role
-#           decision's password file); the nodes never log in as the other
-#           users, whose clients move instead
+#           decision's password file) and node-handover (the planned
+#           failover's); the nodes never log in as the other users, whose
+#           clients move instead
 #   retire  the user accepts only the new password
 # Nothing restarts and no connection is closed. The new value comes from the
 # secret store in the form this node reads at boot (the password, or only its
@@ -268,19 +269,18 @@ switch_sentinel_peer() {
   log "sentinel: logs in to the other sentinels with the new password of sentinel-peer (sentinel.conf saved)"
 }
 
-# A data node of dedicated sentinels asks them for the master as
-# sentinel-client before every start of redis-server (the role decision):
-# its password file gets the new password once every sentinel takes it.
-switch_sentinel_client() {
-  local password=$1 address
+# A data node of dedicated sentinels logs in to them with a user of its own:
+# sentinel-client before every start of redis-server (the role decision),
+# node-handover before a stop (the planned failover).
+# switch_sentinel_login USER FILE WHO PASSWORD: once every sentinel takes
+# USER's new PASSWORD, WHO's password file FILE gets it.
+switch_sentinel_login() {
+  local user=$1 file=$2 who=$3 password=$4 address
   for address in $ROLE_SENTINELS; do
-    require_accepted "the sentinel at $address:$ROLE_SENTINEL_PORT" "$address" "$ROLE_SENTINEL_PORT" sentinel-client "$password"
+    require_accepted "the sentinel at $address:$ROLE_SENTINEL_PORT" "$address" "$ROLE_SENTINEL_PORT" "$user" "$password"
   done
-  # keep_login_password, from the boot's redis-role part.
-  # shellcheck source=/dev/null
-  source "$LIB_DIR/parts/redis-role.sh"
-  keep_login_password
-  log "role decision: asks the sentinels with the new password of sentinel-client ($ROLE_PASSWORD_FILE)"
+  keep_password "$user" "$file"
+  log "$who: asks the sentinels with the new password of $user ($file)"
 }
 
 # The node's metrics exporter logs in as monitor: its password file gets the
@@ -306,6 +306,7 @@ switches_here() {
     sentinel | sentinel-peer) [[ -n ${SENTINEL_PORT:-} ]] ;;
     monitor) [[ -n ${EXPORTER_PASSWORDS:-} ]] ;;
     sentinel-client) [[ ${ROLE_USER:-} == sentinel-client ]] ;;
+    node-handover) [[ ${HANDOVER_USER:-} == node-handover ]] ;;
     *) return 1 ;;
   esac
 }
@@ -313,7 +314,7 @@ switches_here() {
 step_switch() {
   local user=$1 password
   case $user in
-    replication | sentinel | sentinel-peer | monitor | sentinel-client) ;;
+    replication | sentinel | sentinel-peer | monitor | sentinel-client | node-handover) ;;
     *)
       log "the nodes never log in as $user: its clients move to the new password (after add, before retire); nothing to do on the nodes"
       return 0
@@ -330,7 +331,8 @@ step_switch() {
     sentinel) switch_sentinel "$password" ;;
     sentinel-peer) switch_sentinel_peer "$password" ;;
     monitor) switch_monitor "$password" ;;
-    sentinel-client) switch_sentinel_client "$password" ;;
+    sentinel-client) switch_sentinel_login sentinel-client "${ROLE_PASSWORD_FILE:?}" "role decision" "$password" ;;
+    node-handover) switch_sentinel_login node-handover "${HANDOVER_PASSWORD_FILE:?}" "planned failover" "$password" ;;
   esac
   mkdir -p "$ROTATION_DIR"
   (umask 077 && secret_sha256 "$user" >"$ROTATION_DIR/$user.switched")

@@ -10,8 +10,9 @@ export const ROLE_ASK_SECONDS = 10;
 
 /**
  * Where a node that logs in to the sentinels with a user of its own
- * (`loginUser`) keeps that user's password between boots: root only, copied
- * from the secrets the boot fetched, rewritten by password rotation's switch.
+ * (`loginUser`; the planned failover's `remoteUser`) keeps that user's
+ * password between boots: root only, copied from the secrets the boot
+ * fetched, rewritten by password rotation's switch.
  */
 export function rolePasswordPath(user: string): string {
   return `${TEMPLATE_DIR}/${user}.password`;

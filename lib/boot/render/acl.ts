@@ -33,6 +33,11 @@ export const BUILTIN_USERS = {
   admin: "admin",
   /** Metrics: read-only statistics. */
   monitor: "monitor",
+  /**
+   * With dedicated sentinels, the data nodes' planned failover logs in to
+   * them with it (SENTINEL FAILOVER and what it checks first).
+   */
+  nodeHandover: "node-handover",
 } as const;
 
 /**
@@ -197,6 +202,26 @@ const NODE_OPS_SENTINEL_RULES = [
   "+sentinel|failover",
 ];
 
+// A data node of dedicated sentinels hands its master role over (the
+// planned-failover step, as "local sentinel" does with node-ops on a node
+// with its own): the master's state, quorum, replicas and peers, Sentinel's
+// INFO (TILT mode), and FAILOVER. Never SET (quorum, auth-pass: one user
+// shared by every data node would change them on every sentinel), CONFIG,
+// RESET, REMOVE, MONITOR, ACL, or a hello on the sentinels' channel.
+const NODE_HANDOVER_RULES = [
+  "resetkeys",
+  "resetchannels",
+  "-@all",
+  "+ping",
+  "+info",
+  "+sentinel|get-master-addr-by-name",
+  "+sentinel|master",
+  "+sentinel|replicas",
+  "+sentinel|sentinels",
+  "+sentinel|ckquorum",
+  "+sentinel|failover",
+];
+
 /** What an application user may do. */
 export interface ApplicationUserRules {
   /** Key patterns (`~pattern`). */
@@ -243,13 +268,17 @@ export function dataNodeUsers(applicationUsers: readonly AclUser[], sentinel: bo
   ];
 }
 
-/** The ACL users of a sentinel (`user` lines in sentinel.conf); the monitor user when an exporter reads it. */
-export function sentinelUsers(monitor = false): AclUser[] {
+/**
+ * The ACL users of a sentinel (`user` lines in sentinel.conf); the monitor
+ * user when an exporter reads it, node-handover on dedicated sentinels.
+ */
+export function sentinelUsers(monitor = false, handover = false): AclUser[] {
   return [
     { name: BUILTIN_USERS.sentinelPeer, rules: SENTINEL_PEER_RULES },
     { name: BUILTIN_USERS.sentinelClient, rules: SENTINEL_CLIENT_RULES },
     { name: BUILTIN_USERS.admin, rules: ADMIN_RULES },
     ...(monitor ? [{ name: BUILTIN_USERS.monitor, rules: MONITOR_SENTINEL_RULES }] : []),
+    ...(handover ? [{ name: BUILTIN_USERS.nodeHandover, rules: NODE_HANDOVER_RULES }] : []),
     { name: NODE_OPS_USER, rules: NODE_OPS_SENTINEL_RULES },
   ];
 }

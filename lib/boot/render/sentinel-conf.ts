@@ -32,6 +32,8 @@ export interface SentinelConfSettings {
   readonly clientReconfigScript?: string;
   /** Add the monitor user (the metrics exporter logs in with it). @default false */
   readonly monitorUser?: boolean;
+  /** Add the node-handover user (dedicated sentinels: the data nodes' planned failover). @default false */
+  readonly handoverUser?: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export function renderSentinelConf(s: SentinelConfSettings): string {
       // sentinel-peer, clients as sentinel-client (discovery only), operators
       // as admin. Sentinel stores their passwords as hashes when it rewrites.
       directive("user", ...userLineArgs("default-off")),
-      ...sentinelUsers(s.monitorUser ?? false).map((u) => directive("user", ...userLineArgs(u))),
+      ...sentinelUsers(s.monitorUser ?? false, s.handoverUser ?? false).map((u) => directive("user", ...userLineArgs(u))),
       directive("sentinel", "sentinel-user", BUILTIN_USERS.sentinelPeer),
       directive("sentinel", "sentinel-pass", passwordPlaceholder(BUILTIN_USERS.sentinelPeer)),
       // Announce the ENI address, never a loopback or NAT address.

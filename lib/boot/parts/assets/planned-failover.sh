@@ -35,6 +35,13 @@
 #      master (ioredis sends them again), whichever sentinel they ask first.
 #      A client that stayed would get NOREPLICAS or READONLY until Sentinel
 #      demoted this node, ~10 s.
+# A data node of dedicated sentinels (HANDOVER_USER in node.env) runs no
+# sentinel: it asks the first of the group's sentinels (the role decision's
+# ROLE_SENTINELS) that answers, as HANDOVER_USER (node-handover, whose
+# password the boot fetched; prepare keeps it root only), which may not
+# SENTINEL SET: step 6 then waits for that sentinel to end its failover on
+# its own (the other replica re-synced) instead of ending it early, and the
+# replicas' ROLE is not asked (their acknowledgements tell, once a second).
 # Redis's own FAILOVER command is not used: Sentinel does not take part in
 # it and fails the group over again. Every wait is bounded; the step always
 # exits 0, so the stop goes on whatever happens.
@@ -75,6 +82,10 @@ SHORTENED=""
 # only then may step 6 shorten it.
 RECORDED=""
 OTHER_SENTINELS=()
+# A node of dedicated sentinels: HANDOVER_USER's password; no early end (step 6).
+REMOTE_PASSWORD=""
+EARLY_END=yes
+SENTINEL_AT="the sentinel on this node"
 
 # cli HOST PORT USER PASSWORD ARG...: one command, bounded in time.
 cli() {
@@ -89,6 +100,7 @@ cli() {
 # reply ends with the echo of a PING that marks it; a session that is gone
 # (or never logged in) leaves its commands to one redis-cli each.
 SESSION_DIR=""
+SESSION_COUNT=0
 declare -A SESSION_LOGIN=() SESSION_IN=() SESSION_OUT=() SESSION_PID=()
 readonly MARK=planned-failover-end
 
@@ -100,7 +112,7 @@ open_sessions() {
   for spec in "$@"; do
     name=${spec%%=*}
     SESSION_LOGIN[$name]=${spec#*=}
-    fifo=$SESSION_DIR/${#SESSION_PID[@]}
+    fifo=$SESSION_DIR/$((SESSION_COUNT++))
     mkfifo "$fifo.in" "$fifo.out"
     IFS=: read -r host port user password <<<"${SESSION_LOGIN[$name]}"
     REDISCLI_AUTH=$password redis-cli "${TLS_ARGS[@]}" -h "$host" -p "$port" --user "$user" --no-auth-warning <"$fifo.in" >"$fifo.out" 2>&1 &
@@ -156,7 +168,8 @@ ask() {
   cli "$host" "$port" "$user" "$password" "$@"
 }
 
-# This node's redis-server and sentinel, as node-ops (its password only root on this node holds).
+# This node's redis-server and sentinel, as node-ops (its password only root
+# on this node holds); with dedicated sentinels, the one that answered first.
 redis() { ask redis "$@"; }
 sentinel() { ask sentinel "$@"; }
 
@@ -330,7 +343,7 @@ wait_until_named() {
   local deadline behind
   deadline=$(($(now_ms) + SWITCH_MS))
   while :; do
-    if [[ -z $SHORTENED ]] && replicas_follow "$@"; then end_failover_now; fi
+    if [[ -n $EARLY_END && -z $SHORTENED ]] && replicas_follow "$@"; then end_failover_now; fi
     behind=$(sentinels_behind "$1" "$2" | paste -sd ' ')
     [[ $behind == *local* ]] || restore_failover_timeout
     [[ -n $behind ]] || return 0
@@ -349,20 +362,20 @@ reason_to_just_stop() {
     echo "redis-server is gone ($EXIT_CODE ${EXIT_STATUS:-}): a crash, not a stop; Sentinel fails over after down-after-milliseconds and the restart delay holds this node down until then"
     return
   fi
-  [[ -n ${SENTINEL_PORT:-} ]] || { echo "no sentinel runs on this node"; return; }
+  [[ -n ${SESSION_LOGIN[sentinel]:-} ]] || { echo "no sentinel to ask: none runs on this node${HANDOVER_USER:+, and none of the sentinels (${ROLE_SENTINELS:-}) answered as $HANDOVER_USER}"; return; }
   role=$(redis ROLE | head -n 1) || true
   case $role in
     master) ;;
     slave) echo "this node is a replica: nothing to hand over"; return ;;
     *) echo "redis-server does not answer ROLE: ${role:-no reply}"; return ;;
   esac
-  master=$(named_master) || { echo "the sentinel on this node names no master"; return; }
+  master=$(named_master) || { echo "$SENTINEL_AT names no master"; return; }
   [[ $master == "$NODE_ADDRESS $REDIS_PORT" ]] || { echo "the sentinels name ${master/ /:} as master, not this node: nothing to hand over"; return; }
   state=$(sentinel SENTINEL MASTER "$SENTINEL_MASTER_NAME") || true
   flags=$(field flags <<<"$state")
-  [[ -n $flags ]] || { echo "the sentinel on this node did not answer SENTINEL MASTER within ${CLI_TIMEOUT} s (${state:-no reply})"; return; }
-  [[ $flags == master ]] || { echo "the sentinel flags this master '$flags' (down, or a failover runs): Sentinel handles it"; return; }
-  [[ $(sentinel INFO sentinel) == *sentinel_tilt:0* ]] || { echo "the sentinel on this node is in TILT mode (its timer stalled) and would not act for up to 30 s"; return; }
+  [[ -n $flags ]] || { echo "$SENTINEL_AT did not answer SENTINEL MASTER within ${CLI_TIMEOUT} s (${state:-no reply})"; return; }
+  [[ $flags == master ]] || { echo "$SENTINEL_AT flags this master '$flags' (down, or a failover runs): Sentinel handles it"; return; }
+  [[ $(sentinel INFO sentinel) == *sentinel_tilt:0* ]] || { echo "$SENTINEL_AT is in TILT mode (its timer stalled) and would not act for up to 30 s"; return; }
   quorum=$(sentinel SENTINEL CKQUORUM "$SENTINEL_MASTER_NAME") || true
   [[ $quorum == OK* ]] || { echo "the sentinels cannot reach their quorum ($quorum): a forced failover could split the group"; return; }
   [[ -n $(promotable_replicas || true) ]] || { echo "no replica can take over (none up with a priority above 0)"; return; }
@@ -384,7 +397,7 @@ hand_over() {
   FAILOVER_TIMEOUT=$(sentinel SENTINEL MASTER "$SENTINEL_MASTER_NAME" | field failover-timeout) || true
   # Recorded before writes pause: a step killed while the value is short
   # leaves it to the next run on this node, which puts it back.
-  if [[ $FAILOVER_TIMEOUT =~ ^[0-9]+$ ]] && ((FAILOVER_TIMEOUT > 1)); then
+  if [[ -n $EARLY_END && $FAILOVER_TIMEOUT =~ ^[0-9]+$ ]] && ((FAILOVER_TIMEOUT > 1)); then
     if record_failover_timeout "$SENTINEL_MASTER_NAME" "$FAILOVER_TIMEOUT"; then
       RECORDED=yes
     else
@@ -461,6 +474,21 @@ hand_over() {
   log "closed the clients' connections (normal and pubsub: $killed); writes paused $((closed_at - paused_at)) ms, hand-over done in $(($(now_ms) - started)) ms"
 }
 
+# Dedicated sentinels: the first of ROLE_SENTINELS that answers as
+# HANDOVER_USER is "sentinel" (bounded: CLI_TIMEOUT each); none: no session.
+choose_remote_sentinel() {
+  local address
+  for address in ${ROLE_SENTINELS:-}; do
+    open_sessions "sentinel=$address:$ROLE_SENTINEL_PORT:$HANDOVER_USER:$REMOTE_PASSWORD"
+    if [[ -n ${SESSION_PID[sentinel]:-} ]]; then
+      SENTINEL_AT="the sentinel at $address:$ROLE_SENTINEL_PORT"
+      return 0
+    fi
+    log "the sentinel at $address:$ROLE_SENTINEL_PORT does not answer as $HANDOVER_USER"
+  done
+  unset "SESSION_LOGIN[sentinel]"
+}
+
 on_stop_exit() {
   local status=$?
   restore_failover_timeout
@@ -477,9 +505,17 @@ on_stop_exit() {
 main() {
   case ${1:-} in
     check) require_command redis-cli "$APT_HINT" ;;
-    prepare) ;;
-    # The rolling restart's command (a library file) where operators find it.
-    start) ln -sfn "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/node-restart.sh" "${REDIS_NODE_SBIN:-/usr/local/sbin}/redis-node-restart" ;;
+    # The login on dedicated sentinels outlives the boot's secrets.
+    prepare)
+      load_node_env
+      [[ -z ${HANDOVER_USER:-} ]] || keep_password "$HANDOVER_USER" "${HANDOVER_PASSWORD_FILE:?node.env names HANDOVER_USER but no HANDOVER_PASSWORD_FILE}"
+      ;;
+    # The rolling restart's command (a library file) where operators find it;
+    # it asks the node's own sentinel, so a node of dedicated sentinels has none yet.
+    start)
+      load_node_env
+      [[ -n ${HANDOVER_USER:-} ]] || ln -sfn "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/node-restart.sh" "${REDIS_NODE_SBIN:-/usr/local/sbin}/redis-node-restart"
+      ;;
     stop)
       # Whatever fails here, the stop goes on.
       trap on_stop_exit EXIT
@@ -493,15 +529,25 @@ main() {
         log "cannot read $NODE_OPS_PASSWORD_FILE: stopping without a hand-over"
         return 0
       fi
-      if [[ -r $SENTINEL_CONF ]]; then
+      if [[ -z ${HANDOVER_USER:-} && -r $SENTINEL_CONF ]]; then
         NODE_USER=$(sentinel_conf_setting "$SENTINEL_CONF" "auth-user $SENTINEL_MASTER_NAME")
         NODE_PASSWORD=$(sentinel_conf_setting "$SENTINEL_CONF" "auth-pass $SENTINEL_MASTER_NAME")
         PEER_USER=$(sentinel_conf_setting "$SENTINEL_CONF" sentinel-user)
         PEER_PASSWORD=$(sentinel_conf_setting "$SENTINEL_CONF" sentinel-pass)
+      elif [[ -n ${HANDOVER_USER:-} ]]; then
+        EARLY_END=""
+        SENTINEL_MASTER_NAME=${SENTINEL_MASTER_NAME:-${ROLE_MASTER_NAME:?}}
+        if ! REMOTE_PASSWORD=$(cat "${HANDOVER_PASSWORD_FILE:?}" 2>/dev/null) && [[ -z ${EXIT_CODE:-} ]]; then
+          log "cannot read $HANDOVER_PASSWORD_FILE: stopping without a hand-over"
+          return 0
+        fi
+        # The other sentinels' SENTINEL MASTER (step 6), with the same login.
+        PEER_USER=$HANDOVER_USER PEER_PASSWORD=$REMOTE_PASSWORD
       fi
       # A write to a session whose redis-cli is gone fails instead of ending the step.
       trap '' PIPE
       [[ -n ${EXIT_CODE:-} ]] || open_sessions "redis=127.0.0.1:$REDIS_PORT:$OPS_USER:$OPS_PASSWORD" ${SENTINEL_PORT:+"sentinel=127.0.0.1:$SENTINEL_PORT:$OPS_USER:$OPS_PASSWORD"}
+      [[ -n ${EXIT_CODE:-} || -z ${HANDOVER_USER:-} ]] || choose_remote_sentinel
       # A run killed while failover-timeout was short (after a crash too:
       # Sentinel fails over now, maybe led by this node's sentinel).
       if [[ -n ${SENTINEL_PORT:-} && -f $FAILOVER_TIMEOUT_PENDING ]]; then
@@ -513,7 +559,7 @@ main() {
         log "no hand-over: $reason"
         return 0
       fi
-      log "this node is the master: handing the role over before redis-server stops"
+      log "this node is the master: handing the role over${HANDOVER_USER:+ through $SENTINEL_AT (as $HANDOVER_USER)} before redis-server stops"
       hand_over
       ;;
     *) fail "usage: $0 check|prepare|start|stop" ;;

@@ -235,16 +235,6 @@ decide() {
   fail "role: no sentinel answered in ${ROLE_WAIT_SECONDS}s, and this empty node's redis.conf makes it a master it was not planned to be: not starting redis-server. Check the sentinels ($ROLE_SENTINELS), then start redis-server again"
 }
 
-# ROLE_USER's password, from the secrets the boot fetched, kept root only.
-keep_login_password() {
-  local password tmp
-  : "${ROLE_PASSWORD_FILE:?node.env names ROLE_USER but no ROLE_PASSWORD_FILE}"
-  password=$(secret_password "$ROLE_USER") || exit 1
-  tmp=$(umask 077 && mktemp "$ROLE_PASSWORD_FILE.XXXXXX")
-  printf '%s' "$password" >"$tmp"
-  mv -f "$tmp" "$ROLE_PASSWORD_FILE"
-}
-
 # PEER_USER and PEER_PASSWORD: the login the decision asks the sentinels with.
 read_login() {
   if [[ -n ${ROLE_USER:-} ]]; then
@@ -268,7 +258,8 @@ main() {
       require_command timeout "coreutils is part of every image"
       ;;
     # The login's password outlives the boot's secrets: every start asks.
-    prepare) [[ -z ${ROLE_USER:-} ]] || keep_login_password ;;
+    # ROLE_USER's password, from the secrets the boot fetched, kept root only.
+    prepare) [[ -z ${ROLE_USER:-} ]] || keep_password "$ROLE_USER" "${ROLE_PASSWORD_FILE:?node.env names ROLE_USER but no ROLE_PASSWORD_FILE}" ;;
     # The decision ran in redis-server's start (ExecStartPre); its line for the boot's log.
     start) [[ ! -f $ROLE_DECISION_FILE ]] || say "redis-server started as $(cut -d' ' -f2- "$ROLE_DECISION_FILE")" ;;
     decide)
