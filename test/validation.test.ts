@@ -403,7 +403,6 @@ describe("unresolved tokens are Terraform's to check", () => {
         sentinel: {
           port: number("sentinel_port"),
           quorum: number("quorum"),
-          downAfterMilliseconds: number("down_after"),
           masterName: text("master_name"),
         },
       });
@@ -449,5 +448,24 @@ describe("every problem at once", () => {
     expect(() => new RedisReplicationGroup(stack, "redis", { ...BASE, replicaCount: count })).toThrow(
       /^\[test\/redis\] replicaCount must be a literal number, not a token$/,
     );
+  });
+
+  test("Sentinel's timing tokens are refused: synth derives the crash restart delay from them", () => {
+    const stack = newStack("test");
+    const downAfter = new TerraformVariable(stack, "down", { type: "number" }).numberValue;
+    const failoverTimeout = new TerraformVariable(stack, "timeout", { type: "number" }).numberValue;
+    const thrown = (() => {
+      try {
+        new RedisReplicationGroup(stack, "redis", { ...BASE, sentinel: { downAfterMilliseconds: downAfter, failoverTimeoutMilliseconds: failoverTimeout } });
+      } catch (e) {
+        return (e as Error).message.split("\n");
+      }
+      return [];
+    })();
+    expect(thrown).toEqual([
+      "[test/redis] 2 problems:",
+      expect.stringMatching(/sentinel\.downAfterMilliseconds must be a literal number, not a token: the crash restart delay, the role decision's wait and min-replicas-max-lag are derived from it at synth$/),
+      expect.stringMatching(/sentinel\.failoverTimeoutMilliseconds must be a literal number, not a token: the crash restart delay and the role decision's wait are derived from it at synth$/),
+    ]);
   });
 });

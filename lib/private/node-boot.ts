@@ -25,7 +25,7 @@ import {
 import { openFilesLimitFor } from "../node/instance-tuning";
 import { resolveRedisConf, resolveSentinelConf } from "../options";
 import { MIN_REDIS_MAJOR } from "./defaults";
-import { GroupPlan, NodeKind, NodeSpec, restartDelayFor } from "./planner";
+import { GroupPlan, NodeKind, NodeSpec } from "./planner";
 
 /** A user as the boot sees it: its name and where its secrets are. */
 export interface BootUser {
@@ -190,6 +190,8 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
     // the password of its sentinel.conf; a data node of dedicated sentinels
     // holds no such login and asks them as sentinel-client, the discovery user.
     const sentinelClient = spec.runsSentinel ? undefined : required(users.sentinelClient, "sentinel-client");
+    const restartDelay = plan.crashRestartDelaySeconds;
+    if (restartDelay === undefined) throw new Error("the plan runs Sentinel but has no crash restart delay");
     parts.push(
       redisRolePart({
         nodeAddress,
@@ -198,7 +200,7 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
         sentinelPort: plan.sentinelPort,
         masterName: plan.masterName,
         // Failure detection and the election, with room to spare.
-        waitSeconds: restartDelayFor(plan.sentinel.downAfterMilliseconds, plan.sentinel.failoverTimeoutMilliseconds) + 30,
+        waitSeconds: restartDelay + 30,
         loginUser: sentinelClient?.name,
       }),
     );

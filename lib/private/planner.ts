@@ -112,10 +112,7 @@ export interface GroupPlan {
 export function restartDelayFor(downAfterMilliseconds: number | undefined, failoverTimeoutMilliseconds: number | undefined): number {
   const downAfter = downAfterMilliseconds ?? DEFAULT_DOWN_AFTER_MS;
   const failoverTimeout = failoverTimeoutMilliseconds ?? DEFAULT_FAILOVER_TIMEOUT_MS;
-  const detection = Token.isUnresolved(downAfter) ? 50 : Math.ceil(downAfter / 1000);
-  // A token (known only at apply): the default, as the value most groups keep.
-  const splitVoteRetry = Math.ceil(((Token.isUnresolved(failoverTimeout) ? DEFAULT_FAILOVER_TIMEOUT_MS : failoverTimeout) * 2 + 1000) / 1000);
-  return detection + splitVoteRetry + 10;
+  return Math.ceil(downAfter / 1000) + Math.ceil((failoverTimeout * 2 + 1000) / 1000) + 10;
 }
 
 /**
@@ -127,7 +124,7 @@ export function restartDelayFor(downAfterMilliseconds: number | undefined, failo
  */
 export function minReplicasMaxLagFor(downAfterMilliseconds: number | undefined): number {
   const downAfter = downAfterMilliseconds ?? DEFAULT_DOWN_AFTER_MS;
-  return Token.isUnresolved(downAfter) ? 10 : Math.max(2, Math.ceil(downAfter / 1000));
+  return Math.max(2, Math.ceil(downAfter / 1000));
 }
 
 function sentinelCountOf(props: RedisReplicationGroupProps, replicaCount: number): number {
@@ -161,6 +158,13 @@ export function validateGroupProps(props: RedisReplicationGroupProps): Problems 
   const countKnown = !Token.isUnresolved(replicaCount) && Number.isInteger(replicaCount) && replicaCount >= 0 && replicaCount <= MAX_REPLICAS;
   if (Token.isUnresolved(replicaCount)) p.add("replicaCount must be a literal number, not a token");
   else requireInteger(p, "replicaCount", replicaCount, 0, MAX_REPLICAS);
+  // Synth derives the crash restart delay (RestartSec), the role decision's wait and min-replicas-max-lag from them.
+  for (const [prop, derived] of [
+    ["downAfterMilliseconds", "the crash restart delay, the role decision's wait and min-replicas-max-lag"],
+    ["failoverTimeoutMilliseconds", "the crash restart delay and the role decision's wait"],
+  ] as const) {
+    if (Token.isUnresolved(sentinel[prop])) p.add(`sentinel.${prop} must be a literal number, not a token: ${derived} are derived from it at synth`);
+  }
 
   requireAwsId(p, "vpcId", props.vpcId, "vpc");
   requireNonEmptyList(p, "subnetIds", props.subnetIds);
