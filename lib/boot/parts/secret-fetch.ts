@@ -1,6 +1,7 @@
 import { SecretStore, secretReadStatements } from "../../auth/secret-store";
 import { BootPart, IBootPartGrantee } from "../boot-part";
-import { partStepPath, TEMPLATE_DIR } from "../cloud-config";
+import { partStepPath } from "../cloud-config";
+import { rolePasswordPath } from "./redis-role";
 
 /** The form of a secret on the node: the password, or the hex SHA-256 of it. */
 export enum SecretForm {
@@ -24,7 +25,7 @@ export interface NodeSecret {
 
 export const SECRETS_LIST_PATH = "/etc/redis-node/secrets.list";
 /** The node-ops user's password, made on the node at first boot (root only, never sent anywhere). */
-export const NODE_OPS_PASSWORD_PATH = `${TEMPLATE_DIR}/node-ops.password`;
+export const NODE_OPS_PASSWORD_PATH = rolePasswordPath("node-ops");
 
 const NAME = "secret-fetch";
 const ORDER = 20;

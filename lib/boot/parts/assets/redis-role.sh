@@ -222,11 +222,11 @@ decide() {
   if [[ $VIEW_IP == "$ROLE_SELF" ]]; then
     fail "role: the sentinels still name this empty node as master after ${ROLE_WAIT_SECONDS}s and know $VIEW_REPLICAS replica(s) of it: not starting redis-server as an empty master that its replicas would follow and flush. Have a replica promoted (SENTINEL FAILOVER $ROLE_MASTER_NAME, or REPLICAOF NO ONE on the replica with the most data), then start redis-server again"
   fi
-  if ((REFUSED > 0)) && [[ -n ${ROLE_USER:-} ]]; then
-    fail "role: $REFUSED sentinel(s) refused SENTINEL MASTER to user $PEER_USER (see above) and none answered in ${ROLE_WAIT_SECONDS}s: not starting this empty node as master while the sentinels run. Check the password in $ROLE_PASSWORD_FILE against the sentinels' $PEER_USER (after a rotation: its switch step on this node), then start redis-server again"
-  fi
   if ((REFUSED > 0)); then
-    fail "role: $REFUSED sentinel(s) refused SENTINEL MASTER to user $PEER_USER (see above) and none answered in ${ROLE_WAIT_SECONDS}s: not starting this empty node as master while the sentinels run. Sentinels made by an older version lack the right: on each, as admin, ACL SETUSER $PEER_USER +sentinel|master, then SENTINEL FLUSHCONFIG; then start redis-server again"
+    # A user of its own: a wrong password; sentinel-peer: sentinels made before it had the right.
+    local hint="Sentinels made by an older version lack the right: on each, as admin, ACL SETUSER $PEER_USER +sentinel|master, then SENTINEL FLUSHCONFIG"
+    [[ -z ${ROLE_USER:-} ]] || hint="Check the password in $ROLE_PASSWORD_FILE against the sentinels' $PEER_USER (after a rotation: its switch step on this node)"
+    fail "role: $REFUSED sentinel(s) refused SENTINEL MASTER to user $PEER_USER (see above) and none answered in ${ROLE_WAIT_SECONDS}s: not starting this empty node as master while the sentinels run. $hint; then start redis-server again"
   fi
   if [[ $ROLE_PLANNED == master ]]; then
     decided master "no sentinel answered in ${ROLE_WAIT_SECONDS}s and this node is the planned master (the group's first start)"
