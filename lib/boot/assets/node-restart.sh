@@ -123,8 +123,21 @@ replicas_seen_by_sentinels() {
       key == "master-port" { mport = $0 }
       END { flush() }' || true
   done | awk -v master="$1:$2" '
-    { seen[$1] = 1; if (!($3 == "slave" && $4 == "ok" && $5 == master)) bad[$1] = bad[$1] "; at " $2 ": \x27" $3 "\x27, link " $4 ", following " $5 }
-    END { for (r in seen) print r, (r in bad ? substr(bad[r], 3) : "online") }'
+    { seen[$1] = 1 }
+    !($3 == "slave" && $4 == "ok" && $5 == master) {
+      what = "\x27" $3 "\x27, link " $4 ", following " $5
+      if (!(($1, what) in at)) order[$1] = order[$1] SUBSEP what
+      at[$1, what] = at[$1, what] (at[$1, what] == "" ? "" : " ") $2
+    }
+    END {
+      for (r in seen) {
+        if (!(r in order)) { print r, "online"; continue }
+        n = split(substr(order[r], 2), whats, SUBSEP)
+        line = ""
+        for (i = 1; i <= n; i++) line = line (i > 1 ? "; " : "") "at " at[r, whats[i]] ": " whats[i]
+        print r, line
+      }
+    }'
 }
 
 # Why this node must not restart now, one reason a line (none: it may).
