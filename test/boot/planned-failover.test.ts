@@ -169,9 +169,9 @@ describe("the step without a hand-over (no Redis needed)", () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
-  test("with dedicated sentinels the start phase links no rolling restart command (it needs a sentinel on the node)", () => {
+  test("with dedicated sentinels the start phase links the rolling restart's command too (it asks them as node-handover)", () => {
     expect(step("start", { REDIS_NODE_SBIN: dir }, true, "HANDOVER_USER='node-handover'\n", false)).toEqual({ status: 0, stderr: "" });
-    expect(existsSync(join(dir, "redis-node-restart"))).toBe(false);
+    expect(readlinkSync(join(dir, "redis-node-restart"))).toBe(join(BOOT_LIB, NODE_RESTART_ASSET));
   });
 
   test("with dedicated sentinels none of which answers, the stop goes on (exit 0) and the log says why", () => {

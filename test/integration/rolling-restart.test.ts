@@ -9,15 +9,18 @@
  * start; for redis-sentinel, SIGTERM and the start. Two Sentinel-aware
  * applications (ioredis, redis-py) write with SET + WAIT 1 1000 throughout
  * the roll; the longest write gap is printed, never asserted on time.
- * Needs root; the scenarios run in order and share one topology.
+ * Needs root; the scenarios run in order and share one topology. The same
+ * for a group with dedicated sentinel nodes: the command on its data nodes
+ * asks them as node-handover and restarts no sentinel.
  */
 import * as fs from "fs";
 import * as path from "path";
 import Redis from "ioredis";
 import { ConnectionOptions } from "tls";
+import { SentinelOptions } from "../../lib";
 import { BUILTIN_USERS, COMMON_SCRIPT_PATH, libraryPathOnNode, NODE_ENV_PATH, NODE_RESTART_SCRIPT, PLANNED_FAILOVER_STEP_PATH, REDIS_ROLE_STEP } from "../../lib/boot";
 import { info, Login, withClient } from "./harness/client";
-import { RunResult, sleep, Topology } from "./harness/netns";
+import { run, RunResult, sleep, Topology } from "./harness/netns";
 import { allLogs, isRunning, processOf, restart, stop, stopAll, waitUntil } from "./harness/processes";
 import { errorSummary, ioredisWriter, longestGap, redisPyWriter, Writer, WriterConfig } from "./harness/writers";
 import { decideRole, GroupLayout, GroupNode, layOutGroup, nodeAtAddress, provideTestSecrets, startGroup, testPasswords } from "./synthesized-group";
@@ -49,12 +52,19 @@ echo "the suite did not answer $*" >&2
 exit 1
 `;
 
-describeIntegration(SUITE, ["redis-server", "redis-sentinel", "redis-cli", "ip", "iptables", "flock", "/usr/bin/python3"], scenarios);
+const COMMANDS = ["redis-server", "redis-sentinel", "redis-cli", "ip", "iptables", "flock", "/usr/bin/python3"];
 
-function scenarios(): void {
+describeIntegration(SUITE, COMMANDS, () => scenarios({}));
+describeIntegration(`${SUITE} (dedicated sentinel nodes: the command asks them as node-handover)`, COMMANDS, () => scenarios({ dedicatedNodeCount: 3 }));
+
+function scenarios(sentinelOptions: SentinelOptions): void {
+  const dedicated = (sentinelOptions.dedicatedNodeCount ?? 0) > 0;
   let topology: Topology | undefined;
   let layout: GroupLayout | undefined;
   let nodes: GroupNode[] = [];
+  // Data nodes, and the nodes that run a sentinel: the same nodes unless the sentinels are dedicated ones.
+  let dataNodes: GroupNode[] = [];
+  let sentinelNodes: GroupNode[] = [];
   let masterName = "";
   let redisPort = 0;
   let sentinelPort = 0;
@@ -72,7 +82,7 @@ function scenarios(): void {
 
   /** Every sentinel names the same master, which has 2 online replicas. */
   async function healthyMaster(): Promise<GroupNode> {
-    const named = await Promise.all(nodes.map(async (n) => ((await sentinel(n, "get-master-addr-by-name", masterName)) as string[])[0]));
+    const named = await Promise.all(sentinelNodes.map(async (n) => ((await sentinel(n, "get-master-addr-by-name", masterName)) as string[])[0]));
     if (new Set(named).size !== 1) throw new Error(`sentinels disagree: ${named.join(", ")}`);
     const master = nodeAt(named[0]);
     const repl = await redis(master, (c) => info(c, "replication"));
@@ -99,15 +109,29 @@ function scenarios(): void {
     put(path.join(dirs.lib, "redis.sh"), libraryPathOnNode("redis.sh"));
     put(path.join(dirs.lib, "node-restart.sh"), NODE_RESTART_SCRIPT, 0o755);
     for (const step of [PLANNED_FAILOVER_STEP_PATH, REDIS_ROLE_STEP]) put(path.join(dirs.lib, "parts", path.basename(step)), step, 0o755);
-    const overrides = { NODE_OPS_PASSWORD_FILE: path.join(node.secretsDir, "node-ops.password"), TLS_DIR: path.join(node.dir, "tls") };
+    const overrides = {
+      NODE_OPS_PASSWORD_FILE: path.join(node.secretsDir, "node-ops.password"),
+      TLS_DIR: path.join(node.dir, "tls"),
+      // With dedicated sentinels: where the planned-failover step's prepare keeps node-handover's password.
+      ...(dedicated ? { HANDOVER_PASSWORD_FILE: path.join(layout!.workRoot, `${node.name}-node-handover.password`) } : {}),
+    };
     fs.writeFileSync(dirs.env, layout!.fileOf(node, NODE_ENV_PATH) + Object.entries(overrides).map(([k, v]) => `${k}='${v}'\n`).join(""), { mode: 0o600 });
     fs.mkdirSync(dirs.requests, { recursive: true });
     fs.writeFileSync(dirs.bin, SERVICE_MANAGER, { mode: 0o755 });
   }
 
+  /** The boot's prepare phase of the planned-failover step (node-handover's password, from the secrets the boot fetched). */
+  async function prepare(node: GroupNode): Promise<void> {
+    const dirs = dirsOf(node);
+    await run(["bash", path.join(dirs.lib, "parts", path.basename(PLANNED_FAILOVER_STEP_PATH)), "prepare"], {
+      env: { REDIS_NODE_LIB: dirs.lib, REDIS_NODE_ENV: dirs.env, REDIS_NODE_SECRETS_DIR: node.secretsDir },
+    });
+  }
+
   const envOf = (node: GroupNode) => {
     const dirs = dirsOf(node);
-    return { REDIS_NODE_LIB: dirs.lib, REDIS_NODE_ENV: dirs.env, REDIS_NODE_RUN_DIR: dirs.run, REDIS_NODE_SENTINEL_CONF: processOf(node.name, "sentinel")!.confFile };
+    const sentinelConf = processOf(node.name, "sentinel")?.confFile;
+    return { REDIS_NODE_LIB: dirs.lib, REDIS_NODE_ENV: dirs.env, REDIS_NODE_RUN_DIR: dirs.run, ...(sentinelConf ? { REDIS_NODE_SENTINEL_CONF: sentinelConf } : {}) };
   };
 
   /** What systemd does for `systemctl restart UNIT` with the node's drop-ins; returns the exit code for the command. */
@@ -188,16 +212,20 @@ function scenarios(): void {
   }
 
   beforeAll(tracked(async () => {
-    layout = await layOutGroup(synthesizeBasicExample());
+    layout = await layOutGroup(synthesizeBasicExample({ sentinel: sentinelOptions }));
     topology = layout.topology;
     nodes = layout.nodes;
+    dataNodes = nodes.filter((n) => n.runsRedis);
+    sentinelNodes = nodes.filter((n) => n.runsSentinel);
+    expect([dataNodes.length, sentinelNodes.length, nodes.length]).toEqual(dedicated ? [3, 3, 6] : [3, 3, 3]);
     const group = await startGroup(layout, provideTestSecrets(PASSWORDS));
     ({ masterName, redisPort, sentinelPort, tls } = group);
-    for (const node of nodes) install(node);
+    for (const node of dataNodes) install(node);
+    if (dedicated) for (const node of dataNodes) await prepare(node);
     const caFile = path.join(layout.workRoot, "ca.pem");
     fs.writeFileSync(caFile, group.tls.ca as string);
     writerConfig = {
-      sentinels: nodes.map((n) => ({ host: n.ip, port: sentinelPort })),
+      sentinels: sentinelNodes.map((n) => ({ host: n.ip, port: sentinelPort })),
       masterName,
       app: login("app"),
       sentinelClient: login(BUILTIN_USERS.sentinelClient),
@@ -238,7 +266,7 @@ function scenarios(): void {
   scenario("1. --check on a healthy group: every node may restart, each says its role, nothing is restarted", 120_000, async () => {
     const master = await waitHealthy("a healthy group");
     await waitAllowed(master);
-    for (const node of nodes) {
+    for (const node of dataNodes) {
       const r = await runCommand(node, "--check");
       const role = node === master ? "master" : `replica of ${master.ip}:${redisPort}`;
       expect({ node: node.name, code: r.code, requests: r.requests }).toEqual({ node: node.name, code: 0, requests: [] });
@@ -250,13 +278,18 @@ function scenarios(): void {
   scenario("2. refused while a replica is down (on the other replica and on the master); nothing is restarted", 180_000, async () => {
     const master = await waitHealthy("a healthy group");
     await waitAllowed(master);
-    const [down, other] = nodes.filter((n) => n !== master);
+    const [down, other] = dataNodes.filter((n) => n !== master);
     await stop(down.name, "redis");
     try {
       for (const [node, args] of [[other, ["--check"]], [master, []]] as const) {
         const r = await runCommand(node, ...args);
         expect({ node: node.name, code: r.code, requests: r.requests }).toEqual({ node: node.name, code: 1, requests: [] });
-        expect(r.stdout).toContain(`not now: the master does not list replica ${down.ip}:${redisPort} as online (down or still syncing)`);
+        // The master's own list (asked as the sentinels log in, or, with dedicated sentinels, its ROLE on the
+        // master itself); a replica of dedicated sentinels has no login on the master: what the sentinels see.
+        const listed = dedicated && node === other ? new RegExp(`not now: the sentinels (\\(their last INFO of it, every 10 s\\) )?(do not )?see replica ${down.ip.replace(/\./g, "\\.")}:${redisPort} `)
+          : `not now: the master does not list replica ${down.ip}:${redisPort} as online (down or still syncing)`;
+        console.log(`refused on ${node.name} (${node === master ? "master" : "replica"}):\n${r.stdout.split("\n").filter((l) => /not now:/.test(l)).join("\n")}`);
+        expect(r.stdout).toMatch(listed);
         expect(r.stdout).toMatch(/may restart now: no/);
       }
       // The refused master still is the master of every sentinel, and takes writes.
@@ -272,7 +305,7 @@ function scenarios(): void {
   scenario("3. measure: a rolling restart (replicas, then the master) under two writers; no acknowledged write lost, every node back in sync", 600_000, async () => {
     const oldMaster = await waitHealthy("a healthy group");
     await waitAllowed(oldMaster);
-    const order = [...nodes.filter((n) => n !== oldMaster), oldMaster];
+    const order = [...dataNodes.filter((n) => n !== oldMaster), oldMaster];
     const writers: Writer[] = [ioredisWriter(writerConfig!, "rr3"), redisPyWriter(writerConfig!, "rr3")];
     const results: Array<{ node: GroupNode; result: RunResult & { requests: string[] }; ms: number }> = [];
     let startedAt = 0;
@@ -298,9 +331,11 @@ function scenarios(): void {
     const acknowledged = writers.flatMap((w) => w.log.acknowledged);
     const summary = writers.map((w) => `${w.log.client}: longest gap ${longestGap(w.log, startedAt, endedAt)} ms, errors ${errorSummary(w.log, startedAt)}, ${w.log.acknowledged.length} acknowledged`).join("; ");
     const steps = results.map(({ node, result, ms }) => `${node.name} ${ms} ms (${/out for (\d+s)/.exec(result.stdout)?.[1] ?? "?"} out)`).join(", ");
-    console.log(`measure: rolling restart of ${order.length} nodes in ${endedAt - startedAt} ms (${steps}): ${summary}`);
-    // Each run restarted redis-server, then the sentinel, through the service manager.
-    for (const { result } of results) expect(result.requests).toEqual(["restart redis-server.service", "restart redis-sentinel.service"]);
+    console.log(`measure: rolling restart${dedicated ? " (dedicated sentinels)" : ""} of ${order.length} nodes in ${endedAt - startedAt} ms (${steps}): ${summary}`);
+    // Each run restarted redis-server, then the node's sentinel (none with dedicated sentinels), through the service manager.
+    const requests = ["restart redis-server.service", ...(dedicated ? [] : ["restart redis-sentinel.service"])];
+    for (const { result } of results) expect(result.requests).toEqual(requests);
+    if (dedicated) for (const { result } of results) expect(result.stdout).not.toMatch(/redis-sentinel/);
     expect(results.at(-1)!.result.stdout).toMatch(/the master: the restart's stop step hands the role over first/);
     expect(transcript.join("\n")).toMatch(new RegExp(`${oldMaster.name} ExecStop: [^]*hand-over done`));
     expect(newMaster).not.toBe(oldMaster);
@@ -309,13 +344,13 @@ function scenarios(): void {
     // Every node back in sync: the replicas' offsets match the master's once writes stopped.
     await waitUntil(async () => {
       const masterOffset = Number((await redis(newMaster, (c) => info(c, "replication"))).master_repl_offset);
-      const offsets = await Promise.all(nodes.filter((n) => n !== newMaster).map(async (n) => {
+      const offsets = await Promise.all(dataNodes.filter((n) => n !== newMaster).map(async (n) => {
         const repl = await redis(n, (c) => info(c, "replication"));
         return repl.role === "slave" && repl.master_host === newMaster.ip && repl.master_link_status === "up" && repl.master_sync_in_progress === "0" && Number(repl.slave_repl_offset);
       }));
       return offsets.every((o) => o === masterOffset);
     }, { timeoutMs: 30_000, intervalMs: 250, what: "both replicas at the master's offset" });
-    for (const node of nodes) expect(await missingKeys(node, acknowledged)).toEqual([]);
-    for (const node of nodes) expect((await waitAllowed(node)).code).toBe(0);
+    for (const node of dataNodes) expect(await missingKeys(node, acknowledged)).toEqual([]);
+    for (const node of dataNodes) expect((await waitAllowed(node)).code).toBe(0);
   });
 }

@@ -13,12 +13,21 @@
 # first one is still syncing. On the master, the restart runs redis-server's
 # ExecStop=, the planned failover, which moves the role first; the node then
 # starts (the role decision, ExecStartPre=) as a replica of the new master.
-# Every wait is bounded. Installed by the planned-failover part (nodes with
-# redis-server and a sentinel) as /usr/local/sbin/redis-node-restart; run as
-# root. It logs in to this node's redis-server and sentinel as node-ops, to
-# the other sentinels as the node's sentinel does (sentinel-peer), and to
-# the master as the sentinels do (sentinel.conf's auth-user): passwords are
-# read from root-only files and passed through REDISCLI_AUTH, never printed.
+# Every wait is bounded. Installed by the planned-failover part (every data
+# node watched by Sentinel) as /usr/local/sbin/redis-node-restart; run as
+# root. It logs in to this node's redis-server as node-ops, and:
+# - with a sentinel on the node: to it as node-ops, to the other sentinels
+#   as the node's sentinel does (sentinel-peer), and to the master as the
+#   sentinels do (sentinel.conf's auth-user); then it restarts the sentinel;
+# - on a data node of dedicated sentinels (HANDOVER_USER in node.env), which
+#   runs none and holds no login on the other data nodes: to the sentinels
+#   as node-handover (the planned failover's login, read-only but for
+#   SENTINEL FAILOVER), through the first that answers. Where the other kind
+#   asks the master, it asks the master's own ROLE when this node is the
+#   master (node-ops may), else what every sentinel last saw of each replica
+#   (SENTINEL REPLICAS: flags, link, the master it follows, its offset).
+# Passwords are read from root-only files and passed through REDISCLI_AUTH,
+# never printed.
 set -euo pipefail
 shopt -s inherit_errexit
 readonly LIB_DIR=${REDIS_NODE_LIB:-/usr/local/lib/redis-node}
@@ -79,10 +88,56 @@ known_replicas() {
     END { flush() }'
 }
 
-# The replicas the master at IP PORT lists, "ip:port state" per line (INFO replication).
+# The replicas the master at IP PORT lists, "ip:port state" per line: its
+# INFO replication, as the sentinels log in to it; with dedicated sentinels,
+# this node's own ROLE when it is the master (ROLE lists online replicas
+# only), else replicas_seen_by_sentinels.
 listed_replicas() {
-  at_master "$1" "$2" INFO replication | tr -d '\r' |
-    sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=\([a-z_]*\),.*/\1:\2 \3/p'
+  if [[ -n ${HANDOVER_USER:-} && "$1 $2" == "$NODE_ADDRESS $REDIS_PORT" ]]; then
+    acknowledged_offsets | tr ' ' '\n' | sed -n '2,$s/=.*/ online/p'
+  elif [[ -n ${HANDOVER_USER:-} ]]; then
+    replicas_seen_by_sentinels "$1" "$2"
+  else
+    at_master "$1" "$2" INFO replication | tr -d '\r' |
+      sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=\([a-z_]*\),.*/\1:\2 \3/p'
+  fi
+}
+
+# replicas_seen_by_sentinels IP PORT: "ip:port state" per replica any
+# sentinel knows; "online" when every sentinel that answers is connected to
+# it and saw it (its last INFO of it, every 10 s) replicate from IP:PORT
+# with its link up; else what each saw. (Dedicated sentinels, asked as
+# node-handover: a data node there has no login on the master.)
+replicas_seen_by_sentinels() {
+  local address
+  for address in $ROLE_SENTINELS; do
+    role_cli "$address" "$PEER_USER" "$PEER_PASSWORD" SENTINEL REPLICAS "$SENTINEL_MASTER_NAME" | awk -v at="$address" '
+      function flush() { if (ip != "") print ip ":" port, at, flags, link, host ":" mport; ip = "" }
+      NR % 2 == 1 { key = $0; next }
+      key == "name" { flush() }
+      key == "ip" { ip = $0 }
+      key == "port" { port = $0 }
+      key == "flags" { flags = $0 }
+      key == "master-link-status" { link = $0 }
+      key == "master-host" { host = $0 }
+      key == "master-port" { mport = $0 }
+      END { flush() }' || true
+  done | awk -v master="$1:$2" '
+    { seen[$1] = 1 }
+    !($3 == "slave" && $4 == "ok" && $5 == master) {
+      what = "\x27" $3 "\x27, link " $4 ", following " $5
+      if (!(($1, what) in at)) order[$1] = order[$1] SUBSEP what
+      at[$1, what] = at[$1, what] (at[$1, what] == "" ? "" : " ") $2
+    }
+    END {
+      for (r in seen) {
+        if (!(r in order)) { print r, "online"; continue }
+        n = split(substr(order[r], 2), whats, SUBSEP)
+        line = ""
+        for (i = 1; i <= n; i++) line = line (i > 1 ? "; " : "") "at " at[r, whats[i]] ": " whats[i]
+        print r, line
+      }
+    }'
 }
 
 # Why this node must not restart now, one reason a line (none: it may).
@@ -105,26 +160,54 @@ reasons_not_now() {
   if [[ $(printf '%s\n' "${named[@]#*:}" | sort -u | wc -l) -gt 1 ]]; then
     echo "the sentinels do not agree on the master: ${named[*]}"
   fi
-  [[ $(sentinel INFO sentinel) == *sentinel_tilt:0* ]] || echo "the sentinel on this node is in TILT mode"
+  # Dedicated sentinels: none answered node-handover's login (main says which).
+  if [[ -z ${SESSION_LOGIN[sentinel]:-} ]]; then
+    echo "none of the sentinels ($ROLE_SENTINELS) answers as $HANDOVER_USER"
+    return 0
+  fi
+  [[ $(sentinel INFO sentinel) == *sentinel_tilt:0* ]] || echo "$SENTINEL_AT is in TILT mode"
   state=$(sentinel SENTINEL CKQUORUM "$SENTINEL_MASTER_NAME") || true
   [[ $state == OK* ]] || echo "the sentinels cannot reach their quorum: $state"
   [[ -n $MASTER ]] || return 0
+  local LISTED_BY="the master lists" NOT_LISTED_BY="the master does not list"
+  if [[ -n ${HANDOVER_USER:-} && $MASTER != "$NODE_ADDRESS $REDIS_PORT" ]]; then
+    LISTED_BY="the sentinels (their last INFO of it, every 10 s) see" NOT_LISTED_BY="the sentinels do not see"
+  fi
   listed=$(listed_replicas "${MASTER% *}" "${MASTER#* }") || true
   while read -r replica state; do
-    [[ -z $replica || $state == online ]] || echo "the master lists replica $replica as $state, not online (still syncing)"
+    [[ -z $replica || $state == online ]] || echo "$LISTED_BY replica $replica as $state, not online (down or still syncing)"
   done <<<"$listed"
   while read -r replica flags link; do
     [[ -n $replica ]] || continue
     [[ $flags == slave && $link == ok ]] || echo "the sentinels see replica $replica as '$flags', link $link (down or still syncing; a replica removed for good stays until SENTINEL RESET)"
-    [[ $listed == *"$replica online"* ]] || echo "the master does not list replica $replica as online (down or still syncing)"
+    [[ $listed == *"$replica online"* ]] || echo "$NOT_LISTED_BY replica $replica as online (down or still syncing)"
   done < <(known_replicas)
   if [[ $MASTER == "$NODE_ADDRESS $REDIS_PORT" && -z $(promotable_replicas || true) ]]; then
     echo "this node is the master and no replica can take over (none up with a priority above 0)"
   fi
 }
 
+# master_offset IP PORT OWN: the master's replication offset (its ROLE, as
+# the sentinels log in to it). With dedicated sentinels, whose data nodes
+# have no login on the master, a lower bound: the highest offset the
+# sentinel last saw (INFO, every 10 s) on another replica; OWN (this node's)
+# when it knows none.
+master_offset() {
+  if [[ -z ${HANDOVER_USER:-} ]]; then
+    at_master "$1" "$2" ROLE | sed -n 2p
+    return
+  fi
+  sentinel SENTINEL REPLICAS "$SENTINEL_MASTER_NAME" | awk -v self="$NODE_ADDRESS:$REDIS_PORT" -v high="$3" '
+    NR % 2 == 1 { key = $0; next }
+    key == "ip" { ip = $0 }
+    key == "port" { port = $0 }
+    key == "slave-repl-offset" && ip ":" port != self && $0 + 0 > high + 0 { high = $0 }
+    END { print high }'
+}
+
 # Waits (bounded) until this node is a replica of the master the sentinels
-# name, attached, caught up with it and seen healthy by its sentinel.
+# name, attached, caught up with it (master_offset) and seen healthy by
+# its sentinel (with dedicated sentinels: the one that answered).
 # Prints the master on success.
 wait_in_sync() {
   local deadline said=0 master role link offset master_offset status
@@ -132,11 +215,11 @@ wait_in_sync() {
   while :; do
     status=""
     if ! master=$(named_master); then
-      status="the sentinel on this node names no master"
+      status="$SENTINEL_AT names no master"
     else
       role=$(local_role) || role="no answer"
       read -r _ link offset <<<"${role#replica }"
-      master_offset=$(at_master "${master% *}" "${master#* }" ROLE | sed -n 2p) || true
+      master_offset=$(master_offset "${master% *}" "${master#* }" "$offset") || true
       if [[ $role == master ]]; then
         status="this node is master"
       elif [[ $role != "replica ${master/ /:} "* ]]; then
@@ -144,7 +227,7 @@ wait_in_sync() {
       elif [[ $link != connected ]]; then
         status="link to ${master/ /:}: $link"
       elif ! [[ $master_offset =~ ^[0-9]+$ ]] || ((master_offset - offset > MAX_LAG_BYTES)); then
-        status="offset $offset, the master's ${master_offset:-unknown}"
+        status="offset $offset, $MASTER_OFFSET_IS ${master_offset:-unknown}"
       elif [[ $(known_replicas) != *"$NODE_ADDRESS:$REDIS_PORT slave ok"* ]]; then
         status="in sync, waiting for the sentinel to see it (it asks replicas every 10 s)"
       else
@@ -188,23 +271,37 @@ main() {
     *) fail "usage: redis-node-restart [--check]" ;;
   esac
   load_node_env
-  : "${REDIS_PORT:?}" "${NODE_ADDRESS:?}" "${NODE_OPS_PASSWORD_FILE:?}" "${SENTINEL_PORT:?}" "${SENTINEL_MASTER_NAME:?}" "${ROLE_SENTINELS:?}" "${ROLE_SENTINEL_PORT:?}"
+  : "${REDIS_PORT:?}" "${NODE_ADDRESS:?}" "${NODE_OPS_PASSWORD_FILE:?}" "${ROLE_SENTINELS:?}" "${ROLE_SENTINEL_PORT:?}"
   [[ -r $NODE_OPS_PASSWORD_FILE ]] || fail "cannot read $NODE_OPS_PASSWORD_FILE: run as root"
   # shellcheck disable=SC2034 # the sourced helpers' logins: node-ops, sentinel-peer (TLS: the node's files)
   OPS_PASSWORD=$(<"$NODE_OPS_PASSWORD_FILE")
   # The logins of the sourced redis and sentinel helpers (no sessions: one redis-cli a command).
   # shellcheck disable=SC2034,SC2154 # SESSION_LOGIN: planned-failover.sh's associative array
   SESSION_LOGIN[redis]=127.0.0.1:$REDIS_PORT:node-ops:$OPS_PASSWORD
-  # shellcheck disable=SC2034,SC2154
-  SESSION_LOGIN[sentinel]=127.0.0.1:$SENTINEL_PORT:node-ops:$OPS_PASSWORD
   [[ -z ${TLS_DIR:-} ]] || TLS_ARGS=(--tls --cacert "$TLS_DIR/ca.crt" --cert "$TLS_DIR/node.crt" --key "$TLS_DIR/node.key")
   # shellcheck disable=SC2034
   TLS=${TLS_DIR:-}
-  [[ -r $ROLE_SENTINEL_CONF ]] || fail "cannot read $ROLE_SENTINEL_CONF: run as root"
-  # shellcheck disable=SC2034
-  PEER_USER=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-user) PEER_PASSWORD=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-pass)
-  AUTH_USER=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" "auth-user $SENTINEL_MASTER_NAME")
-  AUTH_PASS=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" "auth-pass $SENTINEL_MASTER_NAME")
+  if [[ -n ${HANDOVER_USER:-} ]]; then
+    # Dedicated sentinels: every question to them as node-handover, the
+    # first that answers standing for "the sentinel" (no session kept).
+    SENTINEL_MASTER_NAME=${SENTINEL_MASTER_NAME:-${ROLE_MASTER_NAME:?}}
+    [[ -r ${HANDOVER_PASSWORD_FILE:?} ]] || fail "cannot read $HANDOVER_PASSWORD_FILE: run as root"
+    REMOTE_PASSWORD=$(<"$HANDOVER_PASSWORD_FILE")
+    # shellcheck disable=SC2034
+    PEER_USER=$HANDOVER_USER PEER_PASSWORD=$REMOTE_PASSWORD
+    trap close_sessions EXIT
+    choose_remote_sentinel
+    close_sessions
+  else
+    : "${SENTINEL_PORT:?}" "${SENTINEL_MASTER_NAME:?}"
+    # shellcheck disable=SC2034,SC2154
+    SESSION_LOGIN[sentinel]=127.0.0.1:$SENTINEL_PORT:node-ops:$OPS_PASSWORD
+    [[ -r $ROLE_SENTINEL_CONF ]] || fail "cannot read $ROLE_SENTINEL_CONF: run as root"
+    # shellcheck disable=SC2034
+    PEER_USER=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-user) PEER_PASSWORD=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" sentinel-pass)
+    AUTH_USER=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" "auth-user $SENTINEL_MASTER_NAME")
+    AUTH_PASS=$(sentinel_conf_setting "$ROLE_SENTINEL_CONF" "auth-pass $SENTINEL_MASTER_NAME")
+  fi
   # shellcheck disable=SC2034 # sentinel_view says nothing itself: the reasons do
   LOUD=false
   mkdir -p "$RUN_DIR"
@@ -230,7 +327,7 @@ main() {
   log "redis-server restarted after $((SECONDS - started))s; waiting until it is back in sync"
   master=$(wait_in_sync) || fail "redis-server is not back in sync after ${SYNC_SECONDS}s: do not restart another node; see journalctl -u redis-server"
   log "redis-server is a replica of ${master/ /:} in sync: out for $((SECONDS - started))s"
-  restart_sentinel
+  [[ -n ${HANDOVER_USER:-} ]] || restart_sentinel
   log "done in $((SECONDS - started))s: this node is a replica of ${master/ /:}"
 }
 

@@ -511,11 +511,8 @@ main() {
       [[ -z ${HANDOVER_USER:-} ]] || keep_password "$HANDOVER_USER" "${HANDOVER_PASSWORD_FILE:?node.env names HANDOVER_USER but no HANDOVER_PASSWORD_FILE}"
       ;;
     # The rolling restart's command (a library file) where operators find it;
-    # it asks the node's own sentinel, so a node of dedicated sentinels has none yet.
-    start)
-      load_node_env
-      [[ -n ${HANDOVER_USER:-} ]] || ln -sfn "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/node-restart.sh" "${REDIS_NODE_SBIN:-/usr/local/sbin}/redis-node-restart"
-      ;;
+    # on a node of dedicated sentinels it asks them as HANDOVER_USER.
+    start) ln -sfn "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/node-restart.sh" "${REDIS_NODE_SBIN:-/usr/local/sbin}/redis-node-restart" ;;
     stop)
       # Whatever fails here, the stop goes on.
       trap on_stop_exit EXIT
