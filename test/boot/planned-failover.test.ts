@@ -4,13 +4,11 @@
 // own decisions that need no running Redis (the integration suite runs the
 // hand-over on real processes).
 import { spawnSync } from "child_process";
-import { TerraformVariable } from "cdktf";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, unlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
 import { RedisReplicationGroup, RedisReplicationGroupProps } from "../../lib";
 import { NODE_ENV_PATH, NODE_RESTART_ASSET, NODE_RESTART_COMMAND, PLANNED_FAILOVER_DROP_IN, PLANNED_FAILOVER_STEP_PATH, renderPlannedFailoverDropIn } from "../../lib/boot";
-import { minReplicasMaxLagFor } from "../../lib/private/planner";
 import { directiveArgs, eniAddressRef, newStack, parseRedisConf, synthJson, TerraformJson, nodeEnvVariable, nodeFilesOf, testNeeding, userDataOf } from "../helpers";
 
 const PARTS = resolve(__dirname, "../../lib/boot/parts/assets");
@@ -119,12 +117,6 @@ describe("min-replicas-max-lag follows the failure detection", () => {
       expect(directiveArgs(conf, "min-replicas-max-lag")).toEqual([lag]);
       expect(directiveArgs(conf, "min-replicas-to-write")).toEqual(["1"]);
     }
-  });
-
-  test("an unresolved down-after keeps the former 10 s", () => {
-    const downAfter = new TerraformVariable(newStack(), "down-after", { type: "number" }).numberValue;
-    expect(minReplicasMaxLagFor(downAfter)).toBe(10);
-    expect(minReplicasMaxLagFor(undefined)).toBe(5);
   });
 });
 
