@@ -75,17 +75,26 @@ local_role() {
   esac
 }
 
-# The replicas this node's sentinel knows, "ip:port flags link" per line.
-known_replicas() {
-  sentinel SENTINEL REPLICAS "$SENTINEL_MASTER_NAME" | awk '
-    function flush() { if (ip != "") print ip ":" port, flags, link; ip = "" }
+# SENTINEL REPLICAS (redis-cli's lines, a key then its value) on stdin, as
+# "ip:port flags link master-host:master-port offset" per replica.
+replica_table() {
+  awk '
+    function flush() { if (ip != "") print ip ":" port, flags, link, host ":" mport, offset; ip = "" }
     NR % 2 == 1 { key = $0; next }
     key == "name" { flush() }
     key == "ip" { ip = $0 }
     key == "port" { port = $0 }
     key == "flags" { flags = $0 }
     key == "master-link-status" { link = $0 }
+    key == "master-host" { host = $0 }
+    key == "master-port" { mport = $0 }
+    key == "slave-repl-offset" { offset = $0 }
     END { flush() }'
+}
+
+# The replicas this node's sentinel knows, "ip:port flags link" per line.
+known_replicas() {
+  sentinel SENTINEL REPLICAS "$SENTINEL_MASTER_NAME" | replica_table | cut -d' ' -f1-3
 }
 
 # The replicas the master at IP PORT lists, "ip:port state" per line: its
@@ -111,17 +120,8 @@ listed_replicas() {
 replicas_seen_by_sentinels() {
   local address
   for address in $ROLE_SENTINELS; do
-    role_cli "$address" "$PEER_USER" "$PEER_PASSWORD" SENTINEL REPLICAS "$SENTINEL_MASTER_NAME" | awk -v at="$address" '
-      function flush() { if (ip != "") print ip ":" port, at, flags, link, host ":" mport; ip = "" }
-      NR % 2 == 1 { key = $0; next }
-      key == "name" { flush() }
-      key == "ip" { ip = $0 }
-      key == "port" { port = $0 }
-      key == "flags" { flags = $0 }
-      key == "master-link-status" { link = $0 }
-      key == "master-host" { host = $0 }
-      key == "master-port" { mport = $0 }
-      END { flush() }' || true
+    role_cli "$address" "$PEER_USER" "$PEER_PASSWORD" SENTINEL REPLICAS "$SENTINEL_MASTER_NAME" | replica_table |
+      awk -v at="$address" '{ print $1, at, $2, $3, $4 }' || true
   done | awk -v master="$1:$2" '
     { seen[$1] = 1 }
     !($3 == "slave" && $4 == "ok" && $5 == master) {
@@ -197,12 +197,8 @@ master_offset() {
     at_master "$1" "$2" ROLE | sed -n 2p
     return
   fi
-  sentinel SENTINEL REPLICAS "$SENTINEL_MASTER_NAME" | awk -v self="$NODE_ADDRESS:$REDIS_PORT" -v high="$3" '
-    NR % 2 == 1 { key = $0; next }
-    key == "ip" { ip = $0 }
-    key == "port" { port = $0 }
-    key == "slave-repl-offset" && ip ":" port != self && $0 + 0 > high + 0 { high = $0 }
-    END { print high }'
+  sentinel SENTINEL REPLICAS "$SENTINEL_MASTER_NAME" | replica_table |
+    awk -v self="$NODE_ADDRESS:$REDIS_PORT" -v high="$3" '$1 != self && $5 + 0 > high + 0 { high = $5 } END { print high }'
 }
 
 # Waits (bounded) until this node is a replica of the master the sentinels
