@@ -19,15 +19,19 @@ check_redis_version() {
   log "$binary version $version"
 }
 
-# sentinel_conf_setting FILE KEY: the value of the line `sentinel KEY VALUE`
-# of sentinel.conf FILE, without the quotes the renderer put around it
-# (Sentinel writes it back without them); empty when there is none.
-sentinel_conf_setting() {
+# conf_setting FILE KEY: the value of the line `KEY VALUE` of a config FILE
+# (redis.conf, sentinel.conf), without the quotes around it (the renderer's,
+# or CONFIG REWRITE's); empty when there is none.
+conf_setting() {
   local value
-  value=$(sed -n "s/^sentinel $2 //p" "$1" | head -n 1)
+  value=$(sed -n "s/^$2 //p" "$1" | head -n 1)
   value=${value#\"}
   printf '%s' "${value%\"}"
 }
+
+# sentinel_conf_setting FILE KEY: the value of the line `sentinel KEY VALUE`
+# of sentinel.conf FILE.
+sentinel_conf_setting() { conf_setting "$1" "sentinel $2"; }
 
 # field NAME: the value after the line NAME in a flat key/value reply on stdin
 # (SENTINEL MASTER as redis-cli prints it to a pipe).

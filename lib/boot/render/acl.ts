@@ -60,7 +60,11 @@ export interface AclUser {
 
 // What each built-in user may do. Redis's documentation lists the commands
 // replicas and Sentinel need; everything else is denied.
-const REPLICATION_RULES = ["resetkeys", "resetchannels", "-@all", "+psync", "+replconf", "+ping"];
+// Replication: what a replica needs, and ROLE, which the planned failover
+// of a data node of dedicated sentinels asks the other replicas (how much
+// of the master's stream each holds). It tells less than PSYNC, which
+// streams the whole dataset to this login anyway.
+const REPLICATION_RULES = ["resetkeys", "resetchannels", "-@all", "+psync", "+replconf", "+ping", "+role"];
 const SENTINEL_RULES = [
   "resetkeys",
   "allchannels",

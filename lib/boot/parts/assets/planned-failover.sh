@@ -14,7 +14,8 @@
 #      master's whole stream, so the promoted one holds every write another
 #      replica acknowledged (WAIT): acknowledged in ROLE, or, sooner than
 #      their once-a-second acknowledgement, its own ROLE says so (asked with
-#      the login the sentinels use on the data nodes);
+#      the login the sentinels use on the data nodes; see below for a node of
+#      dedicated sentinels);
 #   4. SENTINEL FAILOVER on this node's sentinel, then waits (bounded) until
 #      it names the new master;
 #   5. REPLICAOF the new master (rewritten into redis.conf: a restart comes
@@ -36,12 +37,19 @@
 #      A client that stayed would get NOREPLICAS or READONLY until Sentinel
 #      demoted this node, ~10 s.
 # A data node of dedicated sentinels (HANDOVER_USER in node.env) runs no
-# sentinel: it asks the first of the group's sentinels (the role decision's
+# sentinel: it asks the last of the group's sentinels (the role decision's
 # ROLE_SENTINELS) that answers, as HANDOVER_USER (node-handover, whose
 # password the boot fetched; prepare keeps it root only), which may not
-# SENTINEL SET: step 6 then waits for that sentinel to end its failover on
-# its own (the other replica re-synced) instead of ending it early, and the
-# replicas' ROLE is not asked (their acknowledgements tell, once a second).
+# SENTINEL SET, so that sentinel's failover ends on its own, at its next
+# INFO of the other replicas (up to 2 s after the promotion). Step 6 waits
+# for the other sentinels only: the leader names the new master in
+# GET-MASTER-ADDR-BY-NAME (ioredis, Jedis, Lettuce) already; what lags is its
+# SENTINEL MASTERS (redis-py), which clients ask the sentinels of their list
+# in order for: the last of the list leads for that reason. Such a
+# node asks the replicas' ROLE (step 3) as replication, the login it
+# replicates with (masterauth in its redis.conf, which rotation keeps
+# current); a replica whose ACL predates ROLE for it answers NOPERM, and its
+# acknowledgement tells, once a second.
 # Redis's own FAILOVER command is not used: Sentinel does not take part in
 # it and fails the group over again. Every wait is bounded; the step always
 # exits 0, so the stop goes on whatever happens.
@@ -56,6 +64,7 @@ log() {
 }
 
 readonly SENTINEL_CONF=${REDIS_NODE_SENTINEL_CONF:-/etc/redis/sentinel.conf}
+readonly REDIS_CONF=${REDIS_NODE_REDIS_CONF:-/etc/redis/redis.conf}
 readonly CLI_TIMEOUT=${REDIS_NODE_CLI_TIMEOUT:-2}
 # How long the replicas may take to hold the whole stream (they ack every second).
 readonly CATCH_UP_MS=${HANDOVER_CATCH_UP_MS:-1500}
@@ -71,8 +80,10 @@ readonly REPL_PING_SECONDS=10
 readonly OPS_USER=node-ops
 TLS_ARGS=()
 OPS_PASSWORD=""
-# The logins this node's sentinel uses on the data nodes (auth-user/pass)
-# and on the other sentinels (sentinel-user/pass), from sentinel.conf.
+# The login the replicas are asked ROLE with: this node's sentinel's on the
+# data nodes (auth-user/pass), or with dedicated sentinels replication (the
+# masteruser/masterauth of redis.conf); the login on the other sentinels:
+# sentinel-user/pass of sentinel.conf, or HANDOVER_USER.
 NODE_USER="" NODE_PASSWORD="" PEER_USER="" PEER_PASSWORD=""
 # The sentinel's failover-timeout while the step has it shortened (step 6), to put back.
 RESTORE_FAILOVER_TIMEOUT=""
@@ -203,8 +214,8 @@ acknowledged_offsets() {
 }
 
 # replica_offset IP:PORT: how much of this node's stream the replica
-# processed, from its own ROLE (asked with the sentinels' login on the data
-# nodes, whose user may run ROLE); fails unless it replicates from here.
+# processed, from its own ROLE (asked as NODE_USER, whose rules allow ROLE);
+# fails unless it replicates from here.
 replica_offset() {
   local -a lines
   [[ -n $NODE_USER ]] || return 1
@@ -283,7 +294,10 @@ other_sentinels() {
 # (one that does not cannot mislead a client either).
 sentinels_behind() {
   local want="$1 $2" peer
-  [[ $(sentinel SENTINEL MASTER "$SENTINEL_MASTER_NAME" | field_pair ip port) == "$want" ]] || echo "local"
+  # With no early end (dedicated sentinels) the leader is not waited for: it
+  # names IP PORT in GET-MASTER-ADDR-BY-NAME already, in SENTINEL MASTER
+  # only when its failover ends on its own.
+  [[ -z $EARLY_END || $(sentinel SENTINEL MASTER "$SENTINEL_MASTER_NAME" | field_pair ip port) == "$want" ]] || echo "local"
   [[ -n $PEER_USER ]] || return 0
   for peer in "${OTHER_SENTINELS[@]}"; do
     {
@@ -467,18 +481,21 @@ hand_over() {
   closed_at=$(now_ms)
   if [[ $demoted == OK* ]]; then
     reply=$(redis CONFIG REWRITE)
-    log "this node replicates from $new_ip:$new_port (in sync before the clients moved: $attached; every sentinel named it: $everywhere; redis.conf rewritten: $reply)"
+    log "this node replicates from $new_ip:$new_port (in sync before the clients moved: $attached; every sentinel$([[ -n $EARLY_END ]] || echo " but the leader") named it: $everywhere; redis.conf rewritten: $reply)"
   else
     log "REPLICAOF $new_ip $new_port: $demoted (Sentinel demotes this node when it comes back)"
   fi
   log "closed the clients' connections (normal and pubsub: $killed); writes paused $((closed_at - paused_at)) ms, hand-over done in $(($(now_ms) - started)) ms"
 }
 
-# Dedicated sentinels: the first of ROLE_SENTINELS that answers as
+# Dedicated sentinels: the last of ROLE_SENTINELS that answers as
 # HANDOVER_USER is "sentinel" (bounded: CLI_TIMEOUT each); none: no session.
 choose_remote_sentinel() {
-  local address
-  for address in ${ROLE_SENTINELS:-}; do
+  local address i
+  local -a addresses
+  read -r -a addresses <<<"${ROLE_SENTINELS:-}"
+  for ((i = ${#addresses[@]} - 1; i >= 0; i--)); do
+    address=${addresses[i]}
     open_sessions "sentinel=$address:$ROLE_SENTINEL_PORT:$HANDOVER_USER:$REMOTE_PASSWORD"
     if [[ -n ${SESSION_PID[sentinel]:-} ]]; then
       SENTINEL_AT="the sentinel at $address:$ROLE_SENTINEL_PORT"
@@ -540,6 +557,12 @@ main() {
         fi
         # The other sentinels' SENTINEL MASTER (step 6), with the same login.
         PEER_USER=$HANDOVER_USER PEER_PASSWORD=$REMOTE_PASSWORD
+        # The replicas' ROLE (step 3): none when redis.conf cannot be read.
+        if [[ -r $REDIS_CONF ]]; then
+          NODE_USER=$(conf_setting "$REDIS_CONF" masteruser)
+          NODE_PASSWORD=$(conf_setting "$REDIS_CONF" masterauth)
+          [[ -n $NODE_PASSWORD ]] || NODE_USER=""
+        fi
       fi
       # A write to a session whose redis-cli is gone fails instead of ending the step.
       trap '' PIPE
