@@ -80,7 +80,7 @@ describe("redis-node-restart", () => {
     test.each([[["--check"]], [[]]])("args %j: with no sentinel answering as node-handover it refuses (exit 1), says why, restarts nothing", (args) => {
       const r = command(args, { REDIS_NODE_SENTINEL_CONF: join(dir, "no-sentinel.conf") }, dedicatedEnv());
       expect(r.status).toBe(1);
-      expect(r.stdout).toMatch(/^redis-node-restart: the sentinel at 127\.0\.0\.1:3 does not answer as node-handover\nredis-node-restart: the sentinel at 127\.0\.0\.2:3 does not answer as node-handover\n/);
+      expect(r.stdout).toMatch(/^redis-node-restart: the sentinel at 127\.0\.0\.2:3 does not answer as node-handover\nredis-node-restart: the sentinel at 127\.0\.0\.1:3 does not answer as node-handover\n/);
       expect(r.stdout).toMatch(/^redis-node-restart: this node \(127\.0\.0\.1:1\) is unknown \(redis-server does not answer\)$/m);
       expect(r.stdout).toMatch(/^redis-node-restart: not now: the sentinel at 127\.0\.0\.2:3 does not name a master/m);
       expect(r.stdout).toMatch(/^redis-node-restart: not now: none of the sentinels \(127\.0\.0\.1 127\.0\.0\.2\) answers as node-handover$/m);

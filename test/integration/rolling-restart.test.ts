@@ -131,7 +131,8 @@ function scenarios(sentinelOptions: SentinelOptions): void {
   const envOf = (node: GroupNode) => {
     const dirs = dirsOf(node);
     const sentinelConf = processOf(node.name, "sentinel")?.confFile;
-    return { REDIS_NODE_LIB: dirs.lib, REDIS_NODE_ENV: dirs.env, REDIS_NODE_RUN_DIR: dirs.run, ...(sentinelConf ? { REDIS_NODE_SENTINEL_CONF: sentinelConf } : {}) };
+    // redis.conf: with dedicated sentinels the command asks the master's ROLE (and the step the replicas') as replication.
+    return { REDIS_NODE_LIB: dirs.lib, REDIS_NODE_ENV: dirs.env, REDIS_NODE_RUN_DIR: dirs.run, REDIS_NODE_REDIS_CONF: path.join(node.dir, "redis.conf"), ...(sentinelConf ? { REDIS_NODE_SENTINEL_CONF: sentinelConf } : {}) };
   };
 
   /** What systemd does for `systemctl restart UNIT` with the node's drop-ins; returns the exit code for the command. */
@@ -141,8 +142,8 @@ function scenarios(sentinelOptions: SentinelOptions): void {
       // ExecStop=: the planned failover step, then SIGTERM of the main process.
       const dirs = dirsOf(node);
       const stepRun = await topology!.exec(node.name, ["bash", path.join(dirs.lib, "parts", path.basename(PLANNED_FAILOVER_STEP_PATH)), "stop"], {
-        // The node's state directory, as the role decision has it (failover-timeout.pending).
-        env: { REDIS_NODE_LIB: dirs.lib, REDIS_NODE_ENV: dirs.env, REDIS_NODE_STATE_DIR: path.join(layout!.workRoot, `${node.name}-state`) },
+        // The node's configs (the logins the step reads from them) and state directory (failover-timeout.pending), as on a node.
+        env: { ...envOf(node), REDIS_NODE_STATE_DIR: path.join(layout!.workRoot, `${node.name}-state`) },
         timeoutMs: 60_000,
         allowFailure: true,
       });
@@ -166,6 +167,11 @@ function scenarios(sentinelOptions: SentinelOptions): void {
 
   /** Runs redis-node-restart (with `args`) in the node's namespace, serving its service manager's requests meanwhile. */
   async function runCommand(node: GroupNode, ...args: string[]): Promise<RunResult & { requests: string[] }> {
+    return runCommandWith(node, {}, ...args);
+  }
+
+  /** The same with settings of the command's (`RESTART_...`) in its environment. */
+  async function runCommandWith(node: GroupNode, settings: Record<string, string>, ...args: string[]): Promise<RunResult & { requests: string[] }> {
     const dirs = dirsOf(node);
     const requests: string[] = [];
     let running = true;
@@ -189,7 +195,7 @@ function scenarios(sentinelOptions: SentinelOptions): void {
     })();
     try {
       const result = await topology!.exec(node.name, ["bash", path.join(dirs.lib, "node-restart.sh"), ...args], {
-        env: { ...envOf(node), REDIS_NODE_SERVICE_MANAGER: dirs.bin, RESTART_REQUESTS: dirs.requests, RESTART_SYNC_SECONDS: String(SYNC_SECONDS) },
+        env: { ...envOf(node), REDIS_NODE_SERVICE_MANAGER: dirs.bin, RESTART_REQUESTS: dirs.requests, RESTART_SYNC_SECONDS: String(SYNC_SECONDS), ...settings },
         timeoutMs: (SYNC_SECONDS + 60) * 1000 * 2,
         allowFailure: true,
       });
@@ -284,10 +290,9 @@ function scenarios(sentinelOptions: SentinelOptions): void {
       for (const [node, args] of [[other, ["--check"]], [master, []]] as const) {
         const r = await runCommand(node, ...args);
         expect({ node: node.name, code: r.code, requests: r.requests }).toEqual({ node: node.name, code: 1, requests: [] });
-        // The master's own list (asked as the sentinels log in, or, with dedicated sentinels, its ROLE on the
-        // master itself); a replica of dedicated sentinels has no login on the master: what the sentinels see.
-        const listed = dedicated && node === other ? new RegExp(`not now: the sentinels (\\(their last INFO of it, every 10 s\\) )?(do not )?see replica ${down.ip.replace(/\./g, "\\.")}:${redisPort} `)
-          : `not now: the master does not list replica ${down.ip}:${redisPort} as online (down or still syncing)`;
+        // The master's own list: its INFO, asked as the sentinels log in; with dedicated sentinels its ROLE, asked
+        // as replication from a replica, as node-ops on the master itself.
+        const listed = `not now: the master does not list replica ${down.ip}:${redisPort} as online (down or still syncing)`;
         console.log(`refused on ${node.name} (${node === master ? "master" : "replica"}):\n${r.stdout.split("\n").filter((l) => /not now:/.test(l)).join("\n")}`);
         expect(r.stdout).toMatch(listed);
         expect(r.stdout).toMatch(/may restart now: no/);
@@ -300,6 +305,19 @@ function scenarios(sentinelOptions: SentinelOptions): void {
     // Back and attached; allowed again once the sentinels have seen it so.
     await waitHealthy("the replica back");
     expect((await waitAllowed(other)).stdout).toMatch(/may restart now: yes/);
+  });
+
+  scenario("2b. a node not back in sync within RESTART_SYNC_SECONDS says where it stands (its offset and the master's) and fails", 120_000, async () => {
+    const master = await waitHealthy("a healthy group");
+    const replica = dataNodes.find((n) => n !== master)!;
+    await waitAllowed(replica);
+    // No offset is close enough (lag bound -1 byte): the wait ends at its deadline, naming both offsets.
+    const r = await runCommandWith(replica, { RESTART_MAX_LAG_BYTES: "-1", RESTART_SYNC_SECONDS: "10" });
+    expect({ code: r.code, requests: r.requests }).toEqual({ code: 1, requests: ["restart redis-server.service"] });
+    expect(r.stderr).toMatch(/not back in sync after 10s: offset \d+, the master's offset \d+\n/);
+    expect(r.stderr).toMatch(/ERROR: redis-server is not back in sync after 10s: do not restart another node/);
+    expect(r.stderr).not.toMatch(/unbound variable/);
+    await waitHealthy("the replica back");
   });
 
   scenario("3. measure: a rolling restart (replicas, then the master) under two writers; no acknowledged write lost, every node back in sync", 600_000, async () => {
@@ -331,13 +349,17 @@ function scenarios(sentinelOptions: SentinelOptions): void {
     const acknowledged = writers.flatMap((w) => w.log.acknowledged);
     const summary = writers.map((w) => `${w.log.client}: longest gap ${longestGap(w.log, startedAt, endedAt)} ms, errors ${errorSummary(w.log, startedAt)}, ${w.log.acknowledged.length} acknowledged`).join("; ");
     const steps = results.map(({ node, result, ms }) => `${node.name} ${ms} ms (${/out for (\d+s)/.exec(result.stdout)?.[1] ?? "?"} out)`).join(", ");
-    console.log(`measure: rolling restart${dedicated ? " (dedicated sentinels)" : ""} of ${order.length} nodes in ${endedAt - startedAt} ms (${steps}): ${summary}`);
+    // Where the master's stop spent its time: the planned-failover step's own log.
+    const handOver = transcript.filter((t) => t.startsWith(`${oldMaster.name} ExecStop: `)).at(-1) ?? "";
+    console.log(`measure: rolling restart${dedicated ? " (dedicated sentinels)" : ""} of ${order.length} nodes in ${endedAt - startedAt} ms (${steps}): ${summary}\n  the master's hand-over:\n${handOver.trim().split("\n").map((l) => `    ${l}`).join("\n")}`);
     // Each run restarted redis-server, then the node's sentinel (none with dedicated sentinels), through the service manager.
     const requests = ["restart redis-server.service", ...(dedicated ? [] : ["restart redis-sentinel.service"])];
     for (const { result } of results) expect(result.requests).toEqual(requests);
     if (dedicated) for (const { result } of results) expect(result.stdout).not.toMatch(/redis-sentinel/);
     expect(results.at(-1)!.result.stdout).toMatch(/the master: the restart's stop step hands the role over first/);
-    expect(transcript.join("\n")).toMatch(new RegExp(`${oldMaster.name} ExecStop: [^]*hand-over done`));
+    // The step ran as on a node: it asked the replicas' ROLE and the sentinels with the node's logins, and
+    // every sentinel (with dedicated ones: but the leader) named the new master before the clients moved.
+    expect(handOver).toMatch(new RegExp(`every promotable replica holds offset[^]*in sync before the clients moved: yes; every sentinel${dedicated ? " but the leader" : ""} named it: yes[^]*hand-over done`));
     expect(newMaster).not.toBe(oldMaster);
     for (const w of writers) expect(w.log.acknowledged.length).toBeGreaterThan(0);
     expect(await missingKeys(newMaster, acknowledged)).toEqual([]);

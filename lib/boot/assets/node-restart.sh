@@ -20,12 +20,15 @@
 #   as the node's sentinel does (sentinel-peer), and to the master as the
 #   sentinels do (sentinel.conf's auth-user); then it restarts the sentinel;
 # - on a data node of dedicated sentinels (HANDOVER_USER in node.env), which
-#   runs none and holds no login on the other data nodes: to the sentinels
-#   as node-handover (the planned failover's login, read-only but for
-#   SENTINEL FAILOVER), through the first that answers. Where the other kind
-#   asks the master, it asks the master's own ROLE when this node is the
-#   master (node-ops may), else what every sentinel last saw of each replica
-#   (SENTINEL REPLICAS: flags, link, the master it follows, its offset).
+#   runs none: to the sentinels as node-handover (the planned failover's
+#   login, read-only but for SENTINEL FAILOVER), through the last of them
+#   that answers, and to the master as replication (the login the node
+#   replicates with, masterauth in its redis.conf), which may ask ROLE only:
+#   where the other kind reads the master's INFO, it reads its ROLE, which
+#   lists the online replicas and their offsets. A master whose ACL an older
+#   version wrote refuses ROLE to replication: then what every sentinel last
+#   saw of each replica stands for it (SENTINEL REPLICAS: flags, link, the
+#   master it follows, its offset; up to 10 s old).
 # Passwords are read from root-only files and passed through REDISCLI_AUTH,
 # never printed.
 set -euo pipefail
@@ -57,7 +60,8 @@ readonly SENTINEL_SECONDS=${RESTART_SENTINEL_SECONDS:-60}
 # The service manager: systemd on a node (the integration suite, without systemd, names a stand-in).
 service_manager() { "${REDIS_NODE_SERVICE_MANAGER:-systemctl}" "$@"; }
 
-# at_master IP PORT ARG...: a command to the master as the sentinels log in to it.
+# at_master IP PORT ARG...: a command to the master as the sentinels log in
+# to it (with dedicated sentinels: as replication).
 at_master() {
   local ip=$1 port=$2
   shift 2
@@ -97,18 +101,27 @@ known_replicas() {
   sentinel SENTINEL REPLICAS "$SENTINEL_MASTER_NAME" | replica_table | cut -d' ' -f1-3
 }
 
+# A master's ROLE (redis-cli's lines) on stdin as "ip:port online" per
+# replica it lists (ROLE lists online replicas only); fails unless it is a
+# master's.
+online_replicas() {
+  awk 'NR == 1 { if ($0 != "master") exit 1; next }
+    NR > 2 && (NR - 3) % 3 == 0 { ip = $0 }
+    NR > 2 && (NR - 3) % 3 == 1 { print ip ":" $0, "online" }
+    END { if (NR == 0) exit 1 }'
+}
+
 # The replicas the master at IP PORT lists, "ip:port state" per line: its
 # INFO replication, as the sentinels log in to it; with dedicated sentinels,
-# this node's own ROLE when it is the master (ROLE lists online replicas
-# only), else replicas_seen_by_sentinels.
+# its ROLE (this node's own, as node-ops, when it is the master).
 listed_replicas() {
-  if [[ -n ${HANDOVER_USER:-} && "$1 $2" == "$NODE_ADDRESS $REDIS_PORT" ]]; then
-    acknowledged_offsets | tr ' ' '\n' | sed -n '2,$s/=.*/ online/p'
-  elif [[ -n ${HANDOVER_USER:-} ]]; then
-    replicas_seen_by_sentinels "$1" "$2"
-  else
+  if [[ -z ${HANDOVER_USER:-} ]]; then
     at_master "$1" "$2" INFO replication | tr -d '\r' |
       sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=\([a-z_]*\),.*/\1:\2 \3/p'
+  elif [[ "$1 $2" == "$NODE_ADDRESS $REDIS_PORT" ]]; then
+    redis ROLE | online_replicas
+  else
+    at_master "$1" "$2" ROLE | online_replicas
   fi
 }
 
@@ -116,7 +129,7 @@ listed_replicas() {
 # sentinel knows; "online" when every sentinel that answers is connected to
 # it and saw it (its last INFO of it, every 10 s) replicate from IP:PORT
 # with its link up; else what each saw. (Dedicated sentinels, asked as
-# node-handover: a data node there has no login on the master.)
+# node-handover, when the master refuses ROLE to replication.)
 replicas_seen_by_sentinels() {
   local address
   for address in $ROLE_SENTINELS; do
@@ -170,10 +183,10 @@ reasons_not_now() {
   [[ $state == OK* ]] || echo "the sentinels cannot reach their quorum: $state"
   [[ -n $MASTER ]] || return 0
   local LISTED_BY="the master lists" NOT_LISTED_BY="the master does not list"
-  if [[ -n ${HANDOVER_USER:-} && $MASTER != "$NODE_ADDRESS $REDIS_PORT" ]]; then
+  if ! listed=$(listed_replicas "${MASTER% *}" "${MASTER#* }") && [[ -n ${HANDOVER_USER:-} ]]; then
     LISTED_BY="the sentinels (their last INFO of it, every 10 s) see" NOT_LISTED_BY="the sentinels do not see"
+    listed=$(replicas_seen_by_sentinels "${MASTER% *}" "${MASTER#* }") || true
   fi
-  listed=$(listed_replicas "${MASTER% *}" "${MASTER#* }") || true
   while read -r replica state; do
     [[ -z $replica || $state == online ]] || echo "$LISTED_BY replica $replica as $state, not online (down or still syncing)"
   done <<<"$listed"
@@ -187,18 +200,22 @@ reasons_not_now() {
   fi
 }
 
-# master_offset IP PORT OWN: the master's replication offset (its ROLE, as
-# the sentinels log in to it). With dedicated sentinels, whose data nodes
-# have no login on the master, a lower bound: the highest offset the
-# sentinel last saw (INFO, every 10 s) on another replica; OWN (this node's)
+# master_offset IP PORT OWN: "OFFSET WHAT": the master's replication offset
+# (its ROLE, as at_master logs in). With dedicated sentinels and a master
+# that refuses ROLE to replication, a lower bound: the highest offset the
+# sentinel last saw (INFO, every 10 s) on another replica, OWN (this node's)
 # when it knows none.
 master_offset() {
-  if [[ -z ${HANDOVER_USER:-} ]]; then
-    at_master "$1" "$2" ROLE | sed -n 2p
-    return
+  local -a lines
+  mapfile -t lines < <(at_master "$1" "$2" ROLE)
+  if [[ ${lines[0]:-} == master && ${lines[1]:-} =~ ^[0-9]+$ ]]; then
+    echo "${lines[1]} the master's offset"
+  elif [[ -n ${HANDOVER_USER:-} ]]; then
+    sentinel SENTINEL REPLICAS "$SENTINEL_MASTER_NAME" | replica_table |
+      awk -v self="$NODE_ADDRESS:$REDIS_PORT" -v high="$3" '$1 != self && $5 + 0 > high + 0 { high = $5 } END { print high, "the highest offset the sentinel last saw on another replica" }'
+  else
+    return 1
   fi
-  sentinel SENTINEL REPLICAS "$SENTINEL_MASTER_NAME" | replica_table |
-    awk -v self="$NODE_ADDRESS:$REDIS_PORT" -v high="$3" '$1 != self && $5 + 0 > high + 0 { high = $5 } END { print high }'
 }
 
 # Waits (bounded) until this node is a replica of the master the sentinels
@@ -206,7 +223,7 @@ master_offset() {
 # its sentinel (with dedicated sentinels: the one that answered).
 # Prints the master on success.
 wait_in_sync() {
-  local deadline said=0 master role link offset master_offset status
+  local deadline said=0 master role link offset master_offset offset_is status
   deadline=$((SECONDS + SYNC_SECONDS))
   while :; do
     status=""
@@ -215,7 +232,7 @@ wait_in_sync() {
     else
       role=$(local_role) || role="no answer"
       read -r _ link offset <<<"${role#replica }"
-      master_offset=$(master_offset "${master% *}" "${master#* }" "$offset") || true
+      read -r master_offset offset_is <<<"$(master_offset "${master% *}" "${master#* }" "$offset" || true)"
       if [[ $role == master ]]; then
         status="this node is master"
       elif [[ $role != "replica ${master/ /:} "* ]]; then
@@ -223,7 +240,8 @@ wait_in_sync() {
       elif [[ $link != connected ]]; then
         status="link to ${master/ /:}: $link"
       elif ! [[ $master_offset =~ ^[0-9]+$ ]] || ((master_offset - offset > MAX_LAG_BYTES)); then
-        status="offset $offset, $MASTER_OFFSET_IS ${master_offset:-unknown}"
+        [[ -n $offset_is ]] || offset_is="the master's offset"
+        status="offset $offset, $offset_is ${master_offset:-unknown}"
       elif [[ $(known_replicas) != *"$NODE_ADDRESS:$REDIS_PORT slave ok"* ]]; then
         status="in sync, waiting for the sentinel to see it (it asks replicas every 10 s)"
       else
@@ -279,12 +297,15 @@ main() {
   TLS=${TLS_DIR:-}
   if [[ -n ${HANDOVER_USER:-} ]]; then
     # Dedicated sentinels: every question to them as node-handover, the
-    # first that answers standing for "the sentinel" (no session kept).
+    # last of them that answers standing for "the sentinel" (no session kept).
     SENTINEL_MASTER_NAME=${SENTINEL_MASTER_NAME:-${ROLE_MASTER_NAME:?}}
     [[ -r ${HANDOVER_PASSWORD_FILE:?} ]] || fail "cannot read $HANDOVER_PASSWORD_FILE: run as root"
     REMOTE_PASSWORD=$(<"$HANDOVER_PASSWORD_FILE")
     # shellcheck disable=SC2034
     PEER_USER=$HANDOVER_USER PEER_PASSWORD=$REMOTE_PASSWORD
+    # The master's ROLE, asked as this node replicates from it.
+    [[ -r $ROLE_REDIS_CONF ]] || fail "cannot read $ROLE_REDIS_CONF: run as root"
+    AUTH_USER=$(conf_setting "$ROLE_REDIS_CONF" masteruser) AUTH_PASS=$(conf_setting "$ROLE_REDIS_CONF" masterauth)
     trap close_sessions EXIT
     choose_remote_sentinel
     close_sessions
