@@ -10,16 +10,13 @@
 import { createHash } from "crypto";
 import * as path from "path";
 import { libraryPathOnNode, REDIS_OPEN_FILES_DROP_IN, REDIS_RESTART_DROP_IN, SYSCTL_FILE } from "../../lib/boot";
-import { missingTools, Tool, testNeeding } from "../helpers";
-import { run } from "../integration/harness/netns";
-import { BootedNode, VmCluster } from "./harness/cluster";
+import { BootedNode } from "./harness/cluster";
 import { METADATA_PROBE_PORT } from "./harness/servers";
 import { buildOldRedisRepo, OLD_REDIS_VERSION } from "./harness/old-redis-repo";
 import { cloudConfigFiles } from "./harness/user-data";
+import { describeAsRoot, hostCli, infoFields, vmSuite, waitFor } from "./harness/suite";
 
 const SUITE = "examples/basic booted on Debian 12 VMs";
-const TOOLS: Tool[] = ["qemu-system-x86_64", "qemu-img", { command: "cloud-localds", args: ["--help"] }, "debootstrap",
-  { command: "openssl", args: ["version"] }, "apt-ftparchive", "dpkg-deb", "redis-cli"];
 
 // Bounds. TCG (software emulation), 1 vCPU per VM, 3 VMs on 2 host cores.
 const IMAGE_TIMEOUT_MS = 15 * 60_000; // cold cache: ~1.5 min measured
@@ -34,64 +31,19 @@ type FailingBoot = "secrets-denied" | "redis-6";
 const INSTANCE_STORE_NODE = "replica-2";
 const VM_MEMORY_MB = 1024;
 
-const isRoot = process.getuid?.() === 0;
-if (!isRoot && process.env.CI === "true") {
-  describe(SUITE, () => {
-    test("preconditions", () => {
-      throw new Error("the VM suite must run in CI but needs root (bridge, tap devices, QEMU networking)");
-    });
-  });
-} else if (!isRoot) {
-  console.warn(`SKIPPED "${SUITE}": needs root (with CI=true this is a failure).`);
-  describe.skip(SUITE, () => {
-    test("needs root", () => undefined);
-  });
-} else {
-  describe(SUITE, scenarios);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `probe` every `everyMs` until it returns a value (not undefined); bounded in time and attempts. */
-async function waitFor<T>(what: string, timeoutMs: number, everyMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (let attempt = 0; attempt <= Math.ceil(timeoutMs / everyMs) && Date.now() <= deadline; attempt++) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (e) {
-      last = e;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last error: ${(last as Error).message})` : ""}`);
-}
-
-/** `field:value` lines of an INFO reply. */
-function infoFields(text: string): Record<string, string> {
-  return Object.fromEntries(text.split(/\r?\n/).filter((l) => l.includes(":") && !l.startsWith("#")).map((l) => {
-    const i = l.indexOf(":");
-    return [l.slice(0, i), l.slice(i + 1).trim()];
-  }));
-}
+describeAsRoot(SUITE, scenarios);
 
 function scenarios(): void {
-  const vmTest = testNeeding(TOOLS);
-  const ready = missingTools(TOOLS).length === 0;
-  const suiteStarted = Date.now();
-  let cluster: VmCluster | undefined;
-  // Steps that started and did not finish (failed or timed out): afterAll keeps the logs then.
-  let unfinished = 0;
-  const tracked = (fn: () => Promise<void>) => async () => {
-    unfinished++;
-    await fn();
-    unfinished--;
-  };
-  const c = () => {
-    if (!cluster) throw new Error("no cluster: the setup failed (see beforeAll)");
-    return cluster;
-  };
+  // The VMs whose boot must fail boot beside the scenarios on the three
+  // nodes, which keep at most one core busy, not after them: one once the
+  // nodes are up (its checks and its reboot follow in the background), the
+  // other beside the replacement's boot. Two cores: never more than two VMs
+  // booting at once.
+  const { vmTest, tracked, c } = vmSuite(
+    { memoryMb: VM_MEMORY_MB, imageTimeoutMs: IMAGE_TIMEOUT_MS, bootTimeoutMs: BOOT_TIMEOUT_MS, extraSlots: 2, instanceStoreNodes: [INSTANCE_STORE_NODE] },
+    SETUP_TIMEOUT_MS,
+    () => void secretsDeniedChecked().catch(() => undefined),
+  );
   const nodes = () => c().nodes;
   const port = (node: BootedNode, what: "redis" | "sentinel") => Number(what === "redis" ? node.env.REDIS_PORT : node.env.SENTINEL_PORT);
   /**
@@ -104,20 +56,9 @@ function scenarios(): void {
       return form === "PASSWORD" ? password : createHash("sha256").update(password).digest("hex");
     });
 
-  /**
-   * redis-cli from the host to a VM over TLS (trusting the group's CA), as
-   * `user` with the password the fake handed out (admin unless said), or
-   * without logging in when `user` is null.
-   */
-  async function cli(node: BootedNode, what: "redis" | "sentinel", args: string[], user: string | null = "admin", plaintext = false): Promise<string> {
-    const login = user === null ? [] : ["--user", user];
-    const env: Record<string, string> = { REDISCLI_AUTH: user === null ? "" : c().passwords.get(user)! };
-    const tls = plaintext ? [] : ["--tls", "--cacert", c().ca!.certificate];
-    const r = await run(["redis-cli", ...tls, "-h", node.address, "-p", String(port(node, what)), ...login, "--no-auth-warning", ...args],
-      { env, timeoutMs: 10_000, allowFailure: true });
-    if (r.code !== 0) throw new Error(`redis-cli ${node.name} ${args.join(" ")}: exit ${r.code}: ${r.stderr.trim()}`);
-    return r.stdout.trim();
-  }
+  /** redis-cli from the host to a VM (see hostCli). */
+  const cli = (node: BootedNode, what: "redis" | "sentinel", args: string[], user: string | null = "admin", plaintext = false) =>
+    hostCli(c(), node, what, args, user, plaintext);
 
   /** The user data's template of a file, as the VM received it. */
   const template = (node: BootedNode, file: string) => {
@@ -140,33 +81,6 @@ function scenarios(): void {
     if (!m) throw new Error(`${node.name}: no "sentinel monitor" line in its sentinel.conf template`);
     return { name: m[1], address: m[2], port: m[3] };
   };
-
-  beforeAll(async () => {
-    if (!ready) return; // testNeeding skips (locally) or fails (CI) every test.
-    unfinished++;
-    cluster = new VmCluster({
-      memoryMb: VM_MEMORY_MB,
-      imageTimeoutMs: IMAGE_TIMEOUT_MS,
-      bootTimeoutMs: BOOT_TIMEOUT_MS,
-      extraSlots: 2,
-      instanceStoreNodes: [INSTANCE_STORE_NODE],
-    });
-    await cluster.start();
-    // The VMs whose boot must fail boot beside the scenarios on the three
-    // nodes, which keep at most one core busy, not after them: one now (its
-    // checks and its reboot follow in the background), the other beside the
-    // replacement's boot. Two cores: never more than two VMs booting at once.
-    void secretsDeniedChecked().catch(() => undefined);
-    unfinished--;
-  }, SETUP_TIMEOUT_MS);
-
-  afterAll(async () => {
-    if (!cluster) return;
-    cluster.time("whole suite", `${((Date.now() - suiteStarted) / 1000).toFixed(0)} s`);
-    console.log(`VM boot timings (TCG, 1 vCPU per VM, ${nodes().length} VMs side by side):\n` +
-      cluster.timings.map(([what, value]) => `  ${what}: ${value}`).join("\n"));
-    await cluster.destroy(unfinished > 0);
-  }, 3 * 60_000);
 
   vmTest("cloud-init status is done, not error, on every node; Redis came from apt at boot", tracked(async () => {
     await Promise.all(nodes().map(async (node) => {

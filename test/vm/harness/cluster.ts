@@ -11,6 +11,7 @@ import { createHash, randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { SentinelOptions } from "../../../lib";
 import { NODE_ENV_PATH } from "../../../lib/boot";
 import { FakeCredentials } from "../../support/fake-aws";
 import { issueCertificate, makeCa, TestCa } from "../../tls-fixtures";
@@ -38,6 +39,8 @@ export interface ClusterOptions {
    * their data disk has an instance-store serial. @default none
    */
   readonly instanceStoreNodes?: readonly string[];
+  /** The example's sentinel settings: dedicated sentinel nodes boot a VM each. @default a sentinel on each data node */
+  readonly sentinel?: SentinelOptions;
 }
 
 /** A VM booted later from a copy of one node's user data, to see that node's boot fail. */
@@ -191,8 +194,8 @@ export class VmCluster {
       : `cached, ${(image.elapsedMs / 1000).toFixed(2)} s (its build took ${image.buildSeconds} s)`);
 
     const onInstanceStore = new Set(this.opts.instanceStoreNodes ?? []);
-    const variant = onInstanceStore.size > 0 ? synthesizeExampleNodes(image.region, true) : [];
-    const examples = synthesizeExampleNodes(image.region)
+    const variant = onInstanceStore.size > 0 ? synthesizeExampleNodes(image.region, true, this.opts.sentinel) : [];
+    const examples = synthesizeExampleNodes(image.region, false, this.opts.sentinel)
       .map((n) => {
         if (!onInstanceStore.has(n.name)) return n;
         const twin = variant.find((v) => v.name === n.name && v.eni === n.eni);

@@ -6,6 +6,7 @@ import { Testing } from "cdktf";
 import { gunzipSync, gzipSync } from "zlib";
 import { parse } from "yaml";
 import { BasicExampleStack } from "../../../examples/basic/main";
+import { SentinelOptions } from "../../../lib";
 import { unescapeTerraformTemplate } from "../../../lib/boot";
 import { readableUserData, TerraformJson } from "../../helpers";
 import { parameterNamesOf, resolveReferences } from "../../integration/synthesized-nodes";
@@ -32,10 +33,12 @@ export const VM_DNS_ZONE = "redis.internal";
  * `region`: the one the image's /etc/hosts maps endpoint names for.
  * `instanceStore`: the group with its data on the instance store (the same
  * nodes, addresses and parameters; another data-volume part).
+ * `sentinel`: the example's sentinel settings (dedicated sentinel nodes);
+ * such a group is booted without writer and reader names.
  */
-export function synthesizeExampleNodes(region: string, instanceStore = false): ExampleNode[] {
+export function synthesizeExampleNodes(region: string, instanceStore = false, sentinel?: SentinelOptions): ExampleNode[] {
   // With writer and reader names: their boot part (Sentinel's reconfiguration hook, the root updater) runs too.
-  const stack = new BasicExampleStack(Testing.app(), "vm", { region, dns: { zoneName: VM_DNS_ZONE }, instanceStore });
+  const stack = new BasicExampleStack(Testing.app(), "vm", { region, ...(sentinel ? { sentinel } : { dns: { zoneName: VM_DNS_ZONE } }), instanceStore });
   const json = JSON.parse(Testing.synth(stack));
   const res = json.resource;
   const parameterNames = parameterNamesOf(json);
