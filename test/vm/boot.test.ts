@@ -14,7 +14,7 @@ import { BootedNode } from "./harness/cluster";
 import { METADATA_PROBE_PORT } from "./harness/servers";
 import { buildOldRedisRepo, OLD_REDIS_VERSION } from "./harness/old-redis-repo";
 import { cloudConfigFiles } from "./harness/user-data";
-import { describeAsRoot, hostCli, infoFields, vmSuite, waitFor } from "./harness/suite";
+import { describeAsRoot, EMULATION_BOUNDS, EMULATION_DROP_IN, hostCli, infoFields, vmSuite, waitFor } from "./harness/suite";
 
 const SUITE = "examples/basic booted on Debian 12 VMs";
 
@@ -84,7 +84,8 @@ function scenarios(): void {
 
   vmTest("cloud-init status is done, not error, on every node; Redis came from apt at boot", tracked(async () => {
     await Promise.all(nodes().map(async (node) => {
-      const status = await node.vm.check("cloud-init status --long");
+      // A Python start: tens of seconds under emulation while another VM boots beside.
+      const status = await node.vm.check("cloud-init status --long", 120_000);
       expect({ node: node.name, status: /^status:\s*(\S+)/m.exec(status)?.[1] }).toEqual({ node: node.name, status: "done" });
       const result = JSON.parse(await node.vm.check("cat /run/cloud-init/result.json"));
       expect({ node: node.name, errors: result.v1.errors }).toEqual({ node: node.name, errors: [] });
@@ -324,9 +325,7 @@ function scenarios(): void {
     // Emulation runs the guest 20-50 times slower than an EC2 instance, and a reboot stops every unit at once: the
     // step's bounds (2 s a command, 5 s for the promotion) are for real machines. Ten times them, for this stop only
     // (/run is gone after the reboot).
-    await node.vm.check("mkdir -p /run/systemd/system/redis-server.service.d && printf '[Service]\\nEnvironment=" +
-      "REDIS_NODE_CLI_TIMEOUT=20 HANDOVER_CATCH_UP_MS=15000 HANDOVER_PROMOTION_MS=50000 HANDOVER_ATTACH_MS=10000 HANDOVER_SWITCH_MS=10000\\n' " +
-      ">/run/systemd/system/redis-server.service.d/90-emulation.conf && systemctl daemon-reload", 120_000);
+    await node.vm.check(EMULATION_DROP_IN, 120_000);
 
     const seconds = await node.vm.reboot(REBOOT_TIMEOUT_MS);
     c().time("master: reboot -> guest agent answers", `${seconds.toFixed(0)} s`);
@@ -420,9 +419,10 @@ function scenarios(): void {
       .toBe('APT::Periodic::Update-Package-Lists "1";\nAPT::Periodic::Unattended-Upgrade "1";\nUnattended-Upgrade::Automatic-Reboot "false";\n');
 
     // The rolling restart's step, as an operator runs it: the group is healthy, then this replica restarts and comes back.
-    const check = await node.vm.exec("redis-node-restart --check", 120_000);
+    // With the emulation's bounds (a TLS redis-cli can take over 2 s here while another VM boots).
+    const check = await node.vm.exec(`env ${EMULATION_BOUNDS} redis-node-restart --check`, 120_000);
     expect({ code: check.code, out: check.stdout + check.stderr }).toEqual({ code: 0, out: expect.stringContaining("may restart now: yes") });
-    const restart = await node.vm.exec("redis-node-restart", 600_000);
+    const restart = await node.vm.exec(`env ${EMULATION_BOUNDS} redis-node-restart`, 600_000);
     expect({ code: restart.code, out: restart.stdout + restart.stderr })
       .toEqual({ code: 0, out: expect.stringMatching(new RegExp(`done in \\d+s: this node is a replica of ${master.address.replace(/\./g, "\\.")}:`)) });
     const after = await pids();

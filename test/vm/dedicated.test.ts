@@ -10,7 +10,7 @@
  * (see README.md, "Booting real VMs"). Needs root.
  */
 import { BootedNode } from "./harness/cluster";
-import { describeAsRoot, hostCli, infoFields, vmSuite, waitFor } from "./harness/suite";
+import { describeAsRoot, EMULATION_BOUNDS, EMULATION_DROP_IN, hostCli, infoFields, vmSuite, waitFor } from "./harness/suite";
 
 const SUITE = "examples/basic with dedicated sentinel nodes, booted on Debian 12 VMs";
 
@@ -75,13 +75,12 @@ function scenarios(): void {
     const key = `vm-dedicated-${Date.now()}`;
     expect(await cli(master, "redis", ["SET", key, "acknowledged"])).toBe("OK");
     expect(await cli(master, "redis", ["WAIT", "2", "5000"])).toBe("2");
-    // The step's bounds (2 s a command, 5 s for the promotion) are for real machines: ten times them under emulation.
-    await master.vm.check("mkdir -p /run/systemd/system/redis-server.service.d && printf '[Service]\\nEnvironment=" +
-      "REDIS_NODE_CLI_TIMEOUT=20 HANDOVER_CATCH_UP_MS=15000 HANDOVER_PROMOTION_MS=50000 HANDOVER_ATTACH_MS=10000 HANDOVER_SWITCH_MS=10000\\n' " +
-      ">/run/systemd/system/redis-server.service.d/90-emulation.conf && systemctl daemon-reload", 120_000);
+    // The step's bounds (2 s a command, 5 s for the promotion) are for real machines: ten times them under emulation,
+    // for the stop step (a drop-in) and the command.
+    await master.vm.check(EMULATION_DROP_IN, 120_000);
     await waitFor("redis-node-restart --check to say yes on the master", 180_000, 10_000, async () =>
-      (await master.vm.exec("redis-node-restart --check", 120_000)).stdout.includes("may restart now: yes") ? true : undefined);
-    const restart = await master.vm.exec("redis-node-restart", RESTART_TIMEOUT_MS - 4 * 60_000);
+      (await master.vm.exec(`env ${EMULATION_BOUNDS} redis-node-restart --check`, 120_000)).stdout.includes("may restart now: yes") ? true : undefined);
+    const restart = await master.vm.exec(`env ${EMULATION_BOUNDS} redis-node-restart`, RESTART_TIMEOUT_MS - 4 * 60_000);
     const out = restart.stdout + restart.stderr;
     const stepLog = await master.vm.check("journalctl -t redis-planned-failover --no-pager -o cat");
     c().time("master: redis-node-restart", `${/done in (\d+s)/.exec(out)?.[1] ?? "not done"}, writes paused ${/writes paused (\d+) ms/.exec(stepLog)?.[1] ?? "?"} ms at the hand-over (emulated)`);

@@ -76,6 +76,17 @@ export function describeAsRoot(name: string, fn: () => void): void {
   }
 }
 
+/**
+ * The node scripts' bounds (2 s a command, 5 s for a promotion, ...) are for
+ * real machines; emulation runs the guest 20-50 times slower: ten times them,
+ * as the environment of a command run in a VM (`env ... command`).
+ */
+export const EMULATION_BOUNDS = "REDIS_NODE_CLI_TIMEOUT=20 HANDOVER_CATCH_UP_MS=15000 HANDOVER_PROMOTION_MS=50000 HANDOVER_ATTACH_MS=10000 HANDOVER_SWITCH_MS=10000";
+
+/** A guest command that gives redis-server's stop step (the planned failover) those bounds until the next boot: a drop-in in /run. */
+export const EMULATION_DROP_IN = "mkdir -p /run/systemd/system/redis-server.service.d && " +
+  `printf '[Service]\\nEnvironment=${EMULATION_BOUNDS}\\n' >/run/systemd/system/redis-server.service.d/90-emulation.conf && systemctl daemon-reload`;
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `probe` every `everyMs` until it returns a value (not undefined); bounded in time and attempts. */
