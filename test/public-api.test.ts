@@ -26,7 +26,7 @@ test("the package root exports exactly these values (classes, enums)", () => {
 
 test("helpers and internals are not among them", () => {
   const exported = new Set(Object.keys(api));
-  for (const internal of ["architectureOf", "lookupUbuntuAmi", "restartDelayFor", "resolveRedisConf", "config", "RedisNode", "planGroup", "stableKeyOf", "RedisCertificateAuthority", "tlsPart"]) {
+  for (const internal of ["architectureOf", "lookupDebianAmi", "restartDelayFor", "resolveRedisConf", "config", "RedisNode", "planGroup", "stableKeyOf", "RedisCertificateAuthority", "tlsPart"]) {
     expect({ internal, exported: exported.has(internal) }).toEqual({ internal, exported: false });
   }
 });

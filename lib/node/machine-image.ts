@@ -4,19 +4,24 @@ import { Fn, Op, Precondition, Token } from "cdktf";
 import { Construct } from "constructs";
 import { CpuArchitecture } from "../private/architecture";
 
-/** Canonical's AWS account, owner of the official Ubuntu images. */
-const CANONICAL_OWNER_ID = "099720109477";
+/** The Debian project's AWS account, owner of the official Debian 12 images (https://wiki.debian.org/Cloud/AmazonEC2Image). */
+export const DEBIAN_OWNER_ID = "136693071363";
 
 /** Share of the instance memory given to maxmemory by default. */
 const DEFAULT_MAXMEMORY_SHARE = 0.7;
 
-/** Looks up the newest Ubuntu 24.04 LTS image (its apt Redis is 7.0.x). */
-export function lookupUbuntuAmi(scope: Construct, id: string, architecture: CpuArchitecture): string {
+/**
+ * Looks up the newest official Debian 12 (bookworm) image: its Redis 7.0 is
+ * in main, with security updates from Debian's security archive without a
+ * subscription (Ubuntu 24.04's redis is in universe: security updates with
+ * Ubuntu Pro only). Not the backports images (`debian-12-backports-*`).
+ */
+export function lookupDebianAmi(scope: Construct, id: string, architecture: CpuArchitecture): string {
   return new DataAwsAmi(scope, id, {
-    owners: [CANONICAL_OWNER_ID],
+    owners: [DEBIAN_OWNER_ID],
     mostRecent: true,
     filter: [
-      { name: "name", values: [`ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${architecture}-server-*`] },
+      { name: "name", values: [`debian-12-${architecture}-*`] },
       { name: "virtualization-type", values: ["hvm"] },
     ],
   }).id;

@@ -1,6 +1,6 @@
 import { Token } from "cdktf";
 
-/** CPU architecture of an instance type, as Ubuntu names it in image names. */
+/** CPU architecture of an instance type, as Debian and Ubuntu name it in image names. */
 export enum CpuArchitecture {
   AMD64 = "amd64",
   ARM64 = "arm64",

@@ -15,6 +15,7 @@ import {
   SecretForm,
   secretFetchPart,
   SENTINEL_NOTIFY_SCRIPT,
+  ssmAgentPart,
   sentinelEventsPart,
   sentinelPart,
   TlsSettings,
@@ -243,5 +244,6 @@ export function nodeBootParts(spec: NodeSpec, node: NodeResources, masterAddress
       }),
     );
   }
+  parts.push(ssmAgentPart());
   return parts;
 }

@@ -60,7 +60,7 @@ export interface NodeSpec {
   readonly subnetIndex: number;
   readonly instanceType: string;
   readonly architecture: CpuArchitecture;
-  /** undefined: the newest Ubuntu 24.04 LTS image of the node's architecture. */
+  /** undefined: the newest Debian 12 image of the node's architecture. */
   readonly amiId?: string;
   readonly rootVolumeSizeGiB: number;
   readonly runsRedis: boolean;
@@ -390,7 +390,7 @@ export function planGroup(props: RedisReplicationGroupProps): GroupPlan {
     } else {
       warnings.push(
         `amiId is an image for ${dataArchitecture} (instanceType ${instanceType}); the dedicated sentinels (${sentinelType}, ${sentinelArchitecture}) ` +
-          `get the newest Ubuntu 24.04 LTS ${sentinelArchitecture} image instead. Set sentinel.dedicatedAmiId to choose theirs`,
+          `get the newest Debian 12 ${sentinelArchitecture} image instead. Set sentinel.dedicatedAmiId to choose theirs`,
       );
     }
   }

@@ -24,7 +24,7 @@ export interface SentinelOptions extends SentinelConfigOptions {
   /**
    * AMI of dedicated sentinel nodes.
    * @default - the group's `amiId` when the sentinels' instance type has the
-   * data nodes' CPU architecture, else the newest Ubuntu 24.04 LTS image for
+   * data nodes' CPU architecture, else the newest Debian 12 image for
    * the sentinels' architecture
    */
   readonly dedicatedAmiId?: string;
@@ -110,7 +110,7 @@ export interface RedisReplicationGroupProps {
   readonly replicaCount?: number;
   /** Instance type of the data nodes. @default "t3.medium" */
   readonly instanceType?: string;
-  /** @default - the newest Ubuntu 24.04 LTS image (Redis 7.0 from apt) */
+  /** @default - the newest official Debian 12 image of the instance type's architecture (Redis 7.0 from Debian's main archive, security-supported); see README, "Choosing an image" */
   readonly amiId?: string;
   /** EC2 key pair of every node (no SSH port is opened). @default - none: use SSM Session Manager */
   readonly keyName?: string;

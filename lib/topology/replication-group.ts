@@ -15,7 +15,7 @@ import { RedisSecurityGroup } from "../network/security-group";
 import { datasetLimitOf, instanceStorePreconditions, SubnetZones } from "../node/data-volume";
 import { defaultIoThreads, vcpuPreconditions } from "../node/instance-tuning";
 import { addInstanceTypeCheck } from "../node/instance-type-check";
-import { defaultMaxMemory, imageArchitecturePrecondition, lookupImage, lookupInstanceType, lookupUbuntuAmi } from "../node/machine-image";
+import { defaultMaxMemory, imageArchitecturePrecondition, lookupImage, lookupInstanceType, lookupDebianAmi } from "../node/machine-image";
 import { RedisBootLibrary } from "../node/boot-library";
 import { IRedisNode, RedisNode } from "../node/redis-node";
 import { CpuArchitecture } from "../private/architecture";
@@ -418,7 +418,7 @@ export class RedisReplicationGroup extends RedisReplicationGroupBase {
   private defaultAmi(architecture: CpuArchitecture): string {
     let ami = this.amis.get(architecture);
     if (ami === undefined) {
-      ami = lookupUbuntuAmi(this, `ami-${architecture}`, architecture);
+      ami = lookupDebianAmi(this, `ami-${architecture}`, architecture);
       this.amis.set(architecture, ami);
     }
     return ami;

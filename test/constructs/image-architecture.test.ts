@@ -45,8 +45,8 @@ describe("no image given: no image lookup, no check", () => {
     const json = synthGroup(props);
     expect(givenImages(json)).toEqual({});
     for (const node of Object.keys(resources(json, "aws_instance"))) expect(JSON.stringify(resources(json, "aws_instance")[node].lifecycle)).not.toContain("supported_architectures");
-    // The default image lookups (name filter, Canonical) stay as they were.
-    for (const ami of Object.values(dataSources(json, "aws_ami"))) expect(ami.owners).toEqual(["099720109477"]);
+    // The default image lookups (name filter, Debian's account) stay as they were.
+    for (const ami of Object.values(dataSources(json, "aws_ami"))) expect(ami.owners).toEqual(["136693071363"]);
   });
 });
 

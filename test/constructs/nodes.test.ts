@@ -106,7 +106,7 @@ describe("every node", () => {
   });
 });
 
-describe("default AMI: Ubuntu 24.04 from Canonical for the instance architecture", () => {
+describe("default AMI: the official Debian 12 image for the instance architecture", () => {
   test.each([
     ["r7g.large", "arm64"],
     ["t4g.small", "arm64"],
@@ -120,10 +120,10 @@ describe("default AMI: Ubuntu 24.04 from Canonical for the instance architecture
     const { json } = synthGroup({ amiId: undefined, instanceType });
     const amis = Object.values(dataSources(json, "aws_ami"));
     expect(amis).toHaveLength(1);
-    expect(amis[0].owners).toEqual(["099720109477"]);
+    expect(amis[0].owners).toEqual(["136693071363"]);
     expect(amis[0].most_recent).toBe(true);
     const names = amis[0].filter.find((f: { name: string }) => f.name === "name").values;
-    expect(names).toEqual([`ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${arch}-server-*`]);
+    expect(names).toEqual([`debian-12-${arch}-*`]);
     const amiId = Object.keys(dataSources(json, "aws_ami"))[0];
     for (const instance of Object.values(resources(json, "aws_instance"))) {
       expect(instance).toMatchObject({ ami: `\${data.aws_ami.${amiId}.id}`, instance_type: instanceType });
@@ -148,7 +148,7 @@ describe("dedicated sentinels get an image of their own architecture", () => {
   const archOfLookup = (json: TerraformJson, ref: string) => {
     const id = /^\$\{data\.aws_ami\.([^.]+)\.id\}$/.exec(ref)?.[1];
     const names = dataSources(json, "aws_ami")[id!].filter.find((f: { name: string }) => f.name === "name").values[0] as string;
-    return /24\.04-(amd64|arm64)-server/.exec(names)![1];
+    return /^debian-12-(amd64|arm64)-\*$/.exec(names)![1];
   };
 
   test("Graviton data nodes with a given arm64 amiId, t3 sentinels: the sentinels get an amd64 lookup and a warning", () => {

@@ -1,12 +1,13 @@
-// The updates part in synthesized stacks: on every node (data nodes and
-// dedicated sentinels), its step shipped in the boot library, nothing of it
-// in the user data but its name.
+// The updates and ssm-agent parts in synthesized stacks: on every node (data
+// nodes and dedicated sentinels), their steps shipped in the boot library,
+// nothing of them in the user data but their names.
 import { Testing } from "cdktf";
 import { RedisReplicationGroup } from "../../lib";
-import { renderCloudConfig, updatesPart } from "../../lib/boot";
+import { renderCloudConfig, ssmAgentPart, updatesPart } from "../../lib/boot";
 import { BOOT_LIB_DIR } from "../../lib/boot/assets";
 import {
   cloudConfigFiles,
+  iamStatements,
   newStack,
   nodeEnvVariable,
   nodeFilesOf,
@@ -16,6 +17,7 @@ import {
 } from "../helpers";
 
 const STEP_ON_NODE = `${BOOT_LIB_DIR}/parts/updates.sh`;
+const AGENT_STEP_ON_NODE = `${BOOT_LIB_DIR}/parts/ssm-agent.sh`;
 
 function synthUserData(props: Record<string, unknown>): {
   json: TerraformJson;
@@ -82,5 +84,36 @@ describe("the updates part", () => {
     const { userData } = synthUserData({});
     for (const text of Object.values(userData))
       expect(text).not.toMatch(/unattended-upgrades|needrestart/);
+  });
+});
+
+describe("the ssm-agent part", () => {
+  test.each([
+    ["sentinel on the data nodes", {}, 3],
+    ["dedicated sentinels", { sentinel: { dedicatedNodeCount: 3 } }, 6],
+    ["no sentinel", { sentinel: { enabled: false } }, 3],
+    ["monitoring and dns on", { monitoring: { enabled: true }, dns: { zoneId: "Z0123456789ABCDEFGHIJ", zoneName: "redis.internal" } }, 3],
+  ])("runs last on every node (%s), from the boot library, with no grant of its own", (_, props, nodes) => {
+    const { json, userData } = synthUserData(props);
+    expect(Object.keys(userData)).toHaveLength(nodes);
+    for (const [node, text] of Object.entries(userData)) {
+      expect({ node, last: nodeEnvVariable(text, "BOOT_PARTS")!.split(" ").at(-1) }).toEqual({ node, last: "ssm-agent" });
+      const files = nodeFilesOf(json, text);
+      expect(files[AGENT_STEP_ON_NODE]).toContain("amazon-ssm-agent");
+      expect(Object.keys(cloudConfigFiles(text))).not.toContain(AGENT_STEP_ON_NODE);
+      expect(text).not.toContain("amazon-ssm");
+    }
+    // The package is public: no S3 grant on the node role.
+    expect(iamStatements(json).flatMap((st) => st.actions).filter((a) => a.startsWith("s3:"))).toEqual([]);
+  });
+
+  test("adds its name to the user data and nothing else", () => {
+    const part = ssmAgentPart();
+    expect(part).toMatchObject({ packages: [], files: [], env: {} });
+    expect(part.bind).toBeUndefined();
+    const others = [{ name: "tuning", order: 10, packages: [], files: [], env: {}, step: "tuning.sh" }];
+    const without = renderCloudConfig(others, TEST_LIBRARY);
+    const withAgent = renderCloudConfig([...others, part], TEST_LIBRARY);
+    expect(withAgent.length - without.length).toBe(" ssm-agent".length);
   });
 });

@@ -10,3 +10,4 @@ export * from "./planned-failover";
 export * from "./metrics";
 export * from "./dns";
 export * from "./updates";
+export * from "./ssm-agent";
