@@ -25,7 +25,9 @@ set -euo pipefail
 readonly BRIDGE_HOST=10.213.250.1
 readonly APT_PORT=8089
 readonly REGION=us-east-1
-readonly ENDPOINTS=("ssm.$REGION.amazonaws.com" "secretsmanager.$REGION.amazonaws.com" "events.$REGION.amazonaws.com" route53.amazonaws.com)
+# s3: the SSM agent package (the boot part ssm-agent), served by the tests.
+readonly ENDPOINTS=("ssm.$REGION.amazonaws.com" "secretsmanager.$REGION.amazonaws.com" "events.$REGION.amazonaws.com" route53.amazonaws.com
+  "s3.$REGION.amazonaws.com")
 readonly SUITE=bookworm
 readonly MIRROR=http://deb.debian.org/debian
 readonly SECURITY_MIRROR=http://security.debian.org/debian-security

@@ -1,7 +1,7 @@
 // The ssm-agent boot step as shipped, against a fake instance metadata and a
 // fake S3 over HTTPS on loopback (a test CA that curl trusts through
 // CURL_CA_BUNDLE). The .deb it downloads is a real package built here;
-// dpkg -i and systemctl are stand-ins on PATH that record what the step
+// apt-get and systemctl are stand-ins on PATH that record what the step
 // asks of them, so nothing is installed or started on the host (the VM
 // suites install the package with the real dpkg and start it under systemd).
 import { spawn } from "child_process";
@@ -89,12 +89,13 @@ interface StepRun {
   readonly systemctl: string[];
   readonly installed: string[];
   readonly logger: string;
-  /** The bytes dpkg -i got, if any. */
+  readonly aptGet: string[];
+  /** The bytes apt-get install got, if any. */
   readonly installedDeb?: Buffer;
   readonly leftovers: string[];
 }
 
-/** Runs `ssm-agent.sh start` as a node would, with stand-ins for dpkg, systemctl and logger. */
+/** Runs `ssm-agent.sh start` as a node would, with stand-ins for dpkg's architecture, apt-get, systemctl and logger. */
 async function runStep(options: NodeOptions = {}): Promise<StepRun> {
   const node = mkdtempSync(join(dir, "node-"));
   const bin = join(node, "bin");
@@ -103,13 +104,14 @@ async function runStep(options: NodeOptions = {}): Promise<StepRun> {
   mkdirSync(tmp);
   writeFileSync(join(node, "arch"), `${options.arch ?? "amd64"}\n`);
   writeFileSync(join(node, "unit-files"), options.unitFiles ?? "");
-  writeFileSync(join(bin, "dpkg"), [
+  writeFileSync(join(bin, "dpkg"), `#!/bin/sh\n[ "$*" = --print-architecture ] && exec cat '${node}/arch'\necho "unexpected: dpkg $*" >&2; exit 2\n`, { mode: 0o755 });
+  // apt-get install ... <file>: records the options, the package and version of the file, and its bytes.
+  writeFileSync(join(bin, "apt-get"), [
     "#!/bin/sh",
-    "case \"$1\" in",
-    `  --print-architecture) cat '${node}/arch' ;;`,
-    `  -i) echo "$(dpkg-deb -f "$2" Package) $(dpkg-deb -f "$2" Version)" >>'${node}/installed'; cp "$2" '${node}/installed.deb' ;;`,
-    "  *) echo \"unexpected: dpkg $*\" >&2; exit 2 ;;",
-    "esac",
+    `echo "$*" >>'${node}/apt-get.log'`,
+    "for f; do :; done",
+    `echo "$(dpkg-deb -f "$f" Package) $(dpkg-deb -f "$f" Version)" >>'${node}/installed'`,
+    `cp "$f" '${node}/installed.deb'`,
     "",
   ].join("\n"), { mode: 0o755 });
   writeFileSync(join(bin, "systemctl"), `#!/bin/sh\necho "$*" >>'${node}/systemctl.log'\n[ "$1" != list-unit-files ] || cat '${node}/unit-files'\n`, { mode: 0o755 });
@@ -137,6 +139,7 @@ async function runStep(options: NodeOptions = {}): Promise<StepRun> {
     systemctl: read("systemctl.log").split("\n").filter(Boolean),
     installed: read("installed").split("\n").map((l) => l.trim()).filter(Boolean),
     logger: read("logger.log"),
+    aptGet: read("apt-get.log").split("\n").filter(Boolean),
     installedDeb: existsSync(join(node, "installed.deb")) ? readFileSync(join(node, "installed.deb")) : undefined,
     leftovers: readdirSync(tmp),
   };
@@ -150,6 +153,8 @@ describe("ssm-agent step", () => {
     expect(s3Requests.map((q) => q.path)).toEqual([`/amazon-ssm-${REGION}/latest/debian_amd64/amazon-ssm-agent.deb`]);
     expect(r.installed).toEqual([`amazon-ssm-agent ${FAKE_AGENT_VERSION}`]);
     expect(r.installedDeb!.equals(readFileSync(debs.amd64))).toBe(true);
+    // A local file (a path, not a package name), waiting for the dpkg lock rather than failing on it.
+    expect(r.aptGet).toEqual([expect.stringMatching(/^install -y -q -o DPkg::Lock::Timeout=300 \/.*\/ssm-agent\.[A-Za-z0-9]+\/amazon-ssm-agent\.deb$/)]);
     expect(r.systemctl).toEqual([expect.stringMatching(/^list-unit-files /), "enable --now amazon-ssm-agent.service"]);
     expect(r.stderr).toContain(`ssm-agent: installed amazon-ssm-agent ${FAKE_AGENT_VERSION} from ${s3Url}/amazon-ssm-${REGION}/latest/debian_amd64/`);
     expect(r.stderr).not.toContain("WARNING");

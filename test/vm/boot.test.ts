@@ -14,7 +14,7 @@ import { BootedNode } from "./harness/cluster";
 import { METADATA_PROBE_PORT } from "./harness/servers";
 import { buildOldRedisRepo, OLD_REDIS_VERSION } from "./harness/old-redis-repo";
 import { cloudConfigFiles } from "./harness/user-data";
-import { describeAsRoot, EMULATION_BOUNDS, EMULATION_DROP_IN, hostCli, infoFields, vmSuite, waitFor } from "./harness/suite";
+import { describeAsRoot, EMULATION_BOUNDS, EMULATION_DROP_IN, expectAgentInstalled, hostCli, infoFields, vmSuite, waitFor } from "./harness/suite";
 
 const SUITE = "examples/basic booted on Debian 12 VMs";
 
@@ -82,7 +82,7 @@ function scenarios(): void {
     return { name: m[1], address: m[2], port: m[3] };
   };
 
-  vmTest("cloud-init status is done, not error, on every node; Redis came from apt at boot", tracked(async () => {
+  vmTest("cloud-init status is done, not error, on every node; Redis came from apt at boot, the SSM agent from the region's S3", tracked(async () => {
     await Promise.all(nodes().map(async (node) => {
       // A Python start: tens of seconds under emulation while another VM boots beside.
       const status = await node.vm.check("cloud-init status --long", 120_000);
@@ -98,6 +98,7 @@ function scenarios(): void {
       for (const pkg of ["redis-server", "redis-sentinel", "redis-tools"]) {
         expect({ node: node.name, pkg, fetched: fetched.some((p) => p.startsWith(`/${pkg}_`)) }).toEqual({ node: node.name, pkg, fetched: true });
       }
+      await expectAgentInstalled(c(), node);
     }));
     // Each node fetched exactly its secrets (secrets.list), TLS files and the boot library, once each, with valid signatures, from its own address.
     const aws = c().servers!.aws.state;

@@ -10,7 +10,7 @@
  * (see README.md, "Booting real VMs"). Needs root.
  */
 import { BootedNode } from "./harness/cluster";
-import { describeAsRoot, EMULATION_BOUNDS, EMULATION_DROP_IN, hostCli, infoFields, vmSuite, waitFor } from "./harness/suite";
+import { describeAsRoot, EMULATION_BOUNDS, EMULATION_DROP_IN, expectAgentInstalled, hostCli, infoFields, vmSuite, waitFor } from "./harness/suite";
 
 const SUITE = "examples/basic with dedicated sentinel nodes, booted on Debian 12 VMs";
 
@@ -50,6 +50,8 @@ function scenarios(): void {
       expect(await node.vm.check("grep -c '^redis-node-setup: done$' /var/log/cloud-init-output.log")).toBe("1\n");
       const units = await node.vm.exec("systemctl is-active redis-server redis-sentinel");
       expect({ node: node.name, units: units.stdout }).toEqual({ node: node.name, units: isSentinel(node) ? "inactive\nactive\n" : "active\ninactive\n" });
+      // The SSM agent on every kind of node (Debian's image has none).
+      await expectAgentInstalled(c(), node);
     }));
     // No password of node-handover on the sentinel nodes (its hash only), and on the data nodes root-only.
     for (const node of sentinelNodes()) expect(await node.vm.exec("test -e /etc/redis-node/node-handover.password")).toMatchObject({ code: 1 });

@@ -1,8 +1,9 @@
 /**
  * What the VMs reach on the bridge host: the fake instance metadata
  * (169.254.169.254:80), the fake SSM / Secrets Manager at their regional
- * names over HTTPS (:443, a certificate from the image's test CA), and the
- * image's apt repository over HTTP.
+ * names over HTTPS (:443, a certificate from the image's test CA), the
+ * region's S3 name on the same server with the SSM agent package (a test
+ * stand-in), and the image's apt repository over HTTP.
  */
 import * as fs from "fs";
 import * as http from "http";
@@ -11,6 +12,7 @@ import * as net from "net";
 import * as path from "path";
 import { run } from "../../integration/harness/netns";
 import { FakeAws, FakeAwsOptions } from "../../support/fake-aws";
+import { agentObjectPath, buildFakeAgentDeb, fakeS3Listener, S3Request } from "../../support/fake-ssm-agent";
 import { VmImage } from "./image";
 
 export interface AptRequest {
@@ -24,6 +26,8 @@ export interface BridgeServers {
   readonly aws: FakeAws;
   /** Every request the apt repository answered. */
   readonly aptRequests: AptRequest[];
+  /** Every request the fake S3 (the SSM agent package) answered. */
+  readonly s3Requests: S3Request[];
   /** The remote address of every TCP connection to the fake instance metadata. */
   /** Remote addresses of the TCP connections to the metadata address's probe port (METADATA_PROBE_PORT), which nothing on a node uses. */
   readonly metadataProbeConnections: string[];
@@ -95,6 +99,9 @@ export async function startBridgeServers(image: VmImage, metadataAddress: string
   const aptRequests: AptRequest[] = [];
   const aptRootFor = new Map<string, string>();
   const metadataProbeConnections: string[] = [];
+  const s3Requests: S3Request[] = [];
+  const s3 = fakeS3Listener(new Map([[agentObjectPath(image.region), buildFakeAgentDeb(dir)]]), s3Requests);
+  const api = fake.listener("api");
   const { key, cert } = await endpointCertificate(image, dir);
   const servers: Array<http.Server | net.Server> = [];
   const close = async () => {
@@ -113,9 +120,10 @@ export async function startBridgeServers(image: VmImage, metadataAddress: string
     });
     servers.push(probe);
     await listen(probe, METADATA_PROBE_PORT, metadataAddress);
-    const api = https.createServer({ key, cert }, fake.listener("api"));
-    servers.push(api);
-    await listen(api, 443, image.bridgeHost);
+    // One HTTPS server for every endpoint name; S3 by its Host header.
+    const endpoints = https.createServer({ key, cert }, (req, res) => (/^s3\./.test(req.headers.host ?? "") ? s3 : api)(req, res));
+    servers.push(endpoints);
+    await listen(endpoints, 443, image.bridgeHost);
     const apt = http.createServer(staticFiles(image.repoDir, aptRequests, aptRootFor));
     servers.push(apt);
     await listen(apt, image.aptPort, image.bridgeHost);
@@ -123,5 +131,5 @@ export async function startBridgeServers(image: VmImage, metadataAddress: string
     await close();
     throw error;
   }
-  return { aws: fake, aptRequests, aptRootFor, metadataProbeConnections, close };
+  return { aws: fake, aptRequests, s3Requests, aptRootFor, metadataProbeConnections, close };
 }

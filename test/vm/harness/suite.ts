@@ -1,6 +1,7 @@
 /** What the VM suites share: the root check, the cluster's set-up and teardown, bounded polling, redis-cli from the host, INFO parsing. */
 import { missingTools, TestFn, testNeeding, Tool } from "../../helpers";
 import { run } from "../../integration/harness/netns";
+import { agentObjectPath, FAKE_AGENT_PACKAGE, FAKE_AGENT_VERSION } from "../../support/fake-ssm-agent";
 import { BootedNode, ClusterOptions, VmCluster } from "./cluster";
 
 /** What a VM suite needs on the host. */
@@ -126,4 +127,18 @@ export async function hostCli(cluster: VmCluster, node: BootedNode, what: "redis
   const r = await run(["redis-cli", ...tls, "-h", node.address, "-p", port, ...login, "--no-auth-warning", ...args], { env, timeoutMs: 10_000, allowFailure: true });
   if (r.code !== 0) throw new Error(`redis-cli ${node.name} ${args.join(" ")}: exit ${r.code}: ${r.stderr.trim()}`);
   return r.stdout.trim();
+}
+
+/**
+ * The ssm-agent boot part on a node of a Debian image (which has no agent):
+ * the package came from the region's S3 name over HTTPS, once, was installed
+ * by the real apt and dpkg, and runs enabled under systemd; the boot said so.
+ */
+export async function expectAgentInstalled(cluster: VmCluster, node: BootedNode): Promise<void> {
+  const region = cluster.image!.region;
+  const fetched = cluster.servers!.s3Requests.filter((r) => r.from === node.address).map((r) => `${r.status} ${r.host}${r.path}`);
+  expect({ node: node.name, fetched }).toEqual({ node: node.name, fetched: [`200 s3.${region}.amazonaws.com${agentObjectPath(region)}`] });
+  const state = await node.vm.exec(`dpkg-query -W -f '\${Version}' ${FAKE_AGENT_PACKAGE}; echo; systemctl is-enabled amazon-ssm-agent; systemctl is-active amazon-ssm-agent`);
+  expect({ node: node.name, state: state.stdout }).toEqual({ node: node.name, state: `${FAKE_AGENT_VERSION}\nenabled\nactive\n` });
+  expect(await node.vm.check("grep -c '^redis-node-setup: ssm-agent: installed amazon-ssm-agent ' /var/log/cloud-init-output.log")).toBe("1\n");
 }

@@ -4,8 +4,8 @@
 # Ubuntu's images carry it (a snap), Debian's do not. When no agent unit is
 # installed, this step downloads AWS's package for Debian from the region's
 # own S3 endpoint over HTTPS only (as AWS documents for Debian), checks that
-# the file is that package for this architecture, installs it with dpkg and
-# starts it. It runs in the start phase, after Redis and Sentinel are up,
+# the file is that package for this architecture, installs it with apt-get
+# and starts it. It runs in the start phase, after Redis and Sentinel are up,
 # and a failure leaves a WARNING, never a failed boot: Redis does not need
 # the agent.
 set -euo pipefail
@@ -19,6 +19,7 @@ readonly SNAP_UNIT=snap.amazon-ssm-agent.amazon-ssm-agent.service
 # Attempts of the download (curl's own retries, 10 s apart), each bounded.
 readonly DOWNLOAD_ATTEMPTS=${REDIS_NODE_SSM_AGENT_ATTEMPTS:-5}
 readonly DOWNLOAD_SECONDS=${REDIS_NODE_SSM_AGENT_DOWNLOAD_SECONDS:-300}
+readonly LOCK_SECONDS=300
 REASON=""
 
 warn() {
@@ -67,8 +68,10 @@ install_from() {
     REASON="$url is not the $AGENT_PACKAGE package for this architecture (package '$package', architecture '$arch'); nothing installed"
     return 1
   fi
-  DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" >"$dir/dpkg.log" 2>&1 || {
-    REASON="dpkg -i $AGENT_PACKAGE $version failed: $(tail -n 3 "$dir/dpkg.log" | tr '\n' ' ')"
+  # apt-get, not dpkg -i: it waits for the dpkg lock (an unattended-upgrades
+  # run at first boot holds it) instead of failing at once.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout="$LOCK_SECONDS" "$deb" >"$dir/apt.log" 2>&1 || {
+    REASON="apt-get install of $AGENT_PACKAGE $version failed: $(tail -n 3 "$dir/apt.log" | tr '\n' ' ')"
     return 1
   }
   systemctl enable --now "$AGENT_UNIT" >/dev/null 2>&1 || {
