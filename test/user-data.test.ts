@@ -86,8 +86,8 @@ describe.each(["basic", "existing-app", "basic with monitoring"])("example %s", 
       }
     }
     // Per node, in the user data: the entry script, common.sh, aws.sh; in the boot library it
-    // installs: boot.sh, redis.sh, node-restart.sh (the rolling restart's command), and the steps of tuning, updates, secret fetch, tls, data volume, redis-server, redis-role, sentinel events, dns, sentinel, planned failover, metrics (every library file, run or not).
-    expect(scripts).toBe(nodesOf(example).length * 18);
+    // installs: boot.sh, redis.sh, node-restart.sh (the rolling restart's command), and the steps of tuning, updates, secret fetch, tls, data volume, redis-server, redis-role, sentinel events, dns, sentinel, planned failover, metrics, ssm-agent (every library file, run or not).
+    expect(scripts).toBe(nodesOf(example).length * 19);
   });
 
   test("every node's user data as EC2 receives it (gzip of the rendered template) is within the 8 KB budget", () => {

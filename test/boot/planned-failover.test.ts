@@ -81,7 +81,7 @@ describe("which nodes hand over", () => {
     for (const node of ["redis/master", "redis/replica-1", "redis/replica-2"]) {
       expect({ node, dropIn: files[node][PLANNED_FAILOVER_DROP_IN] }).toEqual({ node, dropIn: renderPlannedFailoverDropIn() });
       const env = (name: string) => nodeEnvVariable(userData[node], name);
-      expect(env("BOOT_PARTS")).toMatch(/ planned-failover$/);
+      expect(env("BOOT_PARTS")).toMatch(/ planned-failover ssm-agent$/);
       expect(env("NODE_ADDRESS")).toBe(eniAddressRef(json, node));
       expect([env("HANDOVER_USER"), env("HANDOVER_PASSWORD_FILE")]).toEqual(["node-handover", "/etc/redis-node/node-handover.password"]);
       // The sentinels it asks: the role decision's.

@@ -155,7 +155,7 @@ describe("ssm-agent step", () => {
     expect(r.installedDeb!.equals(readFileSync(debs.amd64))).toBe(true);
     // A local file (a path, not a package name), waiting for the dpkg lock rather than failing on it.
     expect(r.aptGet).toEqual([expect.stringMatching(/^install -y -q -o DPkg::Lock::Timeout=300 \/.*\/ssm-agent\.[A-Za-z0-9]+\/amazon-ssm-agent\.deb$/)]);
-    expect(r.systemctl).toEqual([expect.stringMatching(/^list-unit-files /), "enable --now amazon-ssm-agent.service"]);
+    expect(r.systemctl).toEqual([expect.stringMatching(/^list-unit-files /), "enable --no-reload --now amazon-ssm-agent.service"]);
     expect(r.stderr).toContain(`ssm-agent: installed amazon-ssm-agent ${FAKE_AGENT_VERSION} from ${s3Url}/amazon-ssm-${REGION}/latest/debian_amd64/`);
     expect(r.stderr).not.toContain("WARNING");
     expect(r.leftovers).toEqual([]);

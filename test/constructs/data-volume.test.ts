@@ -158,7 +158,7 @@ describe("options", () => {
     expect(group.master.dataVolumeId).toBeUndefined();
     for (const userData of Object.values(userDataOf(json))) {
       expect(Object.keys(cloudConfigFiles(userData)).filter((p) => /data-volume/.test(p))).toEqual([]);
-      expect(nodeEnvVariable(userData, "BOOT_PARTS")).toBe("tuning updates secret-fetch tls redis-server redis-role sentinel-events sentinel planned-failover");
+      expect(nodeEnvVariable(userData, "BOOT_PARTS")).toBe("tuning updates secret-fetch tls redis-server redis-role sentinel-events sentinel planned-failover ssm-agent");
       expect(parseCloudConfig(userData).packages).not.toContain("xfsprogs");
     }
   });

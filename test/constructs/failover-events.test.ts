@@ -42,7 +42,7 @@ describe("failover events on (the default)", () => {
     expect(library["parts/sentinel-events.sh"][0]).toBe("0755");
     expect(libraryPathOnNode("parts/sentinel-events.sh")).toBe(SENTINEL_NOTIFY_SCRIPT);
     for (const [node, userData] of nodes) {
-      expect(nodeEnvVariable(userData, "BOOT_PARTS")).toMatch(/ redis-server redis-role sentinel-events sentinel planned-failover$/);
+      expect(nodeEnvVariable(userData, "BOOT_PARTS")).toMatch(/ redis-server redis-role sentinel-events sentinel planned-failover ssm-agent$/);
       const files = Object.fromEntries(writeFiles(userData).map((f) => [f.path, f]));
       const mode = (path: string) => `${files[path]?.owner} ${files[path]?.permissions}`;
       for (const path of ["/etc/systemd/system/redis-sentinel-events.service", "/etc/systemd/system/redis-sentinel-events.path", "/etc/systemd/system/redis-sentinel-events.timer", "/etc/systemd/system/redis-sentinel.service.d/30-events.conf"]) {

@@ -163,11 +163,11 @@ describe("monitoring on", () => {
     expect(iamStatements(json).filter((s) => s.actions.some((a) => /^cloudwatch:|^ec2:DescribeTags|^logs:CreateLogGroup|\*/.test(a)))).toEqual([]);
   });
 
-  test.each(nodes.map(([n]) => n))("%s: the metrics step last, the exporter's drop-in and scrape configuration, the monitor password fetched", (node) => {
+  test.each(nodes.map(([n]) => n))("%s: the metrics step last before ssm-agent, the exporter's drop-in and scrape configuration, the monitor password fetched", (node) => {
     const userData = userDataOf(json)[node];
     const files = cloudConfigFiles(userData);
     const address = eniAddressRef(json, node);
-    expect(nodeEnvVariable(userData, "BOOT_PARTS")).toMatch(/ sentinel planned-failover metrics$/);
+    expect(nodeEnvVariable(userData, "BOOT_PARTS")).toMatch(/ sentinel planned-failover metrics ssm-agent$/);
     expect(nodeEnvVariable(userData, "REDIS_NODE_SERVICES")).toContain("prometheus-redis-exporter.service");
     expect(files[SECRETS_LIST_PATH]).toMatch(/^monitor password ssm \$\{aws_ssm_parameter\.redis_users_monitor_password_[0-9A-F]{8}\.name\}$/m);
     expect(nodeEnvVariable(userData, "EXPORTER_TARGETS")).toBe(`rediss://${address}:6379 rediss://${address}:26379`);

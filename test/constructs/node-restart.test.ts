@@ -25,7 +25,7 @@ describe("redis-node-restart on a group with dedicated sentinels", () => {
   test.each(DATA_NODES)("%s: the planned-failover part (whose start links the command) and the command's file; it asks the sentinels as node-handover", (node) => {
     const text = userData[`redis/${node}`];
     const files = nodeFilesOf(json, text);
-    expect(nodeEnvVariable(text, "BOOT_PARTS")).toMatch(/ planned-failover$/);
+    expect(nodeEnvVariable(text, "BOOT_PARTS")).toMatch(/ planned-failover ssm-agent$/);
     expect(files[NODE_RESTART_SCRIPT]).toMatch(/^#!\/bin\/bash\n# redis-node-restart:/);
     // What the command sources: the hand-over's step and the role decision's.
     expect(Object.keys(files)).toEqual(expect.arrayContaining([PLANNED_FAILOVER_STEP_PATH, libraryPathOnNode("parts/redis-role.sh"), libraryPathOnNode("redis.sh")]));
@@ -46,7 +46,7 @@ describe("redis-node-restart on a group with dedicated sentinels", () => {
 
 test.each(DATA_NODES)("redis-node-restart on a default group, %s: the part, and node.env's settings for a node with its own sentinel", (node) => {
   const text = userDataOf(synthGroup())[`redis/${node}`];
-  expect(nodeEnvVariable(text, "BOOT_PARTS")).toMatch(/ sentinel planned-failover$/);
+  expect(nodeEnvVariable(text, "BOOT_PARTS")).toMatch(/ sentinel planned-failover ssm-agent$/);
   for (const name of [...COMMON, ...CO_LOCATED]) expect({ node, name, set: nodeEnvVariable(text, name) !== undefined }).toEqual({ node, name, set: true });
   expect(nodeEnvVariable(text, "HANDOVER_USER")).toBeUndefined();
 });

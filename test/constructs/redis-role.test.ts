@@ -53,7 +53,7 @@ describe("redis-role on a group with dedicated sentinels", () => {
     const text = userData[`redis/${node}`];
     const env = (name: string) => nodeEnvVariable(text, name);
     expect(cloudConfigFiles(text)[REDIS_ROLE_DROP_IN]).toContain(`ExecStartPre=+${REDIS_ROLE_STEP} decide`);
-    expect(env("BOOT_PARTS")).toMatch(/ redis-server redis-role planned-failover$/);
+    expect(env("BOOT_PARTS")).toMatch(/ redis-server redis-role planned-failover ssm-agent$/);
     const sentinels = (env("ROLE_SENTINELS") ?? "").split(" ");
     expect(sentinels).toHaveLength(3);
     ["sentinel-1", "sentinel-2", "sentinel-3"].forEach((n, i) => expect(sentinels[i]).toMatch(eniIp(n)));

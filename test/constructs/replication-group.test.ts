@@ -504,7 +504,7 @@ describe("RedisReplicationGroup: dedicated sentinel nodes", () => {
     const files = cloudConfigFiles(userData[node]);
     expect(parseCloudConfig(userData[node]).packages).not.toContain("redis-server");
     expect(files["/etc/redis-node/redis.conf.template"]).toBeUndefined();
-    expect(nodeEnvVariable(userData[node], "BOOT_PARTS")).toBe("tuning updates secret-fetch tls sentinel-events sentinel");
+    expect(nodeEnvVariable(userData[node], "BOOT_PARTS")).toBe("tuning updates secret-fetch tls sentinel-events sentinel ssm-agent");
     const sentinel = parseRedisConf(files["/etc/redis-node/sentinel.conf.template"]);
     expect(directiveArgs(sentinel, "sentinel", "monitor")).toEqual(["cache", master, "6379", "2"]);
     expect(directiveArgs(sentinel, "bind")).toEqual([eniAddressRef(json, node), "127.0.0.1"]);

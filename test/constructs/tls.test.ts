@@ -132,7 +132,7 @@ describe("TLS on (the default)", () => {
 
   test.each(NODES)("%s: the tls step runs between secret-fetch and redis-server and reads the node's own parameters", (node) => {
     const files = nodeFilesOf(json, userData[`redis/${node}`]);
-    expect(nodeEnvVariable(userData[`redis/${node}`], "BOOT_PARTS")).toBe("tuning updates secret-fetch tls data-volume redis-server redis-role sentinel-events sentinel planned-failover");
+    expect(nodeEnvVariable(userData[`redis/${node}`], "BOOT_PARTS")).toBe("tuning updates secret-fetch tls data-volume redis-server redis-role sentinel-events sentinel planned-failover ssm-agent");
     expect(parseCloudConfig(userData[`redis/${node}`]).packages).toContain("openssl");
     const env = files["/etc/redis-node/node.env"];
     const paramName = (leaf: string) => ref(json, "aws_ssm_parameter", `redis/tls/${leaf}-parameter`, "name");

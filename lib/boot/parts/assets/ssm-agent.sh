@@ -74,7 +74,8 @@ install_from() {
     REASON="apt-get install of $AGENT_PACKAGE $version failed: $(tail -n 3 "$dir/apt.log" | tr '\n' ' ')"
     return 1
   }
-  systemctl enable --now "$AGENT_UNIT" >/dev/null 2>&1 || {
+  # --no-reload: systemd finds a unit file that is new since the boot's one reload.
+  systemctl enable --no-reload --now "$AGENT_UNIT" >/dev/null 2>&1 || {
     REASON="$AGENT_PACKAGE $version is installed, but systemctl cannot start $AGENT_UNIT"
     return 1
   }
