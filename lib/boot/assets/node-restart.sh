@@ -304,8 +304,9 @@ main() {
     # shellcheck disable=SC2034
     PEER_USER=$HANDOVER_USER PEER_PASSWORD=$REMOTE_PASSWORD
     # The master's ROLE, asked as this node replicates from it.
-    [[ -r $ROLE_REDIS_CONF ]] || fail "cannot read $ROLE_REDIS_CONF: run as root"
-    AUTH_USER=$(conf_setting "$ROLE_REDIS_CONF" masteruser) AUTH_PASS=$(conf_setting "$ROLE_REDIS_CONF" masterauth)
+    [[ -r $REDIS_CONF ]] || fail "cannot read $REDIS_CONF: run as root"
+    replication_login
+    AUTH_USER=$REPLICATION_USER AUTH_PASS=$REPLICATION_PASSWORD
     trap close_sessions EXIT
     choose_remote_sentinel
     close_sessions

@@ -3,8 +3,14 @@
 # Sentinel (version check, secrets in configs, start and wait). Part of the
 # boot library, which the node fetches at boot. Sourced, never run.
 
+# A script that sources two steps (node-restart.sh) gets it twice.
+[[ -z ${REDIS_NODE_REDIS_HELPERS:-} ]] || return 0
+readonly REDIS_NODE_REDIS_HELPERS=1
 # shellcheck source=/dev/null
 source "${BASH_SOURCE[0]%/*}/common.sh"
+
+# The node's redis.conf (the tests point it at their own).
+readonly REDIS_CONF=${REDIS_NODE_REDIS_CONF:-/etc/redis/redis.conf}
 
 # Fails unless the installed binary reports a version >= the minimum major.
 check_redis_version() {
@@ -27,6 +33,18 @@ conf_setting() {
   value=$(sed -n "s/^$2 //p" "$1" | head -n 1)
   value=${value#\"}
   printf '%s' "${value%\"}"
+}
+
+# replication_login: REPLICATION_USER and REPLICATION_PASSWORD from
+# redis.conf's masteruser and masterauth, the login every data node
+# replicates with (password rotation keeps them current); both empty when
+# there is no masterauth (or redis.conf cannot be read).
+replication_login() {
+  REPLICATION_USER="" REPLICATION_PASSWORD=""
+  [[ -r $REDIS_CONF ]] || return 0
+  REPLICATION_PASSWORD=$(conf_setting "$REDIS_CONF" masterauth)
+  # shellcheck disable=SC2034 # for the caller
+  [[ -z $REPLICATION_PASSWORD ]] || REPLICATION_USER=$(conf_setting "$REDIS_CONF" masteruser)
 }
 
 # sentinel_conf_setting FILE KEY: the value of the line `sentinel KEY VALUE`

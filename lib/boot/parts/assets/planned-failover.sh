@@ -64,7 +64,6 @@ log() {
 }
 
 readonly SENTINEL_CONF=${REDIS_NODE_SENTINEL_CONF:-/etc/redis/sentinel.conf}
-readonly REDIS_CONF=${REDIS_NODE_REDIS_CONF:-/etc/redis/redis.conf}
 readonly CLI_TIMEOUT=${REDIS_NODE_CLI_TIMEOUT:-2}
 # How long the replicas may take to hold the whole stream (they ack every second).
 readonly CATCH_UP_MS=${HANDOVER_CATCH_UP_MS:-1500}
@@ -558,11 +557,8 @@ main() {
         # The other sentinels' SENTINEL MASTER (step 6), with the same login.
         PEER_USER=$HANDOVER_USER PEER_PASSWORD=$REMOTE_PASSWORD
         # The replicas' ROLE (step 3): none when redis.conf cannot be read.
-        if [[ -r $REDIS_CONF ]]; then
-          NODE_USER=$(conf_setting "$REDIS_CONF" masteruser)
-          NODE_PASSWORD=$(conf_setting "$REDIS_CONF" masterauth)
-          [[ -n $NODE_PASSWORD ]] || NODE_USER=""
-        fi
+        replication_login
+        NODE_USER=$REPLICATION_USER NODE_PASSWORD=$REPLICATION_PASSWORD
       fi
       # A write to a session whose redis-cli is gone fails instead of ending the step.
       trap '' PIPE

@@ -31,7 +31,6 @@ set -euo pipefail
 # shellcheck source=/dev/null
 source "${REDIS_NODE_LIB:-/usr/local/lib/redis-node}/redis.sh"
 
-readonly ROLE_REDIS_CONF=${REDIS_NODE_REDIS_CONF:-/etc/redis/redis.conf}
 readonly ROLE_SENTINEL_CONF=${REDIS_NODE_SENTINEL_CONF:-/etc/redis/sentinel.conf}
 readonly ROLE_DATA_DIR=${REDIS_NODE_DATA_DIR:-/var/lib/redis}
 # The last decision, one line, for the boot's log and for operators.
@@ -134,19 +133,19 @@ holds_data() {
 
 # "ip port" of the replicaof line of redis.conf, empty on a master.
 configured_master() {
-  awk '$1 == "replicaof" || $1 == "slaveof" { line = $2 " " $3 } END { print line }' "$ROLE_REDIS_CONF"
+  awk '$1 == "replicaof" || $1 == "slaveof" { line = $2 " " $3 } END { print line }' "$REDIS_CONF"
 }
 
 # set_role [ADDRESS PORT]: replicaof ADDRESS PORT in redis.conf, or none (master).
 set_role() {
   local want=${1:+$1 ${2:-}} tmp
   [[ $(configured_master) != "$want" ]] || return 0
-  tmp=$(mktemp "$ROLE_REDIS_CONF.role.XXXXXX")
-  grep -vE '^[[:space:]]*(replicaof|slaveof)[[:space:]]' "$ROLE_REDIS_CONF" >"$tmp" || true
+  tmp=$(mktemp "$REDIS_CONF.role.XXXXXX")
+  grep -vE '^[[:space:]]*(replicaof|slaveof)[[:space:]]' "$REDIS_CONF" >"$tmp" || true
   [[ -z $want ]] || echo "replicaof $want" >>"$tmp"
-  chown --reference="$ROLE_REDIS_CONF" "$tmp"
-  chmod --reference="$ROLE_REDIS_CONF" "$tmp"
-  mv -f "$tmp" "$ROLE_REDIS_CONF"
+  chown --reference="$REDIS_CONF" "$tmp"
+  chmod --reference="$REDIS_CONF" "$tmp"
+  mv -f "$tmp" "$REDIS_CONF"
 }
 
 # follow_config WHY: the role redis.conf gives (a replica of its replicaof, else master).
@@ -263,11 +262,11 @@ main() {
     # The decision ran in redis-server's start (ExecStartPre); its line for the boot's log.
     start) [[ ! -f $ROLE_DECISION_FILE ]] || say "redis-server started as $(cut -d' ' -f2- "$ROLE_DECISION_FILE")" ;;
     decide)
-      [[ -f $ROLE_REDIS_CONF ]] || fail "role: no $ROLE_REDIS_CONF"
+      [[ -f $REDIS_CONF ]] || fail "role: no $REDIS_CONF"
       read_login
       TLS=""
       # redis.conf and sentinel.conf of a group listen alike: TLS for one is TLS for both.
-      if grep -q '^tls-port ' "$ROLE_REDIS_CONF"; then TLS=${REDIS_NODE_TLS_DIR:-${TLS_DIR:?TLS is on but node.env has no TLS_DIR}}; fi
+      if grep -q '^tls-port ' "$REDIS_CONF"; then TLS=${REDIS_NODE_TLS_DIR:-${TLS_DIR:?TLS is on but node.env has no TLS_DIR}}; fi
       readonly PEER_USER PEER_PASSWORD TLS
       # Runs after redis-sentinel at every start: a planned failover killed
       # while it had this node's sentinel's failover-timeout at 1 ms is undone
