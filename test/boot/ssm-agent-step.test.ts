@@ -114,7 +114,13 @@ async function runStep(options: NodeOptions = {}): Promise<StepRun> {
     `cp "$f" '${node}/installed.deb'`,
     "",
   ].join("\n"), { mode: 0o755 });
-  writeFileSync(join(bin, "systemctl"), `#!/bin/sh\necho "$*" >>'${node}/systemctl.log'\n[ "$1" != list-unit-files ] || cat '${node}/unit-files'\n`, { mode: 0o755 });
+  // As systemd 252 does: list-unit-files exits 1 when no unit file matches.
+  writeFileSync(join(bin, "systemctl"), [
+    "#!/bin/sh",
+    `echo "$*" >>'${node}/systemctl.log'`,
+    `if [ "$1" = list-unit-files ]; then cat '${node}/unit-files'; [ -s '${node}/unit-files' ]; fi`,
+    "",
+  ].join("\n"), { mode: 0o755 });
   writeFileSync(join(bin, "logger"), `#!/bin/sh\necho "$*" >>'${node}/logger.log'\n`, { mode: 0o755 });
   const env = {
     PATH: `${bin}:${process.env.PATH}`,

@@ -28,8 +28,9 @@ warn() {
 }
 
 # The unit of an agent the image (or an earlier boot) installed, if any.
+# (systemctl exits 1 when no unit file matches.)
 installed_unit() {
-  systemctl list-unit-files --no-legend "$AGENT_UNIT" "$SNAP_UNIT" 2>/dev/null | awk 'NR == 1 { print $1 }'
+  { systemctl list-unit-files --no-legend "$AGENT_UNIT" "$SNAP_UNIT" 2>/dev/null || true; } | awk 'NR == 1 { print $1 }'
 }
 
 # The package's URL for this node into AGENT_URL: the region's bucket,
