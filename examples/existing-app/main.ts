@@ -27,7 +27,7 @@ export class ExistingAppStack extends TerraformStack {
       vpcId: vpc.id,
       subnetIds: privateSubnets.ids, // a list token: placed with element(), round-robin
       replicaCount: 2,
-      instanceType: "r7g.large", // Graviton: the arm64 Ubuntu image is looked up
+      instanceType: "r7g.large", // Graviton: the arm64 Debian 12 image is looked up
       password: RedisPassword.generated({ parameterName: "/web/redis/password" }),
       redis: { maxMemoryPolicy: MaxMemoryPolicy.ALLKEYS_LRU, appendOnly: false },
       // r7g.large: 16 GiB, maxmemory 70% of it; the volume holds the dataset twice.
