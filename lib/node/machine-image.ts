@@ -5,7 +5,7 @@ import { Construct } from "constructs";
 import { CpuArchitecture } from "../private/architecture";
 
 /** The Debian project's AWS account, owner of the official Debian 12 images (https://wiki.debian.org/Cloud/AmazonEC2Image). */
-export const DEBIAN_OWNER_ID = "136693071363";
+const DEBIAN_OWNER_ID = "136693071363";
 
 /** Share of the instance memory given to maxmemory by default. */
 const DEFAULT_MAXMEMORY_SHARE = 0.7;
